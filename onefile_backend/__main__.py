@@ -1,0 +1,5 @@
+import sys
+
+from ._frontend import main
+
+sys.exit(main())

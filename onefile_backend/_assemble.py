@@ -1,0 +1,53 @@
+"""Stage 5, assemble: stub + layers + zip directory + trailer, written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from importlib import resources
+
+from ._bootstrap import render_zipapp_main
+from ._errors import AssembleError
+from ._format import MODE_FILE, Block, FileEntry, encode_block, write_binary
+
+
+def read_stub() -> bytes:
+    """The launcher built with onefile-backend's own wheel."""
+    try:
+        return resources.files("onefile_backend").joinpath("_stub", "onefile-stub").read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        raise AssembleError(
+            "the onefile launcher was not built with this installation of onefile-backend "
+            "(reinstall it; building from source needs cc and libzstd-dev)"
+        ) from None
+
+
+def zipapp_block(epoch: int) -> Block:
+    """The stored ``__main__.py`` that makes ``python <binary>`` run the binary."""
+    main = FileEntry("__main__.py", MODE_FILE, render_zipapp_main().encode())
+    return encode_block([main], "", level=0, epoch=epoch)
+
+
+def write_atomically(path: str, runtime: Block, app: Block, *, epoch: int) -> int:
+    """Write the binary to ``path`` (mode 0755) via a temporary file; return its size."""
+    stub = read_stub()
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    except OSError as exc:
+        raise AssembleError(f"cannot write to {directory}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write_binary(out, stub, runtime, app, zipapp_block(epoch), epoch=epoch)
+            size = out.tell()
+        os.chmod(temporary, 0o755)
+        os.replace(temporary, path)
+    except BaseException as exc:
+        os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise AssembleError(f"cannot write {path}: {exc.strerror}") from None
+        if isinstance(exc, ValueError):
+            raise AssembleError(f"cannot write {path}: {exc}") from None
+        raise
+    return size

@@ -1,0 +1,86 @@
+"""The pipeline: config -> entry point -> resolve -> runtime -> assemble."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Any, Mapping
+
+from . import __version__
+from ._assemble import write_atomically
+from ._config import load_config
+from ._entrypoints import choose_entry_point, read_scripts
+from ._errors import ConfigError
+from ._format import PREFIX_APP, encode_block
+from ._interpreters import find_interpreter
+from ._resolve import build_project_wheel, manifest_entry, stage_app
+from ._runtime import build_runtime
+from ._tree import Log
+
+APP_COMPRESSION_LEVEL = 10
+_EPOCH_1980 = 315532800  # the earliest time a zip entry can carry
+
+
+def source_date_epoch() -> int:
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if not value:
+        return _EPOCH_1980
+    try:
+        return max(int(value), _EPOCH_1980)
+    except ValueError:
+        raise ConfigError("SOURCE_DATE_EPOCH", f"{value!r} is not a whole number of seconds") from None
+
+
+def _glibc(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version)) if version else "any"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def build_binary(
+    project_dir: str,
+    output_dir: str,
+    config_settings: Mapping[str, Any] | None = None,
+    *,
+    wheel: str | None = None,
+    log: Log,
+) -> str:
+    """Build ``<output_dir>/<name>`` from the project; return the file's basename.
+
+    ``wheel`` is the project's wheel when the caller has just built it.
+    """
+    started = time.monotonic()
+    config = load_config(project_dir, config_settings)
+    epoch = source_date_epoch()
+    interpreter = find_interpreter(config.python)
+    log(f"python: {interpreter.version_string.split()[0]} from {interpreter.executable}")
+    with tempfile.TemporaryDirectory(prefix="onefile-build-") as work:
+        if wheel is None:
+            log("wheel: building the project with setuptools")
+            wheel = build_project_wheel(work, config_settings)
+        entry_point = choose_entry_point(read_scripts(wheel), config.entry_point, config.name)
+        runtime = build_runtime(interpreter, epoch=epoch, log=log)
+        app = stage_app(wheel, entry_point, interpreter, os.path.join(work, "app"), log)
+        min_glibc = max(runtime.min_glibc, app.min_glibc)
+        manifest = manifest_entry({
+            "built_with": f"onefile-backend {__version__}",
+            "entry_point": {"name": entry_point.name, "value": entry_point.value, "kind": entry_point.kind},
+            "python": ".".join(map(str, interpreter.version)),
+            "min_glibc": _glibc(min_glibc),
+            "runtime_libraries": list(runtime.libraries),
+            "distributions": app.distributions,
+        })
+        app_block = encode_block(app.entries + [manifest], PREFIX_APP, level=APP_COMPRESSION_LEVEL, epoch=epoch)
+    name = config.output or entry_point.name
+    path = os.path.join(output_dir, name)
+    size = write_atomically(path, runtime.block, app_block, epoch=epoch)
+    log(f"needs glibc {_glibc(min_glibc)} or newer on the target")
+    log(
+        f"{os.path.relpath(path)}  {_megabytes(size)} (runtime {_megabytes(len(runtime.block.data))}, "
+        f"app {_megabytes(len(app_block.data))}) in {time.monotonic() - started:.1f} s",
+        kind="result",
+    )
+    return name

@@ -1,0 +1,47 @@
+"""The errors onefile-backend raises for things a user can fix.
+
+Every one carries a message that names the thing, the value and what to do, so the
+command line prints it as one line with no traceback.
+"""
+
+from __future__ import annotations
+
+
+class OnefileError(Exception):
+    """Base class: a build failed for a reason the user can act on."""
+
+    #: Lets the stdlib-only hook runner (which can't import this module's classes
+    #: by identity) tell a user error from a bug.
+    user_error = True
+
+
+class ConfigError(OnefileError):
+    """A value in ``[tool.onefile]`` or ``config_settings`` is not allowed."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+class EntryPointError(OnefileError):
+    """The project has no usable console script, or several and no choice."""
+
+
+class InterpreterNotFound(OnefileError):
+    """The interpreter asked for with ``python = ...`` is not on this machine."""
+
+    def __init__(self, wanted: str, message: str) -> None:
+        super().__init__(message)
+        self.wanted = wanted
+
+
+class ResolveError(OnefileError):
+    """Building the project's wheel or installing its dependencies failed."""
+
+
+class RuntimeBuildError(OnefileError):
+    """The interpreter could not be turned into a relocatable runtime."""
+
+
+class AssembleError(OnefileError):
+    """The binary could not be written."""

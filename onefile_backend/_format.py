@@ -1,0 +1,252 @@
+"""The binary format, writer side.
+
+The reader side is ``stub/of_format.h``; ``docs/format.md`` describes both. Change all
+three together and bump :data:`FORMAT_VERSION`.
+
+A layer is a run of zip local entries (zstd-compressed, mode in an extra field), so it
+describes its content independently of where it sits; the central directory written
+after the layers makes the whole binary a zip archive for ``unzip -l`` and zipimport.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+import struct
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import BinaryIO, Iterable, Sequence
+
+import zstandard
+
+FORMAT_VERSION = 1
+TRAILER_SIZE = 192
+MAGIC = b"OneFile\x1a"
+PREFIX_RUNTIME = "runtime/"
+PREFIX_APP = "app/"
+
+RUNTIME_PYTHON = "bin/python3"
+APP_MAIN = "bin/onefile-main"
+
+METHOD_STORED = 0
+METHOD_ZSTD = 93
+EXTRA_MODE_ID = 0x4F46
+FLAG_UTF8 = 0x0800
+MADE_BY_UNIX = 0x033F  # Unix, zip spec 6.3
+MAX_ENTRY_SIZE = 0xFFFFFFFF
+
+MODE_FILE = stat.S_IFREG | 0o644
+MODE_EXECUTABLE = stat.S_IFREG | 0o755
+MODE_SYMLINK = stat.S_IFLNK | 0o777
+MODE_DIRECTORY = stat.S_IFDIR | 0o755
+
+_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
+_EOCD = struct.Struct("<IHHHHIIH")
+_ZIP64_EOCD = struct.Struct("<IQHHIIQQQQ")
+_ZIP64_LOCATOR = struct.Struct("<IIQI")
+_EXTRA_MODE = struct.Struct("<HHI")
+_LAYER_RECORD = struct.Struct("<QQQQ32s")
+_TRAILER_HEAD = struct.Struct("<II")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file, link or directory to put in a layer (``path`` without the prefix)."""
+
+    path: str
+    mode: int
+    data: bytes  # file contents, or the target of a symbolic link
+
+
+@dataclass(frozen=True)
+class _Member:
+    name: bytes
+    mode: int
+    method: int
+    crc: int
+    compressed_size: int
+    size: int
+    offset_in_block: int  # where its local header starts within its block
+
+
+@dataclass(frozen=True)
+class Block:
+    """Encoded local entries: a layer, or the zipapp entries after the layers."""
+
+    data: bytes
+    members: tuple[_Member, ...]
+
+    @property
+    def sha256(self) -> bytes:
+        return hashlib.sha256(self.data).digest()
+
+    @property
+    def unpacked_size(self) -> int:
+        return sum(member.size for member in self.members)
+
+    def to_json(self) -> list[list[object]]:
+        """The member index, for caching an encoded block next to its bytes."""
+        return [
+            [m.name.decode("utf-8"), m.mode, m.method, m.crc, m.compressed_size, m.size, m.offset_in_block]
+            for m in self.members
+        ]
+
+    @classmethod
+    def from_json(cls, index: list[list[object]], data: bytes) -> Block | None:
+        try:
+            members = tuple(
+                _Member(str(name).encode("utf-8"), *(int(v) for v in rest))  # type: ignore[call-overload]
+                for name, *rest in index
+            )
+        except (TypeError, ValueError):
+            return None
+        return cls(data, members)
+
+
+def dos_datetime(epoch: int) -> tuple[int, int]:
+    """Return zip's (time, date) fields for a Unix time, clamped to 1980..2107."""
+    year, month, day, hour, minute, second = time.gmtime(max(epoch, 315532800))[:6]
+    year = min(year, 2107)
+    return (hour << 11) | (minute << 5) | (second // 2), ((year - 1980) << 9) | (month << 5) | day
+
+
+def _compress(entry: FileEntry, level: int) -> tuple[int, bytes]:
+    if stat.S_ISREG(entry.mode) and len(entry.data) > 64:
+        packed = zstandard.ZstdCompressor(level=level).compress(entry.data)
+        if len(packed) < len(entry.data):
+            return METHOD_ZSTD, packed
+    return METHOD_STORED, entry.data
+
+
+def encode_block(
+    entries: Sequence[FileEntry], prefix: str, *, level: int, epoch: int, threads: int = 0
+) -> Block:
+    """Encode ``entries`` (in the order given) as zip local entries named ``prefix + path``."""
+    dos_time, dos_date = dos_datetime(epoch)
+    with ThreadPoolExecutor(max_workers=threads or None) as pool:
+        packed = list(pool.map(lambda entry: _compress(entry, level), entries))
+    chunks: list[bytes] = []
+    members: list[_Member] = []
+    offset = 0
+    for entry, (method, payload) in zip(entries, packed):
+        if len(entry.data) > MAX_ENTRY_SIZE:
+            raise ValueError(f"{entry.path}: files of 4 GiB or more are not supported")
+        name = (prefix + entry.path).encode("utf-8")
+        flags = FLAG_UTF8 if not name.isascii() else 0
+        crc = zlib.crc32(entry.data)
+        extra = _EXTRA_MODE.pack(EXTRA_MODE_ID, 4, entry.mode)
+        header = _LOCAL_HEADER.pack(
+            0x04034B50, 63 if method == METHOD_ZSTD else 20, flags, method,
+            dos_time, dos_date, crc, len(payload), len(entry.data), len(name), len(extra),
+        )
+        members.append(_Member(name, entry.mode, method, crc, len(payload), len(entry.data), offset))
+        chunks += (header, name, extra, payload)
+        offset += len(header) + len(name) + len(extra) + len(payload)
+    return Block(b"".join(chunks), tuple(members))
+
+
+def _central_directory(blocks: Iterable[tuple[int, Block]], epoch: int) -> tuple[bytes, int]:
+    dos_time, dos_date = dos_datetime(epoch)
+    records: list[bytes] = []
+    count = 0
+    for block_offset, block in blocks:
+        for member in block.members:
+            offset = block_offset + member.offset_in_block
+            if offset > MAX_ENTRY_SIZE:
+                raise ValueError("binaries of 4 GiB or more are not supported")
+            flags = FLAG_UTF8 if not member.name.isascii() else 0
+            extra = _EXTRA_MODE.pack(EXTRA_MODE_ID, 4, member.mode)
+            records += (
+                _CENTRAL_HEADER.pack(
+                    0x02014B50, MADE_BY_UNIX, 63 if member.method == METHOD_ZSTD else 20,
+                    flags, member.method, dos_time, dos_date, member.crc,
+                    member.compressed_size, member.size, len(member.name), len(extra), 0,
+                    0, 0, member.mode << 16, offset,
+                ),
+                member.name,
+                extra,
+            )
+            count += 1
+    return b"".join(records), count
+
+
+def app_key(runtime: Block, app: Block) -> bytes:
+    """The app directory's identity: it depends on the runtime it points at, too."""
+    return hashlib.sha256(runtime.sha256 + app.sha256).digest()
+
+
+def encode_trailer(runtime_offset: int, runtime: Block, app_offset: int, app: Block) -> bytes:
+    records = b"".join(
+        _LAYER_RECORD.pack(offset, len(block.data), len(block.members), block.unpacked_size, block.sha256)
+        for offset, block in ((runtime_offset, runtime), (app_offset, app))
+    )
+    trailer = (
+        _TRAILER_HEAD.pack(FORMAT_VERSION, TRAILER_SIZE) + records + app_key(runtime, app)
+        + bytes(16) + MAGIC
+    )
+    assert len(trailer) == TRAILER_SIZE
+    return trailer
+
+
+def write_binary(
+    out: BinaryIO, stub: bytes, runtime: Block, app: Block, zipapp: Block, *, epoch: int
+) -> None:
+    """Write ``[stub][runtime][app][zipapp entries][central directory][EOCD + trailer]``."""
+    runtime_offset = len(stub)
+    app_offset = runtime_offset + len(runtime.data)
+    zipapp_offset = app_offset + len(app.data)
+    directory_offset = zipapp_offset + len(zipapp.data)
+    directory, count = _central_directory(
+        ((runtime_offset, runtime), (app_offset, app), (zipapp_offset, zipapp)), epoch
+    )
+    for part in (stub, runtime.data, app.data, zipapp.data, directory):
+        out.write(part)
+    if count > 0xFFFF:
+        zip64_offset = directory_offset + len(directory)
+        out.write(_ZIP64_EOCD.pack(
+            0x06064B50, 44, 45, 45, 0, 0, count, count, len(directory), directory_offset
+        ))
+        out.write(_ZIP64_LOCATOR.pack(0x07064B50, 0, zip64_offset, 1))
+    out.write(_EOCD.pack(
+        0x06054B50, 0, 0, min(count, 0xFFFF), min(count, 0xFFFF), len(directory),
+        directory_offset, TRAILER_SIZE,
+    ))
+    out.write(encode_trailer(runtime_offset, runtime, app_offset, app))
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    offset: int
+    size: int
+    entry_count: int
+    unpacked_size: int
+    sha256: bytes
+
+
+@dataclass(frozen=True)
+class Trailer:
+    version: int
+    runtime: LayerInfo
+    app: LayerInfo
+    app_key: bytes
+
+
+def read_trailer(path: str) -> Trailer:
+    """Read and check the trailer of a built binary (for ``inspect`` and tests)."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        if size < TRAILER_SIZE:
+            raise ValueError(f"{path}: too small to be a onefile binary")
+        f.seek(size - TRAILER_SIZE)
+        raw = f.read(TRAILER_SIZE)
+    if raw[-8:] != MAGIC:
+        raise ValueError(f"{path}: not a onefile binary (no trailer)")
+    version, trailer_size = _TRAILER_HEAD.unpack_from(raw)
+    if version != FORMAT_VERSION or trailer_size != TRAILER_SIZE:
+        raise ValueError(f"{path}: format version {version} is not supported")
+    runtime, app = (LayerInfo(*_LAYER_RECORD.unpack_from(raw, 8 + 64 * i)) for i in range(2))
+    return Trailer(version, runtime, app, raw[136:168])

@@ -1,0 +1,162 @@
+"""Find the interpreter the binary will carry, and ask it what it is made of."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from ._errors import InterpreterNotFound
+
+_VERSION = re.compile(r"^(3)\.(\d+)(t?)$")
+
+# Run by the candidate interpreter: everything the runtime stage needs to copy it.
+_INTROSPECT = r"""
+import json, os, sys, sysconfig
+v = sysconfig.get_config_var
+base = getattr(sys, "_base_executable", None) or sys.executable
+print(json.dumps({
+    "implementation": sys.implementation.name,
+    "version": list(sys.version_info[:3]),
+    "version_string": sys.version,
+    "abiflags": getattr(sys, "abiflags", ""),
+    "executable": os.path.realpath(base),
+    "base_prefix": sys.base_prefix,
+    "stdlib": sysconfig.get_paths()["stdlib"],
+    "platstdlib": sysconfig.get_paths()["platstdlib"],
+    "dynload": v("DESTSHARED") or os.path.join(sysconfig.get_paths()["platstdlib"], "lib-dynload"),
+    "shared": bool(v("Py_ENABLE_SHARED")),
+    "libdir": v("LIBDIR") or "",
+    "ldlibrary": v("LDLIBRARY") or "",
+    "instsoname": v("INSTSONAME") or "",
+    "free_threaded": bool(v("Py_GIL_DISABLED")),
+}))
+"""
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """What the runtime stage needs to know about an installed CPython."""
+
+    executable: str
+    version: tuple[int, int, int]
+    version_string: str
+    abiflags: str
+    base_prefix: str
+    stdlib: str
+    dynload: str
+    shared: bool
+    libpython: str | None  # absolute path of the shared libpython, when shared
+    free_threaded: bool
+
+    @property
+    def short_version(self) -> str:
+        return f"{self.version[0]}.{self.version[1]}"
+
+    @property
+    def stdlib_name(self) -> str:
+        """``python3.12`` (``python3.13t`` when free-threaded): the stdlib's dir name."""
+        return os.path.basename(self.stdlib.rstrip("/"))
+
+
+def inspect_interpreter(executable: str) -> Interpreter:
+    """Run ``executable`` and describe it; raise if it is not a usable CPython 3."""
+    try:
+        result = subprocess.run(
+            [executable, "-I", "-c", _INTROSPECT], capture_output=True, text=True, timeout=60
+        )
+    except OSError as exc:
+        raise InterpreterNotFound(executable, f"python: cannot run {executable!r} ({exc.strerror})") from None
+    if result.returncode != 0:
+        raise InterpreterNotFound(
+            executable, f"python: {executable!r} is not a working Python interpreter"
+        )
+    facts = json.loads(result.stdout)
+    if facts["implementation"] != "cpython" or facts["version"][0] != 3 or facts["version"][1] < 8:
+        raise InterpreterNotFound(
+            executable, f"python: {executable!r} is not CPython 3.8 or newer (only those can be bundled)"
+        )
+    libpython = None
+    if facts["shared"]:
+        candidate = os.path.join(facts["libdir"], facts["instsoname"] or facts["ldlibrary"])
+        libpython = os.path.realpath(candidate) if os.path.exists(candidate) else None
+    return Interpreter(
+        executable=facts["executable"],
+        version=tuple(facts["version"]),  # type: ignore[arg-type]
+        version_string=facts["version_string"],
+        abiflags=facts["abiflags"],
+        base_prefix=facts["base_prefix"],
+        stdlib=facts["stdlib"],
+        dynload=facts["dynload"],
+        shared=facts["shared"],
+        libpython=libpython,
+        free_threaded=facts["free_threaded"],
+    )
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    match = re.search(r"/versions/(\d+)\.(\d+)\.(\d+)", path)
+    return tuple(int(part) for part in match.groups()) if match else (0,)
+
+
+def _candidates(version: str) -> list[str]:
+    """Places a ``3.X`` interpreter may be, best first: pyenv, uv-managed, PATH."""
+    found: list[str] = []
+    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    pattern = os.path.join(pyenv_root, "versions", f"{version.rstrip('t')}.*", "bin", f"python{version}")
+    found += sorted(glob.glob(pattern), key=_version_key, reverse=True)
+    try:
+        from uv import find_uv_bin
+
+        uv = subprocess.run(
+            [find_uv_bin(), "python", "find", "--no-python-downloads", "--no-project", version],
+            capture_output=True, text=True, timeout=60,
+        )
+        if uv.returncode == 0 and uv.stdout.strip():
+            found.append(uv.stdout.strip())
+    except (ImportError, OSError, subprocess.SubprocessError):
+        pass
+    on_path = shutil.which(f"python{version}")
+    if on_path and "/shims/" not in on_path:
+        found.append(on_path)
+    return found
+
+
+def find_interpreter(wanted: str | None) -> Interpreter:
+    """The interpreter named by ``tool.onefile.python``; by default the one running the build.
+
+    ``wanted`` is a path to an interpreter, or a version such as ``"3.12"`` (``"3.13t"``
+    for a free-threaded build).
+    """
+    if wanted is None:
+        return inspect_interpreter(sys.executable)
+    if "/" in wanted:
+        path = os.path.abspath(os.path.expanduser(wanted))
+        if not os.path.isfile(path):
+            raise InterpreterNotFound(wanted, f"tool.onefile.python: {wanted!r} does not exist")
+        return inspect_interpreter(path)
+    match = _VERSION.match(wanted)
+    if not match:
+        raise InterpreterNotFound(
+            wanted,
+            f"tool.onefile.python: {wanted!r} is not allowed "
+            "(expected a version such as \"3.12\" or a path to an interpreter)",
+        )
+    want = (int(match[1]), int(match[2]))
+    for candidate in _candidates(wanted):
+        try:
+            interpreter = inspect_interpreter(candidate)
+        except InterpreterNotFound:
+            continue
+        if interpreter.version[:2] == want and interpreter.free_threaded == bool(match[3]):
+            return interpreter
+    raise InterpreterNotFound(
+        wanted,
+        f"tool.onefile.python: no Python {wanted} found on this machine "
+        "(looked in pyenv, uv-managed interpreters and PATH); install one or give a path",
+    )

@@ -1,0 +1,157 @@
+"""Stage 3, resolve: the project's wheel and its dependencies, installed for the runtime.
+
+The install is made by uv for the *runtime's* interpreter (its version and platform,
+not the build interpreter's) into a prefix laid out like a virtual environment::
+
+    bin/onefile-main                  the launcher (see _bootstrap)
+    bin/<scripts of the dependencies> with relocatable ``#!/bin/sh`` trampolines
+    lib/python3.X/site-packages/      the wheel and its dependencies, with .pyc
+    onefile.json                      what the binary holds, for ``inspect``
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.parser
+import glob
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+from ._bootstrap import render_launcher
+from ._elf import required_glibc
+from ._entrypoints import EntryPoint
+from ._errors import ResolveError
+from ._format import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, FileEntry
+from ._interpreters import Interpreter
+from ._tree import Log, compile_bytecode, entries_from_tree
+
+# A script made relocatable: sh runs the `python` next to it, which then reads the file
+# as Python, where the second and third lines are one string (pip's distlib does this).
+_TRAMPOLINE = b"#!/bin/sh\n'''exec' \"$(dirname -- \"$0\")/python\" \"$0\" \"$@\"\n' '''\n"
+
+
+@dataclass(frozen=True)
+class AppTree:
+    entries: list[FileEntry]
+    distributions: dict[str, str]  # name -> version, of everything installed
+    min_glibc: tuple[int, ...]  # the highest glibc its native extensions need
+
+
+@contextlib.contextmanager
+def captured_output(what: str) -> Iterator[None]:
+    """Send fd 1 and 2 to a file for the duration; show it only if the step fails."""
+    if os.environ.get("ONEFILE_VERBOSE"):
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(1), os.dup(2)
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            sink.seek(0)
+            output = sink.read().decode("utf-8", "replace").rstrip()
+            if output:
+                os.write(2, f"--- output of {what} ---\n{output}\n---\n".encode())
+            raise
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def build_project_wheel(wheel_dir: str, config_settings: Mapping[str, Any] | None) -> str:
+    """Build the project in the current directory into a wheel with setuptools."""
+    from setuptools import build_meta
+
+    try:
+        with captured_output("setuptools' build_wheel"):
+            name = build_meta.build_wheel(wheel_dir, dict(config_settings or {}))
+    except SystemExit as exc:  # setuptools exits on bad setup.py/setup.cfg input
+        raise ResolveError(f"setuptools could not build the project's wheel (exit status {exc.code})") from None
+    except Exception as exc:
+        raise ResolveError(f"setuptools could not build the project's wheel: {exc}") from None
+    return os.path.join(wheel_dir, name)
+
+
+def _uv() -> str:
+    from uv import find_uv_bin
+
+    return str(find_uv_bin())
+
+
+def install(wheel: str, interpreter: Interpreter, prefix: str) -> None:
+    """Install ``wheel`` and its dependencies for ``interpreter`` into ``prefix``."""
+    command = [
+        _uv(), "pip", "install", "--quiet", "--no-python-downloads", "--link-mode", "copy",
+        "--python", interpreter.executable, "--prefix", prefix, wheel,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        detail = result.stderr.strip() or result.stdout.strip()
+        lines = [line for line in detail.splitlines() if line.strip()]
+        summary = " ".join(line.strip() for line in lines[:6])
+        raise ResolveError(
+            f"cannot install the project's dependencies for Python {interpreter.short_version}: {summary}"
+        )
+
+
+def _make_scripts_relocatable(bin_dir: str) -> None:
+    for name in sorted(os.listdir(bin_dir)) if os.path.isdir(bin_dir) else ():
+        path = os.path.join(bin_dir, name)
+        if os.path.islink(path) or not os.path.isfile(path):
+            continue
+        with open(path, "rb") as f:
+            content = f.read()
+        first, _, rest = content.partition(b"\n")
+        if first.startswith(b"#!") and b"python" in first:
+            os.unlink(path)  # a new file: never write through a link into uv's cache
+            with open(path, "wb") as f:
+                f.write(_TRAMPOLINE + rest)
+            os.chmod(path, 0o755)
+
+
+def _installed_distributions(site_packages: str) -> dict[str, str]:
+    distributions = {}
+    for metadata in sorted(glob.glob(os.path.join(site_packages, "*.dist-info", "METADATA"))):
+        with open(metadata, "rb") as f:
+            headers = email.parser.BytesHeaderParser().parse(f)
+        distributions[str(headers["Name"])] = str(headers["Version"])
+    return distributions
+
+
+def stage_app(wheel: str, entry_point: EntryPoint, interpreter: Interpreter, stage: str, log: Log) -> AppTree:
+    """Install the app into ``stage`` and return its entries (without the manifest)."""
+    log(f"resolve: installing {os.path.basename(wheel)} and its dependencies for Python {interpreter.short_version}")
+    install(wheel, interpreter, stage)
+    site_packages = os.path.join(stage, "lib", interpreter.stdlib_name, "site-packages")
+    if not os.path.isdir(site_packages):
+        raise ResolveError(f"uv installed nothing into {site_packages}")
+    for direct_url in glob.glob(os.path.join(site_packages, "*.dist-info", "direct_url.json")):
+        os.unlink(direct_url)  # it names the temporary wheel's path on this machine
+    bin_dir = os.path.join(stage, "bin")
+    _make_scripts_relocatable(bin_dir)
+    for name in ("python", "python3", f"python{interpreter.short_version}"):
+        if os.path.lexists(os.path.join(bin_dir, name)):
+            os.unlink(os.path.join(bin_dir, name))  # the stub links bin/python to the runtime
+    compile_bytecode(interpreter.executable, stage, os.path.relpath(site_packages, stage))
+    launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)
+    entries = [e for e in entries_from_tree(stage) if e.path != APP_MAIN]
+    entries.append(FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode()))
+    min_glibc = max(
+        (required_glibc(os.path.join(stage, e.path)) for e in entries if e.data[:4] == b"\x7fELF"), default=()
+    )
+    return AppTree(sorted(entries, key=lambda e: e.path), _installed_distributions(site_packages), min_glibc)
+
+
+def manifest_entry(facts: dict[str, Any]) -> FileEntry:
+    """``onefile.json``: what the binary holds, for ``inspect`` and ``ONEFILE=info``."""
+    return FileEntry("onefile.json", MODE_FILE, json.dumps(facts, indent=2, sort_keys=True).encode() + b"\n")

@@ -1,0 +1,207 @@
+"""Stage 4, runtime: a relocatable copy of an installed CPython, encoded as a layer.
+
+Layout (inside the runtime layer, and so in the cache)::
+
+    bin/python3              the interpreter, run path $ORIGIN/../lib
+    bin/python -> python3
+    lib/libpython3.X.so.1.0  when the interpreter is a shared build
+    lib/lib*.so*             libraries the modules load that aren't part of glibc
+    lib/python3.X/           the stdlib with unchecked-hash .pyc, lib-dynload/
+
+The encoded layer is cached per user (see :func:`build_cache_dir`), keyed by the
+interpreter's identity, so only the first build with an interpreter pays for it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+
+from . import __version__
+from ._elf import is_elf, required_glibc, resolve_libraries, set_rpath, strip
+from ._errors import RuntimeBuildError
+from ._format import PREFIX_RUNTIME, Block, encode_block
+from ._interpreters import Interpreter
+from ._tree import Log, compile_bytecode, entries_from_tree
+
+#: Bump when the recipe below changes what goes into a runtime layer.
+RECIPE_VERSION = 1
+COMPRESSION_LEVEL = 19
+
+# Parts of the stdlib no app needs at run time: tests, the IDE, pip's bootstrapper,
+# Tk (its libraries would need an X server's), and the build's static library.
+_PRUNED_DIRECTORIES = {
+    "test", "tests", "idlelib", "ensurepip", "site-packages", "dist-packages", "tkinter",
+    "turtledemo", "__pycache__", "lib-dynload", "lib2to3/tests", "unittest/test",
+    "ctypes/test", "sqlite3/test", "distutils/tests", "tkinter/test",
+}
+_PRUNED_FILES = ("turtle.py", "*.exe", "*.pyc", "*.pyo")
+_PRUNED_MODULES = ("_test*", "_ctypes_test*", "xxlimited*", "xxsubtype*", "_xxtestfuzz*", "_tkinter*", "xx*")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A runtime layer ready to be written, and what the build reports about it."""
+
+    block: Block
+    interpreter: Interpreter
+    min_glibc: tuple[int, ...]
+    libraries: tuple[str, ...]  # sonames bundled from the build machine
+    cached: bool
+
+
+def build_cache_dir() -> str:
+    """Where builds keep encoded runtime layers: ``$ONEFILE_BUILD_CACHE`` or the XDG cache."""
+    explicit = os.environ.get("ONEFILE_BUILD_CACHE")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "onefile-build")
+
+
+def _identity(interpreter: Interpreter, epoch: int) -> str:
+    def fingerprint(path: str | None) -> list[object]:
+        if path is None:
+            return []
+        info = os.stat(path)
+        return [path, info.st_size, info.st_mtime_ns]
+
+    facts = {
+        "backend": __version__,
+        "recipe": RECIPE_VERSION,
+        "level": COMPRESSION_LEVEL,
+        "epoch": epoch,
+        "executable": fingerprint(interpreter.executable),
+        "libpython": fingerprint(interpreter.libpython),
+        "stdlib": fingerprint(os.path.join(interpreter.stdlib, "os.py")),
+        "dynload": sorted(os.listdir(interpreter.dynload)) if os.path.isdir(interpreter.dynload) else [],
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _ignore_stdlib(root: str):  # type: ignore[no-untyped-def]
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        relative = os.path.relpath(directory, root)
+        skipped = set()
+        for name in names:
+            path = name if relative == "." else f"{relative}/{name}"
+            if name in _PRUNED_DIRECTORIES or path in _PRUNED_DIRECTORIES or name.startswith("config-"):
+                skipped.add(name)
+            elif any(fnmatch.fnmatch(name, pattern) for pattern in _PRUNED_FILES):
+                skipped.add(name)
+        return skipped
+
+    return ignore
+
+
+def _stage(interpreter: Interpreter, stage: str, log: Log) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Copy the interpreter into ``stage``, make it relocatable; return (min glibc, libraries)."""
+    bin_dir = os.path.join(stage, "bin")
+    lib_dir = os.path.join(stage, "lib")
+    stdlib_dir = os.path.join(lib_dir, interpreter.stdlib_name)
+    dynload_dir = os.path.join(stdlib_dir, "lib-dynload")
+    os.makedirs(bin_dir)
+    os.makedirs(lib_dir)
+    python = os.path.join(bin_dir, "python3")
+    shutil.copy(interpreter.executable, python)
+    os.symlink("python3", os.path.join(bin_dir, "python"))
+    if interpreter.libpython:
+        shutil.copy(interpreter.libpython, lib_dir)
+    shutil.copytree(interpreter.stdlib, stdlib_dir, ignore=_ignore_stdlib(interpreter.stdlib))
+    os.makedirs(dynload_dir)
+    if os.path.isdir(interpreter.dynload):
+        for name in sorted(os.listdir(interpreter.dynload)):
+            source = os.path.join(interpreter.dynload, name)
+            if os.path.isfile(source) and not any(fnmatch.fnmatch(name, p) for p in _PRUNED_MODULES):
+                shutil.copy(source, dynload_dir)
+
+    # Resolve from the originals: their run paths still point where their libraries are.
+    originals = [interpreter.executable]
+    if interpreter.libpython:
+        originals.append(interpreter.libpython)
+    originals += [os.path.join(interpreter.dynload, name) for name in sorted(os.listdir(dynload_dir))]
+    libraries, missing = resolve_libraries(originals)
+    libpython_name = os.path.basename(interpreter.libpython or "")
+    for soname, source in sorted(libraries.items()):
+        if soname != libpython_name and not soname.startswith("libpython"):
+            shutil.copy(source, os.path.join(lib_dir, soname))
+    if missing:
+        log(f"some runtime modules need libraries this machine lacks: {', '.join(missing)}", kind="warning")
+
+    elves = [path for path in _walk_files(stage) if is_elf(path)]
+    stripped = strip(elves)
+    if not stripped:
+        log("strip not found: the runtime keeps its debug symbols (install binutils)", kind="warning")
+    for path in elves:
+        directory = os.path.dirname(path)
+        rpath = "$ORIGIN/" + os.path.relpath(lib_dir, directory) if directory != lib_dir else "$ORIGIN"
+        set_rpath(path, rpath)
+    compile_bytecode(interpreter.executable, stage, os.path.relpath(stdlib_dir, stage))
+    min_glibc = max((required_glibc(path) for path in elves), default=())
+    bundled = tuple(sorted(name for name in libraries if not name.startswith("libpython")))
+    return min_glibc, bundled
+
+
+def _walk_files(root: str) -> list[str]:
+    return sorted(
+        os.path.join(directory, name) for directory, _, names in os.walk(root) for name in names
+    )
+
+
+def _load_cached(path: str, interpreter: Interpreter) -> Runtime | None:
+    try:
+        with open(path + ".json", encoding="utf-8") as f:
+            facts = json.load(f)
+        with open(path, "rb") as f:
+            data = f.read()
+    except (OSError, ValueError):
+        return None
+    block = Block.from_json(facts["block"], data)
+    if block is None or block.sha256.hex() != facts["sha256"]:
+        return None
+    return Runtime(block, interpreter, tuple(facts["min_glibc"]), tuple(facts["libraries"]), True)
+
+
+def _store_cached(path: str, runtime: Runtime) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    facts = {
+        "block": runtime.block.to_json(),
+        "sha256": runtime.block.sha256.hex(),
+        "min_glibc": list(runtime.min_glibc),
+        "libraries": list(runtime.libraries),
+    }
+    # Data first, then the index that vouches for it: a reader never sees half of one.
+    for suffix, payload in (("", runtime.block.data), (".json", json.dumps(facts).encode())):
+        fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.replace(temporary, path + suffix)
+
+
+def build_runtime(interpreter: Interpreter, *, epoch: int, log: Log) -> Runtime:
+    """The runtime layer for ``interpreter``, from the build cache when it is there."""
+    cache_path = os.path.join(build_cache_dir(), f"runtime-{_identity(interpreter, epoch)}.layer")
+    cached = _load_cached(cache_path, interpreter)
+    if cached is not None:
+        log(f"runtime: Python {interpreter.short_version} from {interpreter.executable} (cached)")
+        return cached
+    log(f"runtime: copying Python {interpreter.short_version} from {interpreter.executable}")
+    with tempfile.TemporaryDirectory(prefix="onefile-runtime-") as stage:
+        try:
+            min_glibc, libraries = _stage(interpreter, stage, log)
+        except OSError as exc:
+            raise RuntimeBuildError(f"cannot copy the interpreter {interpreter.executable}: {exc}") from None
+        entries = entries_from_tree(stage)
+    block = encode_block(entries, PREFIX_RUNTIME, level=COMPRESSION_LEVEL, epoch=epoch)
+    runtime = Runtime(block, interpreter, min_glibc, libraries, False)
+    try:
+        _store_cached(cache_path, runtime)
+    except OSError as exc:
+        log(f"cannot cache the runtime layer in {os.path.dirname(cache_path)}: {exc.strerror}", kind="warning")
+    return runtime
+

@@ -1,0 +1,44 @@
+"""Builds the C launcher into the package when onefile-backend's own wheel is built,
+so an installed onefile-backend needs no compiler."""
+
+import os
+import subprocess
+import sysconfig
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+try:
+    from setuptools.command.bdist_wheel import bdist_wheel
+except ImportError:  # setuptools < 70
+    from wheel.bdist_wheel import bdist_wheel
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class BuildPyWithStub(build_py):
+    def run(self):
+        super().run()
+        target = os.path.join(self.build_lib, "onefile_backend", "_stub", "onefile-stub")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            subprocess.run(["make", "-C", os.path.join(HERE, "stub"), f"OUT={os.path.abspath(target)}"], check=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise SystemExit(
+                f"error: building the onefile launcher failed ({exc}); it needs make, cc and "
+                "libzstd-dev (apt-get install build-essential libzstd-dev)"
+            ) from None
+
+
+class PlatformWheel(bdist_wheel):
+    """Any Python 3, but only this platform: the wheel carries a native launcher."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        self.root_is_pure = False
+
+    def get_tag(self):
+        return "py3", "none", sysconfig.get_platform().replace("-", "_").replace(".", "_")
+
+
+setup(cmdclass={"build_py": BuildPyWithStub, "bdist_wheel": PlatformWheel})

@@ -1,0 +1,94 @@
+/* The onefile binary format, reader side.
+ *
+ * The writer side is onefile_backend/_format.py and the human description is
+ * docs/format.md: change all three together and bump OF_FORMAT_VERSION.
+ * All integers in the file are little-endian.
+ */
+#ifndef OF_FORMAT_H
+#define OF_FORMAT_H
+
+#include <stdint.h>
+
+#define OF_FORMAT_VERSION 1u
+#define OF_TRAILER_SIZE 192u
+#define OF_MAGIC "OneFile\x1a"
+#define OF_MAGIC_SIZE 8u
+#define OF_LAYER_COUNT 2
+#define OF_LAYER_RUNTIME 0
+#define OF_LAYER_APP 1
+
+/* Trailer field offsets (bytes from the start of the trailer). */
+#define OF_TRAILER_VERSION_AT 0u
+#define OF_TRAILER_SIZE_AT 4u
+#define OF_TRAILER_LAYERS_AT 8u
+#define OF_LAYER_RECORD_SIZE 64u
+#define OF_TRAILER_APP_KEY_AT 136u
+#define OF_TRAILER_RESERVED_AT 168u
+#define OF_TRAILER_MAGIC_AT 184u
+#define OF_SHA256_DIGEST_SIZE 32u
+
+/* Layer record field offsets (bytes from the start of the record). */
+#define OF_LAYER_OFFSET_AT 0u
+#define OF_LAYER_SIZE_AT 8u
+#define OF_LAYER_ENTRY_COUNT_AT 16u
+#define OF_LAYER_UNPACKED_SIZE_AT 24u
+#define OF_LAYER_SHA256_AT 32u
+
+/* Zip local file header, as the layers use it. */
+#define OF_ZIP_LOCAL_SIGNATURE 0x04034b50u
+#define OF_ZIP_LOCAL_HEADER_SIZE 30u
+#define OF_ZIP_LOCAL_FLAGS_AT 6u
+#define OF_ZIP_LOCAL_METHOD_AT 8u
+#define OF_ZIP_LOCAL_COMPRESSED_SIZE_AT 18u
+#define OF_ZIP_LOCAL_SIZE_AT 22u
+#define OF_ZIP_LOCAL_NAME_LENGTH_AT 26u
+#define OF_ZIP_LOCAL_EXTRA_LENGTH_AT 28u
+#define OF_ZIP_FLAG_ENCRYPTED 0x0001u
+#define OF_ZIP_FLAG_DATA_DESCRIPTOR 0x0008u
+#define OF_ZIP_FLAG_UTF8 0x0800u
+#define OF_ZIP_METHOD_STORED 0u
+#define OF_ZIP_METHOD_ZSTD 93u
+#define OF_ZIP_EXTRA_MODE_ID 0x4f46u /* "FO": u32 st_mode */
+#define OF_ZIP_EXTRA_MODE_SIZE 4u
+/* The whole extra block of a layer entry: id u16, size u16, st_mode u32. */
+#define OF_ZIP_EXTRA_SIZE (4u + OF_ZIP_EXTRA_MODE_SIZE)
+
+/* The only st_mode values an entry may carry. */
+#define OF_MODE_FILE 0100644u
+#define OF_MODE_EXECUTABLE 0100755u
+#define OF_MODE_SYMLINK 0120777u
+#define OF_MODE_DIRECTORY 0040755u
+
+#define OF_PREFIX_RUNTIME "runtime/"
+#define OF_PREFIX_APP "app/"
+
+/* Names inside the cache and the unpacked layers. */
+#define OF_CACHE_RUNTIME_DIR "runtime"
+#define OF_CACHE_APP_DIR "app"
+#define OF_CACHE_KEY_HEX_DIGITS 32
+#define OF_RUNTIME_PYTHON "bin/python3"
+#define OF_APP_PYTHON "bin/python"
+#define OF_APP_MAIN "bin/onefile-main"
+#define OF_APP_PYVENV_CFG "pyvenv.cfg"
+
+/* Environment variables the stub reads or sets. */
+#define OF_ENV_CACHE_DIR "ONEFILE_CACHE_DIR"
+#define OF_ENV_BINARY "ONEFILE_BINARY"
+#define OF_ENV_ARGV0 "ONEFILE_ARGV0"
+
+static inline uint16_t of_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t of_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t of_le64(const uint8_t *p)
+{
+    return (uint64_t)of_le32(p) | (uint64_t)of_le32(p + 4) << 32;
+}
+
+#endif

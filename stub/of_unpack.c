@@ -1,0 +1,385 @@
+#define _GNU_SOURCE
+#include "of_unpack.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "of_error.h"
+#include "of_format.h"
+
+#define OF_UNPACK_SHOWN_NAME 200 /* at most this much of a name goes in a message */
+
+struct of_unpack {
+    int rootfd;
+    const char *rootpath;
+    ZSTD_DCtx *zstd;
+    char *path; /* NUL-terminated copy of the current entry's name */
+    char *dir; /* the directory whose fd is cached, relative to the root */
+    int dirfd; /* fd of `dir`, or -1 */
+    uint8_t *buf; /* decompression output */
+    size_t buf_size;
+};
+
+/* Where decoded bytes go: a file, or a buffer of the entry's size (link targets). */
+struct of_sink {
+    int fd;
+    char *mem;
+};
+
+int of_unpack_name_check(const char *name, size_t len)
+{
+    size_t start = 0;
+
+    if (len == 0)
+        return of_error("empty name");
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && (name[i] == '\0' || name[i] == '\\'))
+            return of_error("'%.*s': invalid name (NUL or backslash)", (int)(len < OF_UNPACK_SHOWN_NAME ? len : OF_UNPACK_SHOWN_NAME), name);
+        if (i == len || name[i] == '/') {
+            size_t n = i - start;
+
+            if (n == 0 || (n == 1 && name[start] == '.') || (n == 2 && name[start] == '.' && name[start + 1] == '.'))
+                return of_error("'%.*s': invalid name (absolute, empty, '.' or '..' component)",
+                                (int)(len < OF_UNPACK_SHOWN_NAME ? len : OF_UNPACK_SHOWN_NAME), name);
+            start = i + 1;
+        }
+    }
+    return 0;
+}
+
+int of_unpack_link_check(const char *name, size_t name_len, const char *target, size_t target_len)
+{
+    size_t depth = 0, start = 0;
+
+    for (size_t i = 0; i < name_len; i++)
+        depth += name[i] == '/';
+    if (target_len == 0 || target[0] == '/' || memchr(target, '\0', target_len) != NULL)
+        goto bad;
+    for (size_t i = 0; i <= target_len; i++) {
+        if (i < target_len && target[i] != '/')
+            continue;
+        if (i - start == 2 && target[start] == '.' && target[start + 1] == '.') {
+            if (depth == 0)
+                goto bad;
+            depth--;
+        } else if (i - start > 1 || (i - start == 1 && target[start] != '.')) {
+            depth++;
+        }
+        start = i + 1;
+    }
+    return 0;
+bad:
+    return of_error("'%.*s': symbolic link target '%.*s' is absolute or leaves the layer",
+                    (int)(name_len < OF_UNPACK_SHOWN_NAME ? name_len : OF_UNPACK_SHOWN_NAME), name,
+                    (int)(target_len < OF_UNPACK_SHOWN_NAME ? target_len : OF_UNPACK_SHOWN_NAME), target);
+}
+
+int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct of_entry *out)
+{
+    size_t prefix_len = strlen(prefix), name_len, extra_len, head;
+    const uint8_t *name, *extra;
+    uint16_t flags;
+    int shown;
+
+    if (avail < OF_ZIP_LOCAL_HEADER_SIZE)
+        return of_error("truncated entry header");
+    if (of_le32(p) != OF_ZIP_LOCAL_SIGNATURE)
+        return of_error("bad entry signature");
+    flags = of_le16(p + OF_ZIP_LOCAL_FLAGS_AT);
+    out->method = of_le16(p + OF_ZIP_LOCAL_METHOD_AT);
+    out->compressed_size = of_le32(p + OF_ZIP_LOCAL_COMPRESSED_SIZE_AT);
+    out->size = of_le32(p + OF_ZIP_LOCAL_SIZE_AT);
+    name_len = of_le16(p + OF_ZIP_LOCAL_NAME_LENGTH_AT);
+    extra_len = of_le16(p + OF_ZIP_LOCAL_EXTRA_LENGTH_AT);
+    head = OF_ZIP_LOCAL_HEADER_SIZE + name_len + extra_len; /* at most 30 + 2 * 65535 */
+    if (avail < head)
+        return of_error("truncated entry name or extra field");
+    name = p + OF_ZIP_LOCAL_HEADER_SIZE;
+    extra = name + name_len;
+    shown = (int)(name_len < OF_UNPACK_SHOWN_NAME ? name_len : OF_UNPACK_SHOWN_NAME);
+    if ((flags & ~OF_ZIP_FLAG_UTF8) != 0)
+        return of_error("'%.*s': unsupported flags 0x%04x", shown, (const char *)name, flags);
+    if (out->method != OF_ZIP_METHOD_STORED && out->method != OF_ZIP_METHOD_ZSTD)
+        return of_error("'%.*s': unsupported compression method %u", shown, (const char *)name, out->method);
+    if (out->method == OF_ZIP_METHOD_STORED && out->compressed_size != out->size)
+        return of_error("'%.*s': stored entry with two different sizes", shown, (const char *)name);
+    if (avail - head < out->compressed_size)
+        return of_error("'%.*s': data runs past the end of the layer", shown, (const char *)name);
+    if (name_len < prefix_len || memcmp(name, prefix, prefix_len) != 0)
+        return of_error("'%.*s': name does not start with '%s'", shown, (const char *)name, prefix);
+    if (extra_len != OF_ZIP_EXTRA_SIZE || of_le16(extra) != OF_ZIP_EXTRA_MODE_ID ||
+        of_le16(extra + 2) != OF_ZIP_EXTRA_MODE_SIZE)
+        return of_error("'%.*s': missing or unexpected extra field", shown, (const char *)name);
+    out->mode = of_le32(extra + 4);
+    out->name = (const char *)name + prefix_len;
+    out->name_len = name_len - prefix_len;
+    out->data = extra + extra_len;
+    out->total = head + out->compressed_size;
+
+    switch (out->mode) {
+    case OF_MODE_FILE:
+    case OF_MODE_EXECUTABLE:
+        break;
+    case OF_MODE_SYMLINK:
+        if (out->size == 0 || out->size >= PATH_MAX)
+            return of_error("'%.*s': symbolic link target of %u bytes", shown, (const char *)name, (unsigned)out->size);
+        break;
+    case OF_MODE_DIRECTORY:
+        if (out->name_len == 0 || out->name[out->name_len - 1] != '/' || out->size != 0 ||
+            out->method != OF_ZIP_METHOD_STORED)
+            return of_error("'%.*s': directory entry without a trailing '/' or with data", shown, (const char *)name);
+        out->name_len--;
+        break;
+    default:
+        return of_error("'%.*s': unsupported file mode 0%o", shown, (const char *)name, (unsigned)out->mode);
+    }
+    return of_unpack_name_check(out->name, out->name_len);
+}
+
+static int of_unpack_write(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int of_unpack_emit(struct of_unpack *u, struct of_sink *sink, const void *data, size_t len, size_t *done)
+{
+    int rc = -1;
+
+    if (sink->fd >= 0) {
+        if (of_unpack_write(sink->fd, data, len) != 0) {
+            of_error_errno("cannot write %s/%s", u->rootpath, u->path);
+            goto cleanup;
+        }
+    } else {
+        memcpy(sink->mem + *done, data, len);
+    }
+    *done += len;
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+/* Decode an entry's data into `sink`, checking it comes to exactly e->size bytes and
+ * that a zstd frame uses exactly e->compressed_size bytes. */
+static int of_unpack_data(struct of_unpack *u, const struct of_entry *e, struct of_sink *sink)
+{
+    ZSTD_inBuffer in = { e->data, e->compressed_size, 0 };
+    size_t done = 0, ret;
+    int rc = -1;
+
+    if (e->method == OF_ZIP_METHOD_STORED) {
+        rc = of_unpack_emit(u, sink, e->data, e->size, &done);
+        goto cleanup;
+    }
+    if (u->zstd == NULL) {
+        u->zstd = ZSTD_createDCtx();
+        u->buf_size = ZSTD_DStreamOutSize();
+        u->buf = malloc(u->buf_size);
+        if (u->zstd == NULL || u->buf == NULL) {
+            of_error("out of memory");
+            goto cleanup;
+        }
+    }
+    ZSTD_DCtx_reset(u->zstd, ZSTD_reset_session_only);
+    do {
+        ZSTD_outBuffer out = { u->buf, u->buf_size, 0 };
+
+        ret = ZSTD_decompressStream(u->zstd, &out, &in);
+        if (ZSTD_isError(ret)) {
+            of_error("'%s': damaged zstd data (%s)", u->path, ZSTD_getErrorName(ret));
+            goto cleanup;
+        }
+        if (out.pos > e->size - done) {
+            of_error("'%s': damaged zstd data (more than its size)", u->path);
+            goto cleanup;
+        }
+        if (of_unpack_emit(u, sink, u->buf, out.pos, &done) != 0)
+            goto cleanup;
+        if (ret != 0 && in.pos == in.size && out.pos < out.size) {
+            of_error("'%s': damaged zstd data (truncated frame)", u->path);
+            goto cleanup;
+        }
+    } while (ret != 0);
+    if (in.pos != in.size || done != e->size) {
+        of_error("'%s': damaged zstd data (sizes do not match)", u->path);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+/* Return an fd for the directory `dir` (relative to the root, "" for the root itself),
+ * making missing components. The fd is cached for the next entry; don't close it. */
+static int of_unpack_dir(struct of_unpack *u, const char *dir)
+{
+    char *copy = NULL, *comp, *slash;
+    int fd = -1, next, rc = -1;
+
+    if (u->dirfd >= 0 && strcmp(u->dir, dir) == 0) {
+        rc = u->dirfd;
+        goto cleanup;
+    }
+    copy = strdup(dir);
+    fd = fcntl(u->rootfd, F_DUPFD_CLOEXEC, 0);
+    if (copy == NULL || fd < 0) {
+        of_error_errno("cannot open %s", u->rootpath);
+        goto cleanup;
+    }
+    for (comp = copy; *comp != '\0'; comp = slash != NULL ? slash + 1 : comp + strlen(comp)) {
+        slash = strchr(comp, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        if (mkdirat(fd, comp, 0755) != 0 && errno != EEXIST) {
+            of_error_errno("cannot create directory %s/%s", u->rootpath, copy);
+            goto cleanup;
+        }
+        /* O_NOFOLLOW: a link or file in the way is an error, never followed. */
+        next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0) {
+            of_error_errno("cannot open directory %s/%s", u->rootpath, copy);
+            goto cleanup;
+        }
+        close(fd);
+        fd = next;
+        if (slash != NULL)
+            *slash = '/';
+    }
+    if (u->dirfd >= 0)
+        close(u->dirfd);
+    free(u->dir);
+    u->dir = copy;
+    u->dirfd = fd;
+    copy = NULL;
+    rc = fd;
+    fd = -1;
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    free(copy);
+    return rc;
+}
+
+static int of_unpack_one(struct of_unpack *u, const struct of_entry *e)
+{
+    char target[PATH_MAX];
+    struct of_sink sink = { -1, target };
+    char *slash, *base;
+    int dirfd, rc = -1;
+
+    memcpy(u->path, e->name, e->name_len);
+    u->path[e->name_len] = '\0';
+    if (e->mode == OF_MODE_DIRECTORY) {
+        rc = of_unpack_dir(u, u->path) < 0 ? -1 : 0;
+        goto cleanup;
+    }
+    slash = strrchr(u->path, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    dirfd = of_unpack_dir(u, slash != NULL ? u->path : "");
+    if (slash != NULL)
+        *slash = '/';
+    if (dirfd < 0)
+        goto cleanup;
+    base = slash != NULL ? slash + 1 : u->path;
+
+    if (e->mode == OF_MODE_SYMLINK) {
+        if (of_unpack_data(u, e, &sink) != 0)
+            goto cleanup;
+        target[e->size] = '\0';
+        if (of_unpack_link_check(e->name, e->name_len, target, e->size) != 0)
+            goto cleanup;
+        if (symlinkat(target, dirfd, base) != 0) {
+            of_error_errno("cannot create symbolic link %s/%s", u->rootpath, u->path);
+            goto cleanup;
+        }
+    } else {
+        sink.fd = openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, e->mode & 0777);
+        if (sink.fd < 0) {
+            of_error_errno("cannot create %s/%s", u->rootpath, u->path);
+            goto cleanup;
+        }
+        if (of_unpack_data(u, e, &sink) != 0)
+            goto cleanup;
+        if (close(sink.fd) != 0) {
+            sink.fd = -1;
+            of_error_errno("cannot write %s/%s", u->rootpath, u->path);
+            goto cleanup;
+        }
+        sink.fd = -1;
+    }
+    rc = 0;
+cleanup:
+    if (sink.fd >= 0)
+        close(sink.fd);
+    return rc;
+}
+
+int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
+                    int dirfd, const char *dirpath)
+{
+    struct of_unpack u = { dirfd, dirpath, NULL, NULL, NULL, -1, NULL, 0 };
+    const uint8_t *data = file + layer->offset;
+    uint64_t pos = 0, total = 0, n;
+    struct of_entry e;
+    int rc = -1;
+
+    u.path = malloc(UINT16_MAX + 1);
+    if (u.path == NULL) {
+        of_error("out of memory");
+        goto cleanup;
+    }
+    for (n = 0; n < layer->entry_count; n++) {
+        if (pos == layer->size) {
+            of_error("%s is damaged: %llu entries instead of %llu", what, (unsigned long long)n,
+                            (unsigned long long)layer->entry_count);
+            goto cleanup;
+        }
+        if (of_unpack_entry(data + pos, layer->size - pos, prefix, &e) != 0) {
+            of_error_prefix("%s is damaged: entry %llu at offset %llu", what, (unsigned long long)n,
+                            (unsigned long long)(layer->offset + pos));
+            goto cleanup;
+        }
+        if (of_unpack_one(&u, &e) != 0) {
+            of_error_prefix("%s", what);
+            goto cleanup;
+        }
+        pos += e.total;
+        if (e.size > UINT64_MAX - total) {
+            of_error("%s is damaged: unpacked size overflows", what);
+            goto cleanup;
+        }
+        total += e.size;
+    }
+    if (pos != layer->size || total != layer->unpacked_size) {
+        of_error("%s is damaged: its entries do not match the trailer's size or unpacked size", what);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    if (u.dirfd >= 0)
+        close(u.dirfd);
+    ZSTD_freeDCtx(u.zstd);
+    free(u.buf);
+    free(u.dir);
+    free(u.path);
+    return rc;
+}

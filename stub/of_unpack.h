@@ -1,0 +1,42 @@
+/* Unpacking a layer (a run of zip local entries) into a directory. */
+#ifndef OF_UNPACK_H
+#define OF_UNPACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "of_trailer.h"
+
+/* One local entry, as checked by of_unpack_entry. Pointers point into the layer. */
+struct of_entry {
+    const char *name; /* after the prefix, without a directory's '/'; not NUL-terminated */
+    size_t name_len;
+    uint32_t mode; /* one of the OF_MODE_* values */
+    uint16_t method; /* OF_ZIP_METHOD_STORED or OF_ZIP_METHOD_ZSTD */
+    const uint8_t *data;
+    uint32_t compressed_size;
+    uint32_t size;
+    size_t total; /* bytes the entry takes: header, name, extra and data */
+};
+
+/* Parse and check the entry at `p` (`avail` bytes left in the layer); its name must
+ * start with `prefix`. Symlink targets are checked later, once decompressed. */
+int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct of_entry *out);
+
+/* A name after the prefix: relative, not empty, no empty, "." or ".." component, no NUL
+ * or backslash. */
+int of_unpack_name_check(const char *name, size_t len);
+
+/* A link called `name` (a checked name) pointing at `target`: the target must be
+ * relative, without NUL, and stay inside the layer when resolved lexically from the
+ * link's directory. */
+int of_unpack_link_check(const char *name, size_t name_len, const char *target, size_t target_len);
+
+/* Extract `layer` of `file` into the empty directory `dirfd` (`dirpath`, for messages).
+ * `what` names the layer in messages ("<binary>: app layer"). Nothing is created
+ * outside `dirfd`: parents are walked with O_NOFOLLOW and files made with O_EXCL.
+ * Modes are subject to the umask (the launcher sets 022). */
+int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
+                    int dirfd, const char *dirpath);
+
+#endif
