@@ -19,15 +19,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 class BuildPyWithStub(build_py):
     def run(self):
         super().run()
-        target = os.path.join(self.build_lib, "onefile_backend", "_stub", "onefile-stub")
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        # Also into the source tree (git-ignored), so `python -m onefile_backend` run from a
+        # checkout, and the tests, find the launcher too.
+        source_copy = os.path.join(HERE, "onefile_backend", "_stub", "onefile-stub")
         try:
-            subprocess.run(["make", "-C", os.path.join(HERE, "stub"), f"OUT={os.path.abspath(target)}"], check=True)
+            subprocess.run(["make", "-C", os.path.join(HERE, "stub"), f"OUT={source_copy}"], check=True)
         except (OSError, subprocess.CalledProcessError) as exc:
             raise SystemExit(
                 f"error: building the onefile launcher failed ({exc}); it needs make, cc and "
                 "libzstd-dev (apt-get install build-essential libzstd-dev)"
             ) from None
+        if not self.editable_mode:
+            target = os.path.join(self.build_lib, "onefile_backend", "_stub", "onefile-stub")
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            self.copy_file(source_copy, target)
 
 
 class PlatformWheel(bdist_wheel):

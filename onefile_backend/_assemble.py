@@ -25,7 +25,7 @@ def read_stub() -> bytes:
 def zipapp_block(epoch: int) -> Block:
     """The stored ``__main__.py`` that makes ``python <binary>`` run the binary."""
     main = FileEntry("__main__.py", MODE_FILE, render_zipapp_main().encode())
-    return encode_block([main], "", level=0, epoch=epoch)
+    return encode_block([main], "", level=None, epoch=epoch)
 
 
 def write_atomically(path: str, runtime: Block, app: Block, *, epoch: int) -> int:

@@ -113,8 +113,8 @@ def dos_datetime(epoch: int) -> tuple[int, int]:
     return (hour << 11) | (minute << 5) | (second // 2), ((year - 1980) << 9) | (month << 5) | day
 
 
-def _compress(entry: FileEntry, level: int) -> tuple[int, bytes]:
-    if stat.S_ISREG(entry.mode) and len(entry.data) > 64:
+def _compress(entry: FileEntry, level: int | None) -> tuple[int, bytes]:
+    if level is not None and stat.S_ISREG(entry.mode) and len(entry.data) > 64:
         packed = zstandard.ZstdCompressor(level=level).compress(entry.data)
         if len(packed) < len(entry.data):
             return METHOD_ZSTD, packed
@@ -122,9 +122,12 @@ def _compress(entry: FileEntry, level: int) -> tuple[int, bytes]:
 
 
 def encode_block(
-    entries: Sequence[FileEntry], prefix: str, *, level: int, epoch: int, threads: int = 0
+    entries: Sequence[FileEntry], prefix: str, *, level: int | None, epoch: int, threads: int = 0
 ) -> Block:
-    """Encode ``entries`` (in the order given) as zip local entries named ``prefix + path``."""
+    """Encode ``entries`` (in the order given) as zip local entries named ``prefix + path``.
+
+    ``level`` is the zstd level; ``None`` stores every entry (zipimport reads only those).
+    """
     dos_time, dos_date = dos_datetime(epoch)
     with ThreadPoolExecutor(max_workers=threads or None) as pool:
         packed = list(pool.map(lambda entry: _compress(entry, level), entries))

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,59 +30,40 @@ struct of_main_fill {
 /* The binary's own path (malloc'd), from /proc/self/exe. */
 static char *of_main_self(void)
 {
-    char *buf = NULL, *bigger;
-    size_t size = 256;
-    ssize_t n;
+    char buf[PATH_MAX + 1], *out = NULL;
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf));
 
-    for (;;) {
-        bigger = realloc(buf, size);
-        if (bigger == NULL) {
-            of_error("out of memory");
-            goto fail;
-        }
-        buf = bigger;
-        n = readlink("/proc/self/exe", buf, size);
-        if (n < 0) {
-            of_error_errno("cannot find this program's file: /proc/self/exe");
-            goto fail;
-        }
-        if ((size_t)n < size)
-            break;
-        size *= 2;
+    if (n < 0 || (size_t)n >= sizeof(buf)) {
+        errno = n < 0 ? errno : ENAMETOOLONG;
+        of_error_errno("cannot find this program's file: /proc/self/exe");
+        goto cleanup;
     }
     buf[n] = '\0';
-    goto cleanup;
-fail:
-    free(buf);
-    buf = NULL;
+    out = strdup(buf);
+    if (out == NULL)
+        of_error("out of memory");
 cleanup:
-    return buf;
+    return out;
 }
 
 /* Make the app directory a virtual environment of the runtime. */
 static int of_main_venv(int dirfd, const char *dirpath, const char *runtime_dir)
 {
-    char *home = of_cache_path(runtime_dir, "bin"), *python = of_cache_path(runtime_dir, OF_RUNTIME_PYTHON);
+    char *python = of_cache_path(runtime_dir, OF_RUNTIME_PYTHON);
     int fd = -1, bin = -1, rc = -1;
-    FILE *cfg = NULL;
 
-    if (home == NULL || python == NULL) {
+    if (python == NULL) {
         of_error("out of memory");
         goto cleanup;
     }
     fd = openat(dirfd, OF_APP_PYVENV_CFG, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 || (cfg = fdopen(fd, "w")) == NULL) {
-        of_error_errno("cannot create %s/" OF_APP_PYVENV_CFG, dirpath);
-        goto cleanup;
-    }
-    fd = -1;
-    fprintf(cfg, "home = %s\ninclude-system-site-packages = false\n", home);
-    if (fclose(cfg) != 0) {
-        cfg = NULL;
+    if (fd < 0 || dprintf(fd, "home = %s/bin\ninclude-system-site-packages = false\n", runtime_dir) < 0 ||
+        close(fd) != 0) {
+        fd = -1; /* closed, or failed to close: don't close again */
         of_error_errno("cannot write %s/" OF_APP_PYVENV_CFG, dirpath);
         goto cleanup;
     }
-    cfg = NULL;
+    fd = -1;
     if (mkdirat(dirfd, "bin", 0755) != 0 && errno != EEXIST) {
         of_error_errno("cannot create %s/bin", dirpath);
         goto cleanup;
@@ -93,13 +75,10 @@ static int of_main_venv(int dirfd, const char *dirpath, const char *runtime_dir)
     }
     rc = 0;
 cleanup:
-    if (cfg != NULL)
-        fclose(cfg);
     if (fd >= 0)
         close(fd);
     if (bin >= 0)
         close(bin);
-    free(home);
     free(python);
     return rc;
 }

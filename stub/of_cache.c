@@ -18,6 +18,8 @@ char *of_cache_path(const char *a, const char *b)
     size_t la = strlen(a), lb = strlen(b);
     char *p = malloc(la + lb + 2);
 
+    while (la > 0 && a[la - 1] == '/')
+        la--;
     if (p != NULL) {
         memcpy(p, a, la);
         p[la] = '/';

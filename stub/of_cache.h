@@ -9,7 +9,7 @@
  * here; the others are created by of_cache_install when something is unpacked. */
 char *of_cache_root(void);
 
-/* "<a>/<b>" (malloc'd), or NULL. */
+/* "<a>/<b>" (malloc'd; trailing '/'s of a are dropped), or NULL. */
 char *of_cache_path(const char *a, const char *b);
 
 /* Nonzero if `path` is a directory (following links, like the user would). */

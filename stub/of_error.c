@@ -22,12 +22,20 @@ void of_error_init(const char *argv0)
         of_error_prog = argv0;
 }
 
-static void of_error_vset(int err, const char *fmt, va_list ap)
+/* Append ": <text>" to the message, truncating it if need be. */
+static void of_error_append(const char *text)
 {
-    int n = vsnprintf(of_error_buf, sizeof(of_error_buf), fmt, ap);
+    size_t used = strlen(of_error_buf), room = sizeof(of_error_buf) - 1 - used, len = strlen(text);
 
-    if (err != 0 && n >= 0 && (size_t)n < sizeof(of_error_buf))
-        snprintf(of_error_buf + n, sizeof(of_error_buf) - (size_t)n, ": %s", strerror(err));
+    if (room < 2)
+        return;
+    memcpy(of_error_buf + used, ": ", 2);
+    used += 2;
+    room -= 2;
+    if (len > room)
+        len = room;
+    memcpy(of_error_buf + used, text, len);
+    of_error_buf[used + len] = '\0';
 }
 
 int of_error(const char *fmt, ...)
@@ -35,19 +43,20 @@ int of_error(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    of_error_vset(0, fmt, ap);
+    vsnprintf(of_error_buf, sizeof(of_error_buf), fmt, ap);
     va_end(ap);
     return -1;
 }
 
 int of_error_errno(const char *fmt, ...)
 {
-    int err = errno;
+    int err = errno != 0 ? errno : EIO;
     va_list ap;
 
     va_start(ap, fmt);
-    of_error_vset(err != 0 ? err : EIO, fmt, ap);
+    vsnprintf(of_error_buf, sizeof(of_error_buf), fmt, ap);
     va_end(ap);
+    of_error_append(strerror(err));
     errno = err;
     return -1;
 }
@@ -56,14 +65,12 @@ int of_error_prefix(const char *fmt, ...)
 {
     char old[sizeof(of_error_buf)];
     va_list ap;
-    int n;
 
     memcpy(old, of_error_buf, sizeof(old));
     va_start(ap, fmt);
-    n = vsnprintf(of_error_buf, sizeof(of_error_buf), fmt, ap);
+    vsnprintf(of_error_buf, sizeof(of_error_buf), fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof(of_error_buf))
-        snprintf(of_error_buf + n, sizeof(of_error_buf) - (size_t)n, ": %s", old);
+    of_error_append(old);
     return -1;
 }
 
@@ -78,6 +85,6 @@ void of_error_exit(void)
     for (char *p = of_error_buf; *p != '\0'; p++)
         if (*p == '\n' || *p == '\r')
             *p = '?';
-    fprintf(stderr, "%s: onefile: %s\n", of_error_prog, of_error_buf[0] ? of_error_buf : "unknown error");
+    fprintf(stderr, "%s: onefile: %s\n", of_error_prog, of_error_buf[0] != '\0' ? of_error_buf : "unknown error");
     exit(1);
 }

@@ -13,7 +13,8 @@
 #include "of_error.h"
 #include "of_format.h"
 
-#define OF_UNPACK_SHOWN_NAME 200 /* at most this much of a name goes in a message */
+/* The length of a name to show in a message: at most 200 bytes of it. */
+#define OF_UNPACK_SHOWN(len) ((int)((len) < 200 ? (len) : 200))
 
 struct of_unpack {
     int rootfd;
@@ -40,13 +41,13 @@ int of_unpack_name_check(const char *name, size_t len)
         return of_error("empty name");
     for (size_t i = 0; i <= len; i++) {
         if (i < len && (name[i] == '\0' || name[i] == '\\'))
-            return of_error("'%.*s': invalid name (NUL or backslash)", (int)(len < OF_UNPACK_SHOWN_NAME ? len : OF_UNPACK_SHOWN_NAME), name);
+            return of_error("'%.*s': invalid name (NUL or backslash)", OF_UNPACK_SHOWN(len), name);
         if (i == len || name[i] == '/') {
             size_t n = i - start;
 
             if (n == 0 || (n == 1 && name[start] == '.') || (n == 2 && name[start] == '.' && name[start + 1] == '.'))
                 return of_error("'%.*s': invalid name (absolute, empty, '.' or '..' component)",
-                                (int)(len < OF_UNPACK_SHOWN_NAME ? len : OF_UNPACK_SHOWN_NAME), name);
+                                OF_UNPACK_SHOWN(len), name);
             start = i + 1;
         }
     }
@@ -75,9 +76,8 @@ int of_unpack_link_check(const char *name, size_t name_len, const char *target, 
     }
     return 0;
 bad:
-    return of_error("'%.*s': symbolic link target '%.*s' is absolute or leaves the layer",
-                    (int)(name_len < OF_UNPACK_SHOWN_NAME ? name_len : OF_UNPACK_SHOWN_NAME), name,
-                    (int)(target_len < OF_UNPACK_SHOWN_NAME ? target_len : OF_UNPACK_SHOWN_NAME), target);
+    return of_error("'%.*s': symbolic link target '%.*s' is absolute or leaves the layer", OF_UNPACK_SHOWN(name_len),
+                    name, OF_UNPACK_SHOWN(target_len), target);
 }
 
 int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct of_entry *out)
@@ -102,7 +102,7 @@ int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct o
         return of_error("truncated entry name or extra field");
     name = p + OF_ZIP_LOCAL_HEADER_SIZE;
     extra = name + name_len;
-    shown = (int)(name_len < OF_UNPACK_SHOWN_NAME ? name_len : OF_UNPACK_SHOWN_NAME);
+    shown = OF_UNPACK_SHOWN(name_len);
     if ((flags & ~OF_ZIP_FLAG_UTF8) != 0)
         return of_error("'%.*s': unsupported flags 0x%04x", shown, (const char *)name, flags);
     if (out->method != OF_ZIP_METHOD_STORED && out->method != OF_ZIP_METHOD_ZSTD)
@@ -231,6 +231,7 @@ cleanup:
  * making missing components. The fd is cached for the next entry; don't close it. */
 static int of_unpack_dir(struct of_unpack *u, const char *dir)
 {
+    size_t cached = u->dirfd >= 0 ? strlen(u->dir) : 0;
     char *copy = NULL, *comp, *slash;
     int fd = -1, next, rc = -1;
 
@@ -238,13 +239,17 @@ static int of_unpack_dir(struct of_unpack *u, const char *dir)
         rc = u->dirfd;
         goto cleanup;
     }
+    /* Entries usually come in tree order: go on from the cached directory if it is an
+     * ancestor of this one, else from the root. */
+    if (cached == 0 || strncmp(u->dir, dir, cached) != 0 || dir[cached] != '/')
+        cached = 0;
     copy = strdup(dir);
-    fd = fcntl(u->rootfd, F_DUPFD_CLOEXEC, 0);
+    fd = fcntl(cached > 0 ? u->dirfd : u->rootfd, F_DUPFD_CLOEXEC, 0);
     if (copy == NULL || fd < 0) {
         of_error_errno("cannot open %s", u->rootpath);
         goto cleanup;
     }
-    for (comp = copy; *comp != '\0'; comp = slash != NULL ? slash + 1 : comp + strlen(comp)) {
+    for (comp = copy + (cached > 0 ? cached + 1 : 0); *comp != '\0'; comp = slash != NULL ? slash + 1 : comp + strlen(comp)) {
         slash = strchr(comp, '/');
         if (slash != NULL)
             *slash = '\0';
@@ -350,7 +355,7 @@ int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const cha
     for (n = 0; n < layer->entry_count; n++) {
         if (pos == layer->size) {
             of_error("%s is damaged: %llu entries instead of %llu", what, (unsigned long long)n,
-                            (unsigned long long)layer->entry_count);
+                     (unsigned long long)layer->entry_count);
             goto cleanup;
         }
         if (of_unpack_entry(data + pos, layer->size - pos, prefix, &e) != 0) {

@@ -1,0 +1,598 @@
+/* Tests for the launcher's parsers and unpacker: `make check`, run under ASan/UBSan. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "of_cache.h"
+#include "of_error.h"
+#include "of_format.h"
+#include "of_sha256.h"
+#include "of_trailer.h"
+#include "of_unpack.h"
+
+static int passed, failed;
+
+#define CHECK(cond) test_check((cond), #cond, __LINE__)
+#define OK(expr) CHECK((expr) == 0)
+#define BAD(expr) test_bad((expr) != 0, #expr, __LINE__)
+
+static int verbose; /* OF_TEST_VERBOSE=1: show the message behind each expected failure */
+
+static void test_check(int ok, const char *what, int line)
+{
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+        fprintf(stderr, "FAIL line %d: %s (last error: %s)\n", line, what, of_error_message());
+    }
+}
+
+static void test_bad(int ok, const char *what, int line)
+{
+    if (ok && verbose)
+        printf("line %d: %s\n", line, of_error_message());
+    test_check(ok, what, line);
+}
+
+/* ---- building inputs ---- */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)v);
+    put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+struct buf {
+    uint8_t data[1 << 16];
+    size_t len;
+    uint64_t count, unpacked;
+};
+
+/* Append a local entry with explicit sizes; returns its offset in b. */
+static size_t put_entry_raw(struct buf *b, const char *name, uint32_t mode, uint16_t method, const void *data,
+                            uint32_t csize, uint32_t usize)
+{
+    size_t at = b->len, name_len = strlen(name);
+    uint8_t *p = b->data + at;
+
+    memset(p, 0, OF_ZIP_LOCAL_HEADER_SIZE);
+    put32(p, OF_ZIP_LOCAL_SIGNATURE);
+    put16(p + 4, method == OF_ZIP_METHOD_ZSTD ? 63 : 20);
+    put16(p + OF_ZIP_LOCAL_METHOD_AT, method);
+    put32(p + OF_ZIP_LOCAL_COMPRESSED_SIZE_AT, csize);
+    put32(p + OF_ZIP_LOCAL_SIZE_AT, usize);
+    put16(p + OF_ZIP_LOCAL_NAME_LENGTH_AT, (uint16_t)name_len);
+    put16(p + OF_ZIP_LOCAL_EXTRA_LENGTH_AT, OF_ZIP_EXTRA_SIZE);
+    p += OF_ZIP_LOCAL_HEADER_SIZE;
+    memcpy(p, name, name_len);
+    p += name_len;
+    put16(p, OF_ZIP_EXTRA_MODE_ID);
+    put16(p + 2, OF_ZIP_EXTRA_MODE_SIZE);
+    put32(p + 4, mode);
+    p += OF_ZIP_EXTRA_SIZE;
+    memcpy(p, data, csize);
+    b->len = at + OF_ZIP_LOCAL_HEADER_SIZE + name_len + OF_ZIP_EXTRA_SIZE + csize;
+    b->count++;
+    b->unpacked += usize;
+    return at;
+}
+
+static size_t put_entry(struct buf *b, const char *name, uint32_t mode, const char *data)
+{
+    return put_entry_raw(b, name, mode, OF_ZIP_METHOD_STORED, data, (uint32_t)strlen(data), (uint32_t)strlen(data));
+}
+
+static size_t put_zstd(struct buf *b, const char *name, uint32_t mode, const char *data)
+{
+    uint8_t packed[4096];
+    size_t n = ZSTD_compress(packed, sizeof(packed), data, strlen(data), 3);
+
+    if (ZSTD_isError(n))
+        abort();
+    return put_entry_raw(b, name, mode, OF_ZIP_METHOD_ZSTD, packed, (uint32_t)n, (uint32_t)strlen(data));
+}
+
+/* A whole file: 16 bytes of "stub", two layers, 64 bytes of "zip", the trailer. */
+static size_t build_file(uint8_t *out, const struct buf *runtime, const struct buf *app)
+{
+    const struct buf *layers[2] = { runtime, app };
+    uint8_t keys[64], *t;
+    size_t at = 16;
+
+    memset(out, 'S', 16);
+    for (int i = 0; i < 2; i++) {
+        uint8_t *rec;
+
+        memcpy(out + at, layers[i]->data, layers[i]->len);
+        rec = out + 16 + (runtime->len + app->len + 64) + OF_TRAILER_LAYERS_AT + 64 * (size_t)i;
+        put64(rec + OF_LAYER_OFFSET_AT, at);
+        put64(rec + OF_LAYER_SIZE_AT, layers[i]->len);
+        put64(rec + OF_LAYER_ENTRY_COUNT_AT, layers[i]->count);
+        put64(rec + OF_LAYER_UNPACKED_SIZE_AT, layers[i]->unpacked);
+        of_sha256(layers[i]->data, layers[i]->len, rec + OF_LAYER_SHA256_AT);
+        memcpy(keys + 32 * i, rec + OF_LAYER_SHA256_AT, 32);
+        at += layers[i]->len;
+    }
+    memset(out + at, 'Z', 64);
+    at += 64;
+    t = out + at;
+    put32(t + OF_TRAILER_VERSION_AT, OF_FORMAT_VERSION);
+    put32(t + OF_TRAILER_SIZE_AT, OF_TRAILER_SIZE);
+    of_sha256(keys, sizeof(keys), t + OF_TRAILER_APP_KEY_AT);
+    memset(t + OF_TRAILER_RESERVED_AT, 0, 16);
+    memcpy(t + OF_TRAILER_MAGIC_AT, OF_MAGIC, OF_MAGIC_SIZE);
+    return at + OF_TRAILER_SIZE;
+}
+
+/* ---- SHA-256 ---- */
+
+static int hex_equal(const uint8_t *digest, const char *hex)
+{
+    char got[65];
+
+    for (int i = 0; i < 32; i++)
+        snprintf(got + 2 * i, 3, "%02x", digest[i]);
+    return strcmp(got, hex) == 0;
+}
+
+static void test_sha256(void)
+{
+    static const char *msg = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    uint8_t d[32], d2[32], big[1000];
+    struct of_sha256 ctx;
+
+    of_sha256("", 0, d);
+    CHECK(hex_equal(d, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    of_sha256("abc", 3, d);
+    CHECK(hex_equal(d, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    of_sha256(msg, strlen(msg), d);
+    CHECK(hex_equal(d, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 7);
+    for (size_t split = 0; split <= 130; split += 13) {
+        of_sha256(big, sizeof(big), d);
+        of_sha256_init(&ctx);
+        of_sha256_update(&ctx, big, split);
+        of_sha256_update(&ctx, big + split, 1);
+        of_sha256_update(&ctx, big + split + 1, sizeof(big) - split - 1);
+        of_sha256_final(&ctx, d2);
+        CHECK(memcmp(d, d2, 32) == 0);
+    }
+}
+
+/* ---- trailer ---- */
+
+static uint8_t file_buf[1 << 18];
+
+static void test_trailer(void)
+{
+    static struct buf rt, app;
+    struct of_trailer t;
+    size_t len;
+    uint8_t *tr, saved[OF_TRAILER_SIZE];
+
+    rt.len = app.len = 0;
+    put_entry(&rt, "runtime/bin/python3", OF_MODE_EXECUTABLE, "#!/bin/sh\n");
+    put_entry(&app, "app/bin/onefile-main", OF_MODE_FILE, "print(1)\n");
+    len = build_file(file_buf, &rt, &app);
+    tr = file_buf + len - OF_TRAILER_SIZE;
+    memcpy(saved, tr, sizeof(saved));
+
+    OK(of_trailer_read(file_buf, len, "f", &t));
+    CHECK(t.version == 1 && t.layers[0].offset == 16 && t.layers[0].size == rt.len && t.layers[1].offset == 16 + rt.len &&
+          t.layers[1].entry_count == 1 && t.layers[0].unpacked_size == strlen("#!/bin/sh\n"));
+
+    /* Truncated: every size below the trailer's. */
+    for (size_t n = 0; n < OF_TRAILER_SIZE; n++)
+        BAD(of_trailer_read(NULL, n, "f", &t));
+    /* Cut from the front: the trailer is intact but the layers fall outside. */
+    BAD(of_trailer_read(file_buf + 16 + rt.len, len - 16 - rt.len, "f", &t));
+
+#define MUTATE(stmt)                               \
+    do {                                           \
+        memcpy(tr, saved, sizeof(saved));          \
+        stmt;                                      \
+        BAD(of_trailer_read(file_buf, len, "f", &t)); \
+    } while (0)
+    MUTATE(tr[OF_TRAILER_MAGIC_AT] ^= 1);
+    MUTATE(tr[OF_TRAILER_MAGIC_AT + 7] = 0);
+    MUTATE(put32(tr + OF_TRAILER_VERSION_AT, 0));
+    MUTATE(put32(tr + OF_TRAILER_VERSION_AT, 2));
+    MUTATE(put32(tr + OF_TRAILER_SIZE_AT, 191));
+    MUTATE(put32(tr + OF_TRAILER_SIZE_AT, 193));
+    /* Offsets and sizes out of range or overflowing. */
+    MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_OFFSET_AT, UINT64_MAX));
+    MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_OFFSET_AT, UINT64_MAX - 1); put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_SIZE_AT, 4));
+    MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_SIZE_AT, UINT64_MAX));
+    MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + 64 + OF_LAYER_SIZE_AT, UINT64_MAX - 15));
+    MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + 64 + OF_LAYER_OFFSET_AT, len));
+    MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + 64 + OF_LAYER_SIZE_AT, len - OF_TRAILER_SIZE - 16 - rt.len + 1));
+    /* The runtime layer must end before the app layer starts. */
+    MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_SIZE_AT, rt.len + 1));
+    MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + 64 + OF_LAYER_OFFSET_AT, 16));
+    /* A layer checksum changed without the app key. */
+    MUTATE(tr[OF_TRAILER_LAYERS_AT + OF_LAYER_SHA256_AT] ^= 1);
+    MUTATE(tr[OF_TRAILER_APP_KEY_AT + 31] ^= 1);
+#undef MUTATE
+
+    /* Allowed: an app layer running up to the trailer, empty layers, reserved bytes. */
+    memcpy(tr, saved, sizeof(saved));
+    put64(tr + OF_TRAILER_LAYERS_AT + 64 + OF_LAYER_SIZE_AT, len - OF_TRAILER_SIZE - 16 - rt.len);
+    OK(of_trailer_read(file_buf, len, "f", &t));
+    memcpy(tr, saved, sizeof(saved));
+    put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_SIZE_AT, 0);
+    OK(of_trailer_read(file_buf, len, "f", &t));
+    memcpy(tr, saved, sizeof(saved));
+    tr[OF_TRAILER_RESERVED_AT] = 1;
+    OK(of_trailer_read(file_buf, len, "f", &t));
+    memcpy(tr, saved, sizeof(saved));
+}
+
+/* ---- names and links ---- */
+
+static void test_names(void)
+{
+    static const char *good[] = { "a", "bin/python3", "lib/python3.12/site-packages/x.py", "...", "..a", "a..", ".a",
+                                  "a.", "\xc3\xa9t\xc3\xa9", "a b/c" };
+    static const char *bad[] = { "", "/", "/etc/passwd", "a//b", "a/", "./a", "a/.", "a/./b", ".", "..", "../a",
+                                 "a/..", "a/../b", "a\\b", "..\\a" };
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+        OK(of_unpack_name_check(good[i], strlen(good[i])));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        BAD(of_unpack_name_check(bad[i], strlen(bad[i])));
+    BAD(of_unpack_name_check("a\0b", 3));
+}
+
+static void test_links(void)
+{
+    static const struct {
+        const char *name, *target;
+        int ok;
+    } cases[] = {
+        { "bin/python", "python3.12", 1 },
+        { "bin/python", "../lib/libpython.so", 1 },
+        { "a/b/c", "../../x", 1 },
+        { "a/b/c", "../../../x", 0 },
+        { "a/b/c", "./../.././x", 1 },
+        { "a/b/c", "x/../../../..", 0 },
+        { "a/b/c", "x/../../../../y", 0 },
+        { "a/b/c", "x//y/", 1 },
+        { "top", "..", 0 },
+        { "top", "../top", 0 },
+        { "top", ".", 1 },
+        { "top", "sub/..", 1 },
+        { "top", "/etc/passwd", 0 },
+        { "top", "/", 0 },
+        { "top", "", 0 },
+        { "a/l", "..", 1 },
+        { "a/l", "../..", 0 },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        int rc = of_unpack_link_check(cases[i].name, strlen(cases[i].name), cases[i].target, strlen(cases[i].target));
+
+        if (cases[i].ok)
+            OK(rc);
+        else
+            BAD(rc);
+    }
+    BAD(of_unpack_link_check("top", 3, "a\0b", 3));
+}
+
+/* ---- local entries ---- */
+
+static void test_entries(void)
+{
+    static struct buf b;
+    static uint8_t big[PATH_MAX];
+    struct of_entry e;
+    size_t total;
+    uint8_t *p = b.data;
+
+    b.len = 0;
+    put_entry(&b, "app/lib/x.py", OF_MODE_FILE, "hello");
+    total = b.len;
+    OK(of_unpack_entry(p, total, OF_PREFIX_APP, &e));
+    CHECK(e.total == total && e.name_len == 8 && memcmp(e.name, "lib/x.py", 8) == 0 && e.size == 5 &&
+          e.mode == OF_MODE_FILE && memcmp(e.data, "hello", 5) == 0);
+    OK(of_unpack_entry(p, total + 100, OF_PREFIX_APP, &e)); /* more bytes after it are fine */
+    BAD(of_unpack_entry(p, total, OF_PREFIX_RUNTIME, &e));
+    for (size_t n = 0; n < total; n++) /* every truncation */
+        BAD(of_unpack_entry(p, n, OF_PREFIX_APP, &e));
+
+#define MUTATE(stmt, expect)                            \
+    do {                                                \
+        b.len = 0;                                      \
+        put_entry(&b, "app/lib/x.py", OF_MODE_FILE, "hello"); \
+        stmt;                                           \
+        expect(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e)); \
+    } while (0)
+    MUTATE(p[0] = 'X', BAD);
+    MUTATE(put16(p + OF_ZIP_LOCAL_FLAGS_AT, OF_ZIP_FLAG_UTF8), OK);
+    MUTATE(put16(p + OF_ZIP_LOCAL_FLAGS_AT, OF_ZIP_FLAG_ENCRYPTED), BAD);
+    MUTATE(put16(p + OF_ZIP_LOCAL_FLAGS_AT, OF_ZIP_FLAG_DATA_DESCRIPTOR), BAD);
+    MUTATE(put16(p + OF_ZIP_LOCAL_FLAGS_AT, 0x0002), BAD);
+    MUTATE(put16(p + OF_ZIP_LOCAL_METHOD_AT, 8), BAD);
+    MUTATE(put16(p + OF_ZIP_LOCAL_METHOD_AT, 93), OK);
+    MUTATE(put32(p + OF_ZIP_LOCAL_SIZE_AT, 4), BAD); /* stored: sizes differ */
+    MUTATE(put32(p + OF_ZIP_LOCAL_COMPRESSED_SIZE_AT, 6); put32(p + OF_ZIP_LOCAL_SIZE_AT, 6), BAD); /* past the end */
+    MUTATE(put32(p + OF_ZIP_LOCAL_COMPRESSED_SIZE_AT, UINT32_MAX); put32(p + OF_ZIP_LOCAL_SIZE_AT, UINT32_MAX), BAD);
+    MUTATE(put16(p + OF_ZIP_LOCAL_NAME_LENGTH_AT, UINT16_MAX), BAD);
+    MUTATE(put16(p + OF_ZIP_LOCAL_EXTRA_LENGTH_AT, UINT16_MAX), BAD);
+    MUTATE(put16(p + OF_ZIP_LOCAL_EXTRA_LENGTH_AT, 0), BAD);
+    MUTATE(put16(p + OF_ZIP_LOCAL_EXTRA_LENGTH_AT, 4), BAD);
+    MUTATE(put16(p + 30 + 12, 0x5455), BAD); /* another extra id */
+    MUTATE(put16(p + 30 + 14, 5), BAD); /* extra size */
+    MUTATE(put16(p + OF_ZIP_LOCAL_NAME_LENGTH_AT, 3), BAD); /* "app" */
+    MUTATE(put16(p + OF_ZIP_LOCAL_NAME_LENGTH_AT, 4), BAD); /* "app/" */
+#undef MUTATE
+
+    /* Modes. */
+    static const uint32_t bad_modes[] = { 0100777, 0100600, 0104755, 0102755, 0101755, 0100644 | 0200000,
+                                          0010644, 0020644, 0060644, 0140755, 0120755, 0040700, 0, 0644 };
+    for (size_t i = 0; i < sizeof(bad_modes) / sizeof(*bad_modes); i++) {
+        b.len = 0;
+        put_entry(&b, "app/x", bad_modes[i], "x");
+        BAD(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    }
+    b.len = 0;
+    put_entry(&b, "app/x", OF_MODE_EXECUTABLE, "x");
+    OK(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    b.len = 0;
+    put_entry(&b, "app/", OF_MODE_FILE, "x");
+    BAD(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    b.len = 0;
+    put_entry(&b, "app/x/", OF_MODE_FILE, "x");
+    BAD(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    /* Directories: trailing '/', no data. */
+    b.len = 0;
+    put_entry(&b, "app/d/e/", OF_MODE_DIRECTORY, "");
+    OK(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    CHECK(e.name_len == 3 && memcmp(e.name, "d/e", 3) == 0);
+    b.len = 0;
+    put_entry(&b, "app/d", OF_MODE_DIRECTORY, "");
+    BAD(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    b.len = 0;
+    put_entry(&b, "app/d/", OF_MODE_DIRECTORY, "x");
+    BAD(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    b.len = 0;
+    put_entry(&b, "app/", OF_MODE_DIRECTORY, "");
+    BAD(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    b.len = 0;
+    put_entry(&b, "app/d//", OF_MODE_DIRECTORY, "");
+    BAD(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    /* Names, through the entry parser. */
+    static const char *bad_names[] = { "app//x", "app/../x", "app/a/../../x", "app/./x", "app/a\\b", "x/app/a", "appx" };
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(*bad_names); i++) {
+        b.len = 0;
+        put_entry(&b, bad_names[i], OF_MODE_FILE, "x");
+        BAD(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    }
+    b.len = 0;
+    put_entry_raw(&b, "app/a\0b", OF_MODE_FILE, OF_ZIP_METHOD_STORED, "x", 1, 1);
+    put16(p + OF_ZIP_LOCAL_NAME_LENGTH_AT, 7);
+    b.len += 2;
+    memmove(p + 30 + 7, p + 30 + 5, 8 + 1); /* put the extra and data after the full name */
+    memcpy(p + 30, "app/a\0b", 7);
+    BAD(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    /* Symlink targets: not empty, shorter than PATH_MAX. */
+    b.len = 0;
+    put_entry(&b, "app/l", OF_MODE_SYMLINK, "");
+    BAD(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    memset(big, 'a', sizeof(big));
+    b.len = 0;
+    put_entry_raw(&b, "app/l", OF_MODE_SYMLINK, OF_ZIP_METHOD_STORED, big, PATH_MAX, PATH_MAX);
+    BAD(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+    b.len = 0;
+    put_entry_raw(&b, "app/l", OF_MODE_SYMLINK, OF_ZIP_METHOD_STORED, big, PATH_MAX - 1, PATH_MAX - 1);
+    OK(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
+}
+
+/* ---- whole layers ---- */
+
+static char *make_tmp(void)
+{
+    char *dir = strdup("/tmp/of-test-XXXXXX");
+
+    if (dir == NULL || mkdtemp(dir) == NULL)
+        abort();
+    return dir;
+}
+
+/* Unpack `b` (as the app layer) into a fresh directory; returns the rc, and the
+ * directory in *dir (remove it with of_cache_remove). */
+static int unpack(const struct buf *b, uint64_t count, uint64_t unpacked, char **dir)
+{
+    struct of_layer layer = { 0, b->len, count, unpacked, { 0 } };
+    int fd, rc;
+
+    *dir = make_tmp();
+    fd = open(*dir, O_RDONLY | O_DIRECTORY);
+    rc = of_unpack_layer(b->data, &layer, OF_PREFIX_APP, "test: app layer", fd, *dir);
+    close(fd);
+    return rc;
+}
+
+static int file_is(const char *dir, const char *name, const char *content, mode_t mode)
+{
+    char path[PATH_MAX], got[256];
+    struct stat st;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, O_RDONLY | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    n = read(fd, got, sizeof(got));
+    fstat(fd, &st);
+    close(fd);
+    return n == (ssize_t)strlen(content) && memcmp(got, content, (size_t)n) == 0 && (st.st_mode & 07777) == mode;
+}
+
+static int link_is(const char *dir, const char *name, const char *target)
+{
+    char path[PATH_MAX], got[PATH_MAX];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    n = readlink(path, got, sizeof(got) - 1);
+    return n >= 0 && (got[n] = '\0', strcmp(got, target) == 0);
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return lstat(path, &st) == 0;
+}
+
+static void test_layers(void)
+{
+    static const char *long_text = "a fairly long text that compresses, a fairly long text that compresses, "
+                                   "a fairly long text that compresses, a fairly long text that compresses.\n";
+    static struct buf b;
+    char *dir;
+    size_t at;
+
+    /* A good layer: directories (implied and explicit), stored, zstd, links. */
+    b.len = b.count = b.unpacked = 0;
+    put_entry(&b, "app/d/", OF_MODE_DIRECTORY, "");
+    put_entry(&b, "app/d/a.txt", OF_MODE_FILE, "hello\n");
+    put_zstd(&b, "app/bin/tool", OF_MODE_EXECUTABLE, long_text);
+    put_entry(&b, "app/d/link", OF_MODE_SYMLINK, "../bin/tool");
+    put_zstd(&b, "app/zlink", OF_MODE_SYMLINK, "d/a.txt");
+    put_entry(&b, "app/empty", OF_MODE_FILE, "");
+    put_entry(&b, "app/d/e/f/deep.py", OF_MODE_FILE, "x = 1\n");
+    put_entry(&b, "app/d/e/", OF_MODE_DIRECTORY, "");
+    OK(unpack(&b, b.count, b.unpacked, &dir));
+    CHECK(file_is(dir, "d/a.txt", "hello\n", 0644));
+    CHECK(file_is(dir, "bin/tool", long_text, 0755));
+    CHECK(file_is(dir, "empty", "", 0644));
+    CHECK(file_is(dir, "d/e/f/deep.py", "x = 1\n", 0644));
+    CHECK(link_is(dir, "d/link", "../bin/tool"));
+    CHECK(link_is(dir, "zlink", "d/a.txt"));
+    of_cache_remove(dir);
+    CHECK(!exists(dir, ""));
+    free(dir);
+
+    /* Counts and sizes must match the trailer exactly. */
+    BAD(unpack(&b, b.count + 1, b.unpacked, &dir));
+    of_cache_remove(dir);
+    free(dir);
+    BAD(unpack(&b, b.count - 1, b.unpacked, &dir));
+    of_cache_remove(dir);
+    free(dir);
+    BAD(unpack(&b, UINT64_MAX, b.unpacked, &dir));
+    of_cache_remove(dir);
+    free(dir);
+    BAD(unpack(&b, b.count, b.unpacked + 1, &dir));
+    of_cache_remove(dir);
+    free(dir);
+    b.len -= 1; /* the last entry cut short */
+    BAD(unpack(&b, b.count, b.unpacked, &dir));
+    of_cache_remove(dir);
+    free(dir);
+
+#define LAYER_BAD(setup)                         \
+    do {                                         \
+        b.len = b.count = b.unpacked = 0;        \
+        setup;                                   \
+        BAD(unpack(&b, b.count, b.unpacked, &dir)); \
+        CHECK(!exists(dir, "../escaped"));       \
+        of_cache_remove(dir);                    \
+        free(dir);                               \
+    } while (0)
+    /* Collisions and writing through links or files. */
+    LAYER_BAD(put_entry(&b, "app/a", OF_MODE_FILE, "1"); put_entry(&b, "app/a", OF_MODE_FILE, "2"));
+    LAYER_BAD(put_entry(&b, "app/a", OF_MODE_FILE, "1"); put_entry(&b, "app/a/b", OF_MODE_FILE, "2"));
+    LAYER_BAD(put_entry(&b, "app/a", OF_MODE_FILE, "1"); put_entry(&b, "app/a/", OF_MODE_DIRECTORY, ""));
+    LAYER_BAD(put_entry(&b, "app/d/", OF_MODE_DIRECTORY, ""); put_entry(&b, "app/d", OF_MODE_FILE, "1"));
+    LAYER_BAD(put_entry(&b, "app/d/x", OF_MODE_FILE, "1"); put_entry(&b, "app/l", OF_MODE_SYMLINK, "d");
+              put_entry(&b, "app/l/escaped", OF_MODE_FILE, "2"));
+    LAYER_BAD(put_entry(&b, "app/d/x", OF_MODE_FILE, "1"); put_entry(&b, "app/l", OF_MODE_SYMLINK, "d");
+              put_entry(&b, "app/l/", OF_MODE_DIRECTORY, ""));
+    LAYER_BAD(put_entry(&b, "app/l", OF_MODE_SYMLINK, "."); put_entry(&b, "app/l", OF_MODE_FILE, "1"));
+    /* Links leaving the layer, or absolute. */
+    LAYER_BAD(put_entry(&b, "app/escaped", OF_MODE_SYMLINK, "../x"));
+    LAYER_BAD(put_entry(&b, "app/a/b/l", OF_MODE_SYMLINK, "../../../x"));
+    LAYER_BAD(put_entry(&b, "app/l", OF_MODE_SYMLINK, "/etc/passwd"));
+    LAYER_BAD(put_zstd(&b, "app/l", OF_MODE_SYMLINK, "../../etc/passwd"));
+    LAYER_BAD(put_entry_raw(&b, "app/l", OF_MODE_SYMLINK, OF_ZIP_METHOD_STORED, "a\0b", 3, 3));
+    /* zstd frames that do not match their sizes. */
+    LAYER_BAD(at = put_zstd(&b, "app/z", OF_MODE_FILE, long_text);
+              put32(b.data + at + OF_ZIP_LOCAL_SIZE_AT, (uint32_t)strlen(long_text) + 1));
+    LAYER_BAD(at = put_zstd(&b, "app/z", OF_MODE_FILE, long_text);
+              put32(b.data + at + OF_ZIP_LOCAL_SIZE_AT, (uint32_t)strlen(long_text) - 1));
+    LAYER_BAD(at = put_zstd(&b, "app/z", OF_MODE_FILE, long_text); b.data[b.len - 3] ^= 0x55);
+    LAYER_BAD(at = put_zstd(&b, "app/z", OF_MODE_FILE, long_text); b.data[b.len++] = 0;
+              put32(b.data + at + OF_ZIP_LOCAL_COMPRESSED_SIZE_AT, of_le32(b.data + at + 18) + 1));
+    LAYER_BAD(at = put_zstd(&b, "app/z", OF_MODE_FILE, long_text); b.len -= 4;
+              put32(b.data + at + OF_ZIP_LOCAL_COMPRESSED_SIZE_AT, of_le32(b.data + at + 18) - 4));
+    LAYER_BAD(put_entry_raw(&b, "app/z", OF_MODE_FILE, OF_ZIP_METHOD_ZSTD, "garbage!", 8, 8));
+    LAYER_BAD(put_entry_raw(&b, "app/z", OF_MODE_FILE, OF_ZIP_METHOD_ZSTD, "", 0, 0));
+    /* The wrong prefix. */
+    LAYER_BAD(put_entry(&b, "runtime/bin/python3", OF_MODE_FILE, "1"));
+#undef LAYER_BAD
+}
+
+/* ---- cache removal never follows links ---- */
+
+static void test_remove(void)
+{
+    char *outside = make_tmp(), *dir = make_tmp(), path[PATH_MAX];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/keep", outside);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    close(fd);
+    snprintf(path, sizeof(path), "%s/sub", dir);
+    OK(mkdir(path, 0755));
+    snprintf(path, sizeof(path), "%s/sub/deeper", dir);
+    OK(mkdir(path, 0755));
+    snprintf(path, sizeof(path), "%s/sub/deeper/out", dir);
+    CHECK(symlink(outside, path) == 0);
+    OK(of_cache_remove(dir));
+    CHECK(!exists(dir, ""));
+    CHECK(exists(outside, "keep"));
+    of_cache_remove(outside);
+    free(outside);
+    free(dir);
+}
+
+int main(void)
+{
+    umask(022);
+    verbose = getenv("OF_TEST_VERBOSE") != NULL;
+    test_sha256();
+    test_trailer();
+    test_names();
+    test_links();
+    test_entries();
+    test_layers();
+    test_remove();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,109 @@
+"""Shared helpers: build real binaries with the front end, run them with Python hidden."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECTS = Path(__file__).resolve().parent / "projects"
+EXAMPLES = REPO / "examples"
+
+# Every place a Python install lives on the machines we test on. Hidden by bind-mounting
+# an empty directory (or an unreadable empty file, for executables) over each.
+_HIDE_SCRIPT = r"""
+set -e
+mount --make-rprivate /
+for d in /root/.pyenv /usr/lib/python3* /usr/local/lib/python3* /opt/python* "$HOME/.local/share/uv/python"; do
+    if [ -d "$d" ]; then mount --bind "$ONEFILE_TEST_EMPTY_DIR" "$d"; fi
+done
+for f in /usr/bin/python* /usr/local/bin/python*; do
+    if [ -e "$f" ]; then mount --bind "$ONEFILE_TEST_EMPTY_FILE" "$f"; fi
+done
+exec "$@"
+"""
+
+
+STUB = REPO / "onefile_backend" / "_stub" / "onefile-stub"
+
+
+def _stub_is_stale() -> bool:
+    if not STUB.exists():
+        return True
+    built = STUB.stat().st_mtime
+    return any(p.stat().st_mtime > built for p in (REPO / "stub").glob("*.[ch]"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def launcher() -> Path:
+    """This checkout's stub, built as onefile-backend's wheel build does it."""
+    if _stub_is_stale():
+        subprocess.run(["make", "-C", str(REPO / "stub"), f"OUT={STUB}"], check=True, capture_output=True)
+    return STUB
+
+
+def onefile(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run this checkout's front end (``python -m onefile_backend ...``); the backend hooks
+    it runs import this checkout too."""
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "onefile_backend", *args],
+        cwd=cwd, env={**os.environ, "PYTHONPATH": pythonpath, **(env or {})}, capture_output=True, text=True,
+    )
+
+
+def build_binary(project: Path, outdir: Path, *extra: str, env: dict[str, str] | None = None) -> Path:
+    """Build ``project``'s binary into ``outdir`` (no isolation: fast); return its path."""
+    result = onefile("build", "--binary", "-n", str(project), "-o", str(outdir), *extra, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    built = [p for p in outdir.iterdir() if p.is_file() and os.access(p, os.X_OK) and not p.name.endswith((".whl", ".gz"))]
+    assert len(built) == 1, built
+    return built[0]
+
+
+def copy_project(name: str, destination: Path) -> Path:
+    target = destination / name
+    shutil.copytree(PROJECTS / name, target, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def hidden_mounts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("hiding Python needs root and unshare(1)")
+    base = tmp_path_factory.mktemp("hide")
+    (base / "empty").mkdir()
+    (base / "empty-file").touch(mode=0o000)
+    return {"ONEFILE_TEST_EMPTY_DIR": str(base / "empty"), "ONEFILE_TEST_EMPTY_FILE": str(base / "empty-file")}
+
+
+class Hidden:
+    """Runs commands in a mount namespace where no Python install is visible, under ``env -i``."""
+
+    def __init__(self, mounts: dict[str, str], cache: Path) -> None:
+        self.mounts = mounts
+        self.cache = cache
+
+    def argv(self, command: Sequence[str], env: dict[str, str] | None = None) -> list[str]:
+        clean = {"ONEFILE_CACHE_DIR": str(self.cache), **(env or {})}
+        return ["unshare", "-m", "--", "sh", "-c", _HIDE_SCRIPT, "sh", "env", "-i",
+                *(f"{k}={v}" for k, v in clean.items()), *command]
+
+    def run(self, command: Sequence[str], env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.argv(command, env), env={**os.environ, **self.mounts},
+                              capture_output=True, text=True, timeout=120, **kwargs)  # type: ignore[call-overload]
+
+    def popen(self, command: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(self.argv(command, env), env={**os.environ, **self.mounts},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def hidden(hidden_mounts: dict[str, str], tmp_path: Path) -> Hidden:
+    return Hidden(hidden_mounts, tmp_path / "cache")

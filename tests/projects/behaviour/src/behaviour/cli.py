@@ -1,0 +1,52 @@
+"""Reports how the process it runs in looks, for the tests."""
+
+import json
+import os
+import signal
+import site
+import subprocess
+import sys
+import time
+
+APP_CODE_REVISION = 1  # the rebuild test changes this line
+
+
+def _on_term(signum, frame):
+    print("got SIGTERM", flush=True)
+    sys.exit(0)
+
+
+def main():
+    command = sys.argv[1] if len(sys.argv) > 1 else "info"
+    if command == "exit":
+        sys.exit(int(sys.argv[2]))
+    if command == "info":
+        print(json.dumps({
+            "argv": sys.argv,
+            "executable": sys.executable,
+            "prefix": sys.prefix,
+            "base_prefix": sys.base_prefix,
+            "version": sys.version,
+            "binary": os.environ.get("ONEFILE_BINARY"),
+            "leaked": sorted(k for k in os.environ if k in ("PYTHONPATH", "PYTHONHOME", "ONEFILE_ARGV0")),
+            "path": sys.path,
+            "user_site": site.ENABLE_USER_SITE,
+            "pid": os.getpid(),
+            "revision": APP_CODE_REVISION,
+        }))
+    elif command == "stdin":
+        sys.stdout.write(sys.stdin.read().upper())
+    elif command == "wait-term":
+        signal.signal(signal.SIGTERM, _on_term)
+        print("ready", flush=True)
+        time.sleep(60)
+        sys.exit(1)
+    elif command == "child":
+        child = subprocess.run(
+            [sys.executable, "-c", "import click, behaviour.cli; print('child imports click', click.__name__)"],
+            capture_output=True, text=True,
+        )
+        sys.stdout.write(child.stdout + child.stderr)
+        sys.exit(child.returncode)
+    else:
+        sys.exit(f"unknown command {command}")

@@ -1,0 +1,5 @@
+def main():
+    print("hi")
+
+def admin():
+    print("admin")

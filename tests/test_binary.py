@@ -1,0 +1,168 @@
+"""Real binaries, built by the front end and run with every Python install hidden."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, PROJECTS, Hidden, build_binary, copy_project, onefile
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def behaviour(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_binary(PROJECTS / "behaviour", tmp_path_factory.mktemp("behaviour"))
+
+
+@pytest.fixture(scope="session")
+def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_binary(EXAMPLES / "hello", tmp_path_factory.mktemp("hello"))
+
+
+def _info(hidden: Hidden, binary: Path, env: dict[str, str] | None = None) -> dict:
+    result = hidden.run([str(binary), "info"], env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _layer_dirs(cache: Path) -> dict[str, list[tuple[str, int]]]:
+    return {
+        kind: sorted((p.name, p.stat().st_mtime_ns) for p in (cache / kind).iterdir())
+        for kind in ("runtime", "app")
+    }
+
+
+def test_hello_greets_with_python_hidden(hidden: Hidden, hello: Path) -> None:
+    result = hidden.run([str(hello), "--name", "Ada"])
+    assert (result.returncode, result.stdout, result.stderr) == (0, "Hello, Ada!\n", "")
+    usage = hidden.run([str(hello), "--help"])
+    assert usage.stdout.startswith("Usage: hello [OPTIONS]")
+    assert hidden.run([str(hello), "--version"]).stdout == "hello, version 1.0.0\n"
+
+
+def test_python_itself_is_not_reachable_in_the_hidden_namespace(hidden: Hidden) -> None:
+    result = hidden.run(["sh", "-c", f"ls {sys.base_prefix}/bin; /usr/bin/python3 -c 1"], {"PATH": "/usr/bin:/bin"})
+    assert result.returncode != 0 and result.stdout == ""
+
+
+def test_process_looks_like_an_installed_console_script(hidden: Hidden, behaviour: Path) -> None:
+    info = _info(hidden, behaviour)
+    assert info["argv"] == [str(behaviour), "info"]
+    assert info["binary"] == str(behaviour)
+    assert info["executable"].startswith(str(hidden.cache / "app")) and info["executable"].endswith("/bin/python")
+    assert info["prefix"] != info["base_prefix"]  # a virtual environment of the runtime
+    assert info["base_prefix"].startswith(str(hidden.cache / "runtime"))
+    assert info["version"].split()[0] == ".".join(map(str, sys.version_info[:3]))
+    assert info["leaked"] == [] and info["user_site"] is False
+
+
+def test_caller_pythonpath_and_pythonhome_do_not_leak_in(hidden: Hidden, behaviour: Path, tmp_path: Path) -> None:
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "click.py").write_text("raise SystemExit('the caller PYTHONPATH leaked in')\n")
+    env = {"PYTHONPATH": str(evil), "PYTHONHOME": "/nonexistent", "PYTHONNOUSERSITE": ""}
+    info = _info(hidden, behaviour, env)
+    assert info["leaked"] == [] and str(evil) not in info["path"]
+    assert hidden.run([str(behaviour), "child"], env).stdout.startswith("child imports click")
+
+
+def test_exit_status_passes_through(hidden: Hidden, behaviour: Path) -> None:
+    assert hidden.run([str(behaviour), "exit", "3"]).returncode == 3
+
+
+def test_stdin_passes_through(hidden: Hidden, behaviour: Path) -> None:
+    assert hidden.run([str(behaviour), "stdin"], input="ping\n").stdout == "PING\n"
+
+
+def test_sigterm_reaches_the_handler_of_the_started_pid(hidden: Hidden, behaviour: Path) -> None:
+    process = hidden.popen([str(behaviour), "wait-term"])
+    assert process.stdout is not None
+    assert process.stdout.readline() == "ready\n"
+    process.send_signal(signal.SIGTERM)  # the PID we started is the Python process itself
+    out, err = process.communicate(timeout=30)
+    assert (process.returncode, out) == (0, "got SIGTERM\n"), err
+
+
+def test_children_of_sys_executable_import_bundled_packages(hidden: Hidden, behaviour: Path) -> None:
+    result = hidden.run([str(behaviour), "child"])
+    assert (result.returncode, result.stdout) == (0, "child imports click click\n")
+
+
+def test_second_run_unpacks_nothing(hidden: Hidden, behaviour: Path) -> None:
+    _info(hidden, behaviour)
+    before = _layer_dirs(hidden.cache)
+    assert [len(v) for v in before.values()] == [1, 1]  # no temporary directories left either
+    _info(hidden, behaviour)
+    assert _layer_dirs(hidden.cache) == before
+
+
+def test_rebuild_after_app_change_unpacks_only_the_app_layer(hidden: Hidden, tmp_path: Path) -> None:
+    project = copy_project("behaviour", tmp_path)
+    first = build_binary(project, tmp_path / "dist1")
+    assert _info(hidden, first)["revision"] == 1
+    before = _layer_dirs(hidden.cache)
+    cli = project / "src" / "behaviour" / "cli.py"
+    cli.write_text(cli.read_text().replace("APP_CODE_REVISION = 1", "APP_CODE_REVISION = 2"))
+    second = build_binary(project, tmp_path / "dist2")
+    assert _info(hidden, second)["revision"] == 2
+    after = _layer_dirs(hidden.cache)
+    assert after["runtime"] == before["runtime"]
+    assert len(after["app"]) == 2 and before["app"][0] in after["app"]
+
+
+@pytest.mark.parametrize("version", ["3.12", "3.13"])
+def test_runtime_python_differs_from_the_build_python(hidden: Hidden, tmp_path: Path, version: str) -> None:
+    if not shutil.which(f"python{version}") and not list(Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*")):
+        pytest.skip(f"no Python {version} on this machine")
+    assert sys.version_info[:2] != tuple(map(int, version.split(".")))
+    binary = build_binary(PROJECTS / "behaviour", tmp_path / "dist", "-C", f"python={version}")
+    info = _info(hidden, binary)
+    assert info["version"].startswith(version + ".")
+    assert hidden.run([str(binary), "child"]).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("project", "settings", "message"),
+    [
+        ("noscript", [], "noscript declares no console script"),
+        ("twoscripts", [], "twoscripts has several console scripts (twoscripts, twoscripts-admin)"),
+        ("unknownkey", [], "tool.onefile.entry-piont: unknown key (allowed: entry-point, python, output)"),
+        ("twoscripts", ["-C", "python=3.99"], "tool.onefile.python: no Python 3.99 found on this machine"),
+        ("twoscripts", ["-C", "entry-point=nope"], "'nope' is not a console script of twoscripts"),
+    ],
+)
+def test_user_errors_are_one_line_and_write_nothing(tmp_path: Path, project: str, settings: list[str], message: str) -> None:
+    outdir = tmp_path / "dist"
+    result = onefile("build", "--binary", "-n", str(PROJECTS / project), "-o", str(outdir), *settings)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not outdir.exists() or list(outdir.iterdir()) == []
+
+
+def test_binary_lists_its_contents_as_a_zip(hello: Path) -> None:
+    if shutil.which("unzip") is None:
+        pytest.skip("unzip not installed")
+    listing = subprocess.run(["unzip", "-l", str(hello)], capture_output=True, text=True)
+    assert listing.returncode == 0, listing.stderr
+    for name in ("runtime/bin/python3", "app/bin/onefile-main", "app/onefile.json", "__main__.py"):
+        assert name in listing.stdout
+    assert "site-packages/click/__init__.py" in listing.stdout
+
+
+def test_python_running_the_binary_as_a_zipapp_reexecutes_it(hidden: Hidden, behaviour: Path) -> None:
+    # What reloaders do: os.execv(sys.executable, [sys.executable] + sys.argv).
+    info = _info(hidden, behaviour)
+    result = hidden.run([info["executable"], str(behaviour), "exit", "4"])
+    assert result.returncode == 4, result.stderr
+    result = hidden.run([info["executable"], str(behaviour), "info"])
+    assert json.loads(result.stdout)["argv"] == [str(behaviour), "info"]

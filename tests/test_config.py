@@ -1,0 +1,71 @@
+"""Config and entry-point rules (stages 1 and 2), without building anything."""
+
+import zipfile
+
+import pytest
+
+from onefile_backend._config import load_config
+from onefile_backend._entrypoints import EntryPoint, choose_entry_point, read_scripts
+from onefile_backend._errors import ConfigError, EntryPointError
+from onefile_backend._interpreters import find_interpreter
+
+
+def _project(tmp_path, table=""):
+    (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "demo"\nversion = "1"\n{table}')
+    return str(tmp_path)
+
+
+def test_defaults(tmp_path):
+    config = load_config(_project(tmp_path))
+    assert (config.name, config.entry_point, config.python, config.output) == ("demo", None, None, None)
+
+
+def test_unknown_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"tool\.onefile\.pyhton: unknown key \(allowed: entry-point, python, output\)"):
+        load_config(_project(tmp_path, '[tool.onefile]\npyhton = "3.12"\n'))
+
+
+def test_bad_value_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"tool\.onefile\.python: 3\.12 is not allowed"):
+        load_config(_project(tmp_path, "[tool.onefile]\npython = 3.12\n"))
+    with pytest.raises(ConfigError, match="tool.onefile.output: 'a/b' is not a file name"):
+        load_config(_project(tmp_path, '[tool.onefile]\noutput = "a/b"\n'))
+
+
+def test_config_settings_override_the_table(tmp_path):
+    config = load_config(_project(tmp_path, '[tool.onefile]\npython = "3.12"\n'), {"python": "3.13"})
+    assert config.python == "3.13"
+
+
+def test_scripts_come_from_the_wheel(tmp_path):
+    wheel = tmp_path / "demo-1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("demo-1.dist-info/entry_points.txt",
+                         "[console_scripts]\nDemo = demo.cli:main\n[gui_scripts]\ndemo-gui = demo.gui:run.app [extra]\n")
+    assert read_scripts(str(wheel)) == [
+        EntryPoint("Demo", "demo.cli", "main", "console_scripts"),
+        EntryPoint("demo-gui", "demo.gui", "run.app", "gui_scripts"),
+    ]
+
+
+def test_entry_point_choice():
+    one = EntryPoint("a", "m", "f", "console_scripts")
+    two = EntryPoint("b", "m", "g", "console_scripts")
+    assert choose_entry_point([one], None, "p") is one
+    assert choose_entry_point([one, two], "b", "p") is two
+    with pytest.raises(EntryPointError, match=r"several console scripts \(a, b\)"):
+        choose_entry_point([one, two], None, "p")
+    with pytest.raises(EntryPointError, match="declares no console script"):
+        choose_entry_point([], None, "p")
+    with pytest.raises(ConfigError, match=r"'c' is not a console script of p \(it has: a, b\)"):
+        choose_entry_point([one, two], "c", "p")
+
+
+def test_interpreter_by_version_and_errors():
+    assert find_interpreter(None).version[:2] >= (3, 9)
+    with pytest.raises(Exception, match=r"no Python 3\.99 found"):
+        find_interpreter("3.99")
+    with pytest.raises(Exception, match="is not allowed"):
+        find_interpreter("three")
+    with pytest.raises(Exception, match="does not exist"):
+        find_interpreter("/nonexistent/python")
