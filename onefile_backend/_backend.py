@@ -11,6 +11,7 @@ from setuptools import build_meta as _setuptools
 
 from ._build import build_binary as _build_binary
 from ._errors import OnefileError
+from ._resolve import captured_output
 
 T = TypeVar("T")
 ConfigSettings = Mapping[str, Any]
@@ -49,7 +50,8 @@ def _wants_binary(config_settings: ConfigSettings | None) -> bool:
 
 def get_requires_for_build_binary(config_settings: ConfigSettings | None = None) -> list[str]:
     """What ``build_binary`` needs beyond ``build-system.requires``: what a wheel needs."""
-    return list(_setuptools.get_requires_for_build_wheel(_setuptools_settings(config_settings)))
+    with captured_output("setuptools' get_requires_for_build_wheel"):
+        return list(_setuptools.get_requires_for_build_wheel(_setuptools_settings(config_settings)))
 
 
 def build_binary(

@@ -50,20 +50,23 @@ cleanup:
 static int of_main_venv(int dirfd, const char *dirpath, const char *runtime_dir)
 {
     char *python = of_cache_path(runtime_dir, OF_RUNTIME_PYTHON);
-    int fd = -1, bin = -1, rc = -1;
+    int fd = -1, bin = -1, closed, rc = -1;
 
     if (python == NULL) {
         of_error("out of memory");
         goto cleanup;
     }
     fd = openat(dirfd, OF_APP_PYVENV_CFG, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 || dprintf(fd, "home = %s/bin\ninclude-system-site-packages = false\n", runtime_dir) < 0 ||
-        close(fd) != 0) {
-        fd = -1; /* closed, or failed to close: don't close again */
+    if (fd < 0 || dprintf(fd, "home = %s/bin\ninclude-system-site-packages = false\n", runtime_dir) < 0) {
         of_error_errno("cannot write %s/" OF_APP_PYVENV_CFG, dirpath);
         goto cleanup;
     }
+    closed = close(fd);
     fd = -1;
+    if (closed != 0) {
+        of_error_errno("cannot write %s/" OF_APP_PYVENV_CFG, dirpath);
+        goto cleanup;
+    }
     if (mkdirat(dirfd, "bin", 0755) != 0 && errno != EEXIST) {
         of_error_errno("cannot create %s/bin", dirpath);
         goto cleanup;

@@ -128,12 +128,12 @@ cleanup:
 static int of_cache_mkdirs(char *path, mode_t mode)
 {
     int rc = -1;
+    char saved;
 
     for (char *p = path + 1;; p++) {
         if (*p != '/' && *p != '\0')
             continue;
-        char saved = *p;
-
+        saved = *p;
         *p = '\0';
         if (mkdir(path, mode) != 0 && errno != EEXIST) {
             of_error_errno("cannot create the cache directory %s", path);
@@ -165,7 +165,8 @@ static int of_cache_remove_at(int parent, const char *name)
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         /* unlinkat never follows links; EISDIR means a real directory. */
-        if (unlinkat(dirfd(dir), de->d_name, 0) != 0 && (errno != EISDIR || of_cache_remove_at(dirfd(dir), de->d_name) != 0))
+        if (unlinkat(dirfd(dir), de->d_name, 0) != 0 &&
+            (errno != EISDIR || of_cache_remove_at(dirfd(dir), de->d_name) != 0))
             rc = -1;
     }
 cleanup:

@@ -26,7 +26,8 @@ int of_trailer_read(const uint8_t *file, uint64_t file_size, const char *path, s
                         (unsigned)out->version, OF_FORMAT_VERSION);
     size = of_le32(raw + OF_TRAILER_SIZE_AT);
     if (size != OF_TRAILER_SIZE)
-        return of_error("%s: damaged trailer (size %u, expected %u)", path, (unsigned)size, OF_TRAILER_SIZE);
+        return of_error("%s: damaged trailer (size %u, expected %u)", path, (unsigned)size,
+                        OF_TRAILER_SIZE);
 
     for (int i = 0; i < OF_LAYER_COUNT; i++) {
         const uint8_t *rec = raw + OF_TRAILER_LAYERS_AT + (size_t)i * OF_LAYER_RECORD_SIZE;
@@ -38,9 +39,11 @@ int of_trailer_read(const uint8_t *file, uint64_t file_size, const char *path, s
         layer->unpacked_size = of_le64(rec + OF_LAYER_UNPACKED_SIZE_AT);
         memcpy(layer->sha256, rec + OF_LAYER_SHA256_AT, OF_SHA256_DIGEST_SIZE);
         if (layer->offset > limit || layer->size > limit - layer->offset)
-            return of_error("%s: damaged trailer (%s layer outside the file)", path, of_trailer_layer_names[i]);
+            return of_error("%s: damaged trailer (%s layer outside the file)", path,
+                            of_trailer_layer_names[i]);
     }
-    if (out->layers[OF_LAYER_RUNTIME].offset + out->layers[OF_LAYER_RUNTIME].size > out->layers[OF_LAYER_APP].offset)
+    if (out->layers[OF_LAYER_RUNTIME].offset + out->layers[OF_LAYER_RUNTIME].size >
+        out->layers[OF_LAYER_APP].offset)
         return of_error("%s: damaged trailer (runtime layer overlaps the app layer)", path);
 
     /* The app key names the app directory; a wrong one could make two different

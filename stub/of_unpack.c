@@ -37,17 +37,14 @@ int of_unpack_name_check(const char *name, size_t len)
 {
     size_t start = 0;
 
-    if (len == 0)
-        return of_error("empty name");
     for (size_t i = 0; i <= len; i++) {
         if (i < len && (name[i] == '\0' || name[i] == '\\'))
-            return of_error("'%.*s': invalid name (NUL or backslash)", OF_UNPACK_SHOWN(len), name);
+            return -1;
         if (i == len || name[i] == '/') {
             size_t n = i - start;
 
             if (n == 0 || (n == 1 && name[start] == '.') || (n == 2 && name[start] == '.' && name[start + 1] == '.'))
-                return of_error("'%.*s': invalid name (absolute, empty, '.' or '..' component)",
-                                OF_UNPACK_SHOWN(len), name);
+                return -1;
             start = i + 1;
         }
     }
@@ -128,18 +125,23 @@ int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct o
         break;
     case OF_MODE_SYMLINK:
         if (out->size == 0 || out->size >= PATH_MAX)
-            return of_error("'%.*s': symbolic link target of %u bytes", shown, (const char *)name, (unsigned)out->size);
+            return of_error("'%.*s': symbolic link target of %u bytes", shown, (const char *)name,
+                            (unsigned)out->size);
         break;
     case OF_MODE_DIRECTORY:
         if (out->name_len == 0 || out->name[out->name_len - 1] != '/' || out->size != 0 ||
             out->method != OF_ZIP_METHOD_STORED)
-            return of_error("'%.*s': directory entry without a trailing '/' or with data", shown, (const char *)name);
+            return of_error("'%.*s': directory entry without a trailing '/' or with data", shown,
+                            (const char *)name);
         out->name_len--;
         break;
     default:
         return of_error("'%.*s': unsupported file mode 0%o", shown, (const char *)name, (unsigned)out->mode);
     }
-    return of_unpack_name_check(out->name, out->name_len);
+    if (of_unpack_name_check(out->name, out->name_len) != 0)
+        return of_error("'%.*s': invalid name (empty, '.' or '..' component, NUL or backslash)", shown,
+                        (const char *)name);
+    return 0;
 }
 
 static int of_unpack_write(int fd, const void *data, size_t len)
@@ -249,7 +251,8 @@ static int of_unpack_dir(struct of_unpack *u, const char *dir)
         of_error_errno("cannot open %s", u->rootpath);
         goto cleanup;
     }
-    for (comp = copy + (cached > 0 ? cached + 1 : 0); *comp != '\0'; comp = slash != NULL ? slash + 1 : comp + strlen(comp)) {
+    comp = copy[0] != '\0' ? copy + (cached > 0 ? cached + 1 : 0) : NULL;
+    while (comp != NULL) {
         slash = strchr(comp, '/');
         if (slash != NULL)
             *slash = '\0';
@@ -267,6 +270,7 @@ static int of_unpack_dir(struct of_unpack *u, const char *dir)
         fd = next;
         if (slash != NULL)
             *slash = '/';
+        comp = slash != NULL ? slash + 1 : NULL;
     }
     if (u->dirfd >= 0)
         close(u->dirfd);

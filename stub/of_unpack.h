@@ -24,7 +24,7 @@ struct of_entry {
 int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct of_entry *out);
 
 /* A name after the prefix: relative, not empty, no empty, "." or ".." component, no NUL
- * or backslash. */
+ * or backslash. Returns 0 or -1 (no message: of_unpack_entry gives one). */
 int of_unpack_name_check(const char *name, size_t len);
 
 /* A link called `name` (a checked name) pointing at `target`: the target must be

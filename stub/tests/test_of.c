@@ -198,8 +198,9 @@ static void test_trailer(void)
     memcpy(saved, tr, sizeof(saved));
 
     OK(of_trailer_read(file_buf, len, "f", &t));
-    CHECK(t.version == 1 && t.layers[0].offset == 16 && t.layers[0].size == rt.len && t.layers[1].offset == 16 + rt.len &&
-          t.layers[1].entry_count == 1 && t.layers[0].unpacked_size == strlen("#!/bin/sh\n"));
+    CHECK(t.version == 1 && t.layers[0].offset == 16 && t.layers[0].size == rt.len &&
+          t.layers[1].offset == 16 + rt.len && t.layers[1].entry_count == 1 &&
+          t.layers[0].unpacked_size == strlen("#!/bin/sh\n"));
 
     /* Truncated: every size below the trailer's. */
     for (size_t n = 0; n < OF_TRAILER_SIZE; n++)
@@ -221,7 +222,8 @@ static void test_trailer(void)
     MUTATE(put32(tr + OF_TRAILER_SIZE_AT, 193));
     /* Offsets and sizes out of range or overflowing. */
     MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_OFFSET_AT, UINT64_MAX));
-    MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_OFFSET_AT, UINT64_MAX - 1); put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_SIZE_AT, 4));
+    MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_OFFSET_AT, UINT64_MAX - 1);
+           put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_SIZE_AT, 4));
     MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_SIZE_AT, UINT64_MAX));
     MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + 64 + OF_LAYER_SIZE_AT, UINT64_MAX - 15));
     MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + 64 + OF_LAYER_OFFSET_AT, len));
@@ -382,7 +384,8 @@ static void test_entries(void)
     put_entry(&b, "app/d//", OF_MODE_DIRECTORY, "");
     BAD(of_unpack_entry(p, b.len, OF_PREFIX_APP, &e));
     /* Names, through the entry parser. */
-    static const char *bad_names[] = { "app//x", "app/../x", "app/a/../../x", "app/./x", "app/a\\b", "x/app/a", "appx" };
+    static const char *bad_names[] = { "app//x", "app/../x", "app/a/../../x", "app/./x", "app/a\\b", "x/app/a",
+                                       "appx" };
     for (size_t i = 0; i < sizeof(bad_names) / sizeof(*bad_names); i++) {
         b.len = 0;
         put_entry(&b, bad_names[i], OF_MODE_FILE, "x");
@@ -487,7 +490,13 @@ static void test_layers(void)
     put_entry(&b, "app/empty", OF_MODE_FILE, "");
     put_entry(&b, "app/d/e/f/deep.py", OF_MODE_FILE, "x = 1\n");
     put_entry(&b, "app/d/e/", OF_MODE_DIRECTORY, "");
+    put_entry(&b, "app/d/e/f/g/h.txt", OF_MODE_FILE, "h");
+    put_entry(&b, "app/d/e/i.txt", OF_MODE_FILE, "i");
+    put_entry(&b, "app/dx/j.txt", OF_MODE_FILE, "j");
+    put_entry(&b, "app/d/e/f/k.txt", OF_MODE_FILE, "k");
     OK(unpack(&b, b.count, b.unpacked, &dir));
+    CHECK(file_is(dir, "d/e/f/g/h.txt", "h", 0644) && file_is(dir, "d/e/i.txt", "i", 0644) &&
+          file_is(dir, "dx/j.txt", "j", 0644) && file_is(dir, "d/e/f/k.txt", "k", 0644));
     CHECK(file_is(dir, "d/a.txt", "hello\n", 0644));
     CHECK(file_is(dir, "bin/tool", long_text, 0755));
     CHECK(file_is(dir, "empty", "", 0644));
@@ -582,6 +591,58 @@ static void test_remove(void)
     free(dir);
 }
 
+/* ---- installing into the cache ---- */
+
+static int fill_ok(int dirfd, const char *dirpath, void *arg)
+{
+    int fd = openat(dirfd, "marker", O_WRONLY | O_CREAT | O_EXCL, 0644);
+
+    (void)dirpath;
+    (void)arg;
+    return fd < 0 ? -1 : close(fd);
+}
+
+static int fill_fail(int dirfd, const char *dirpath, void *arg)
+{
+    (void)fill_ok(dirfd, dirpath, arg);
+    return of_error("fill failed");
+}
+
+static int count_entries(const char *path)
+{
+    char cmd[PATH_MAX + 32];
+    FILE *p;
+    int n = -1;
+
+    snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", path);
+    p = popen(cmd, "r");
+    if (p != NULL && fscanf(p, "%d", &n) != 1)
+        n = -1;
+    if (p != NULL)
+        pclose(p);
+    return n;
+}
+
+static void test_install(void)
+{
+    char *root = make_tmp(), *cache = of_cache_path(root, "a/b/cache"), *kind, *final;
+
+    kind = of_cache_path(cache, "app");
+    final = of_cache_path(kind, "0123");
+    BAD(of_cache_install(cache, "app", "0123", final, fill_fail, NULL));
+    CHECK(!of_cache_exists(final) && count_entries(kind) == 0);
+    OK(of_cache_install(cache, "app", "0123", final, fill_ok, NULL));
+    CHECK(of_cache_exists(final) && exists(final, "marker") && count_entries(kind) == 1);
+    /* Lost race: the final directory is there already; the copy goes away. */
+    OK(of_cache_install(cache, "app", "0123", final, fill_ok, NULL));
+    CHECK(count_entries(kind) == 1);
+    of_cache_remove(root);
+    free(final);
+    free(kind);
+    free(cache);
+    free(root);
+}
+
 int main(void)
 {
     umask(022);
@@ -593,6 +654,7 @@ int main(void)
     test_entries();
     test_layers();
     test_remove();
+    test_install();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
