@@ -18,10 +18,14 @@ ConfigSettings = Mapping[str, Any]
 
 #: Set by onefile's own hook runner, which reports errors itself.
 ENV_HOOK_RUNNER = "ONEFILE_HOOK_RUNNER"
+#: Set by the front end's -q/-v: below 0 only warnings and errors are shown.
+ENV_VERBOSITY = "ONEFILE_VERBOSITY"
 _OUR_SETTINGS = ("binary", "entry-point", "python", "output")
 
 
 def _log(message: str, kind: str = "info") -> None:
+    if kind == "info" and int(os.environ.get(ENV_VERBOSITY) or 0) < 0:
+        return
     prefix = {"warning": "WARNING ", "result": ""}.get(kind, "* ")
     print(f"{prefix}{message}", file=sys.stderr, flush=True)
 

@@ -36,6 +36,11 @@ def _glibc(version: tuple[int, ...]) -> str:
     return ".".join(map(str, version)) if version else "any"
 
 
+def _display(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
 
@@ -79,7 +84,7 @@ def build_binary(
     size = write_atomically(path, runtime.block, app_block, epoch=epoch)
     log(f"needs glibc {_glibc(min_glibc)} or newer on the target")
     log(
-        f"{os.path.relpath(path)}  {_megabytes(size)} (runtime {_megabytes(len(runtime.block.data))}, "
+        f"{_display(path)}  {_megabytes(size)} (runtime {_megabytes(len(runtime.block.data))}, "
         f"app {_megabytes(len(app_block.data))}) in {time.monotonic() - started:.1f} s",
         kind="result",
     )

@@ -23,7 +23,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from . import __version__
-from ._backend import ENV_HOOK_RUNNER
+from ._backend import ENV_HOOK_RUNNER, ENV_VERBOSITY
 from ._errors import OnefileError
 
 SELF = "onefile-backend"
@@ -176,6 +176,11 @@ def _has_uv() -> bool:
     return True
 
 
+def _display(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 def _command_build(args: argparse.Namespace, out: _Output) -> int:
     srcdir = os.path.abspath(args.srcdir)
     outdir = os.path.abspath(args.outdir or os.path.join(srcdir, "dist"))
@@ -197,7 +202,7 @@ def _command_build(args: argparse.Namespace, out: _Output) -> int:
         built.append(_build(srcdir, outdir, "wheel", settings, isolation, out))
     if "binary" in wanted:
         built.append(_build(srcdir, outdir, "binary", settings, isolation, out))
-    names = " and ".join(os.path.relpath(path) for path in built)
+    names = " and ".join(_display(path) for path in built)
     print(f"Successfully built {names}")
     return 0
 
@@ -222,6 +227,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out = _Output(args.verbose - args.quiet)
+    os.environ[ENV_VERBOSITY] = str(out.verbosity)  # read by the backend, in its own process
     if args.verbose:
         os.environ["ONEFILE_VERBOSE"] = "1"
     try:
