@@ -40,8 +40,22 @@ def main() -> int:
         env = {**os.environ, "PYTHONPATH": str(REPO), "ONEFILE_CACHE_DIR": str(work_dir / "cache")}
         dist = work_dir / "dist"
         subprocess.run(
-            [sys.executable, "-m", "onefile_backend", "build", "--wheel", "--binary", "-n", "-q", str(HELLO), "-o", str(dist)],
-            env=env, check=True, stdout=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "onefile_backend",
+                "build",
+                "--wheel",
+                "--binary",
+                "-n",
+                "-q",
+                str(HELLO),
+                "-o",
+                str(dist),
+            ],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         binary = str(dist / "hello")
         venv = work_dir / "venv"
@@ -62,8 +76,10 @@ def main() -> int:
     medians = {name: statistics.median(values) for name, values in times.items()}
     ratio = medians["onefile binary"] / medians["venv console script"]
     python = ".".join(map(str, sys.version_info[:3]))
-    print(f"warm start, `hello --version`, Python {python}, {args.runs} runs each, "
-          f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '(unset)')}")
+    print(
+        f"warm start, `hello --version`, Python {python}, {args.runs} runs each, "
+        f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '(unset)')}"
+    )
     print("| what | median ms | min ms |")
     print("| --- | --- | --- |")
     for name, values in times.items():

@@ -65,9 +65,7 @@ def build_binary(
 ) -> str:
     """Build the project's one-file executable into ``binary_directory``; return its basename."""
     del metadata_directory  # accepted for symmetry with build_wheel; the wheel is rebuilt
-    return _reporting_errors(
-        lambda: _build_binary(os.getcwd(), binary_directory, config_settings, log=_log)
-    )
+    return _reporting_errors(lambda: _build_binary(os.getcwd(), binary_directory, config_settings, log=_log))
 
 
 def build_wheel(
@@ -79,9 +77,7 @@ def build_wheel(
     name: str = _setuptools.build_wheel(wheel_directory, _setuptools_settings(config_settings), metadata_directory)
     if _wants_binary(config_settings):
         wheel = os.path.join(wheel_directory, name)
-        _reporting_errors(
-            lambda: _build_binary(os.getcwd(), wheel_directory, config_settings, wheel=wheel, log=_log)
-        )
+        _reporting_errors(lambda: _build_binary(os.getcwd(), wheel_directory, config_settings, wheel=wheel, log=_log))
     return name
 
 
@@ -97,7 +93,5 @@ def get_requires_for_build_sdist(config_settings: ConfigSettings | None = None) 
     return list(_setuptools.get_requires_for_build_sdist(_setuptools_settings(config_settings)))
 
 
-def prepare_metadata_for_build_wheel(
-    metadata_directory: str, config_settings: ConfigSettings | None = None
-) -> str:
+def prepare_metadata_for_build_wheel(metadata_directory: str, config_settings: ConfigSettings | None = None) -> str:
     return str(_setuptools.prepare_metadata_for_build_wheel(metadata_directory, _setuptools_settings(config_settings)))

@@ -70,14 +70,16 @@ def build_binary(
         runtime = build_runtime(interpreter, epoch=epoch, log=log)
         app = stage_app(wheel, entry_point, interpreter, os.path.join(work, "app"), log)
         min_glibc = max(runtime.min_glibc, app.min_glibc)
-        manifest = manifest_entry({
-            "built_with": f"onefile-backend {__version__}",
-            "entry_point": {"name": entry_point.name, "value": entry_point.value, "kind": entry_point.kind},
-            "python": ".".join(map(str, interpreter.version)),
-            "min_glibc": _glibc(min_glibc),
-            "runtime_libraries": list(runtime.libraries),
-            "distributions": app.distributions,
-        })
+        manifest = manifest_entry(
+            {
+                "built_with": f"onefile-backend {__version__}",
+                "entry_point": {"name": entry_point.name, "value": entry_point.value, "kind": entry_point.kind},
+                "python": ".".join(map(str, interpreter.version)),
+                "min_glibc": _glibc(min_glibc),
+                "runtime_libraries": list(runtime.libraries),
+                "distributions": app.distributions,
+            }
+        )
         app_block = encode_block(app.entries + [manifest], PREFIX_APP, level=APP_COMPRESSION_LEVEL, epoch=epoch)
     name = config.output or entry_point.name
     path = os.path.join(output_dir, name)

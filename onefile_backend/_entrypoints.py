@@ -38,17 +38,18 @@ def read_scripts(wheel_path: str) -> list[EntryPoint]:
         names = [n for n in wheel.namelist() if n.count("/") == 1 and n.endswith(".dist-info/entry_points.txt")]
         text = wheel.read(names[0]).decode("utf-8") if names else ""
     parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]  # names are case-sensitive
+    parser.optionxform = lambda option: option  # type: ignore[method-assign,assignment]  # keep case
     parser.read_string(text)
     scripts = []
-    for kind in ("console_scripts", "gui_scripts"):
+    kinds: tuple[ScriptKind, ...] = ("console_scripts", "gui_scripts")
+    for kind in kinds:
         if not parser.has_section(kind):
             continue
         for name, value in parser.items(kind):
             match = _OBJECT_REFERENCE.match(value)
             if not match:
                 raise EntryPointError(f"entry point {name!r} = {value!r} is not a valid object reference")
-            scripts.append(EntryPoint(name, match["module"], match["attr"], kind))  # type: ignore[arg-type]
+            scripts.append(EntryPoint(name, match["module"], match["attr"], kind))
     return sorted(scripts, key=lambda script: script.name)
 
 
@@ -65,12 +66,10 @@ def choose_entry_point(scripts: list[EntryPoint], wanted: str | None, project: s
         )
     if not scripts:
         raise EntryPointError(
-            f"{project} declares no console script: add one under [project.scripts], "
-            "e.g. mytool = \"mytool.cli:main\""
+            f'{project} declares no console script: add one under [project.scripts], e.g. mytool = "mytool.cli:main"'
         )
     if len(scripts) > 1:
         raise EntryPointError(
-            f"{project} has several console scripts ({names}): choose one with "
-            "[tool.onefile] entry-point = \"NAME\""
+            f'{project} has several console scripts ({names}): choose one with [tool.onefile] entry-point = "NAME"'
         )
     return scripts[0]

@@ -142,8 +142,17 @@ def encode_block(
         crc = zlib.crc32(entry.data)
         extra = _EXTRA_MODE.pack(EXTRA_MODE_ID, 4, entry.mode)
         header = _LOCAL_HEADER.pack(
-            0x04034B50, 63 if method == METHOD_ZSTD else 20, flags, method,
-            dos_time, dos_date, crc, len(payload), len(entry.data), len(name), len(extra),
+            0x04034B50,
+            63 if method == METHOD_ZSTD else 20,
+            flags,
+            method,
+            dos_time,
+            dos_date,
+            crc,
+            len(payload),
+            len(entry.data),
+            len(name),
+            len(extra),
         )
         members.append(_Member(name, entry.mode, method, crc, len(payload), len(entry.data), offset))
         chunks += (header, name, extra, payload)
@@ -164,10 +173,23 @@ def _central_directory(blocks: Iterable[tuple[int, Block]], epoch: int) -> tuple
             extra = _EXTRA_MODE.pack(EXTRA_MODE_ID, 4, member.mode)
             records += (
                 _CENTRAL_HEADER.pack(
-                    0x02014B50, MADE_BY_UNIX, 63 if member.method == METHOD_ZSTD else 20,
-                    flags, member.method, dos_time, dos_date, member.crc,
-                    member.compressed_size, member.size, len(member.name), len(extra), 0,
-                    0, 0, member.mode << 16, offset,
+                    0x02014B50,
+                    MADE_BY_UNIX,
+                    63 if member.method == METHOD_ZSTD else 20,
+                    flags,
+                    member.method,
+                    dos_time,
+                    dos_date,
+                    member.crc,
+                    member.compressed_size,
+                    member.size,
+                    len(member.name),
+                    len(extra),
+                    0,
+                    0,
+                    0,
+                    member.mode << 16,
+                    offset,
                 ),
                 member.name,
                 extra,
@@ -186,17 +208,12 @@ def encode_trailer(runtime_offset: int, runtime: Block, app_offset: int, app: Bl
         _LAYER_RECORD.pack(offset, len(block.data), len(block.members), block.unpacked_size, block.sha256)
         for offset, block in ((runtime_offset, runtime), (app_offset, app))
     )
-    trailer = (
-        _TRAILER_HEAD.pack(FORMAT_VERSION, TRAILER_SIZE) + records + app_key(runtime, app)
-        + bytes(16) + MAGIC
-    )
+    trailer = _TRAILER_HEAD.pack(FORMAT_VERSION, TRAILER_SIZE) + records + app_key(runtime, app) + bytes(16) + MAGIC
     assert len(trailer) == TRAILER_SIZE
     return trailer
 
 
-def write_binary(
-    out: BinaryIO, stub: bytes, runtime: Block, app: Block, zipapp: Block, *, epoch: int
-) -> None:
+def write_binary(out: BinaryIO, stub: bytes, runtime: Block, app: Block, zipapp: Block, *, epoch: int) -> None:
     """Write ``[stub][runtime][app][zipapp entries][central directory][EOCD + trailer]``."""
     runtime_offset = len(stub)
     app_offset = runtime_offset + len(runtime.data)
@@ -209,14 +226,20 @@ def write_binary(
         out.write(part)
     if count > 0xFFFF:
         zip64_offset = directory_offset + len(directory)
-        out.write(_ZIP64_EOCD.pack(
-            0x06064B50, 44, 45, 45, 0, 0, count, count, len(directory), directory_offset
-        ))
+        out.write(_ZIP64_EOCD.pack(0x06064B50, 44, 45, 45, 0, 0, count, count, len(directory), directory_offset))
         out.write(_ZIP64_LOCATOR.pack(0x07064B50, 0, zip64_offset, 1))
-    out.write(_EOCD.pack(
-        0x06054B50, 0, 0, min(count, 0xFFFF), min(count, 0xFFFF), len(directory),
-        directory_offset, TRAILER_SIZE,
-    ))
+    out.write(
+        _EOCD.pack(
+            0x06054B50,
+            0,
+            0,
+            min(count, 0xFFFF),
+            min(count, 0xFFFF),
+            len(directory),
+            directory_offset,
+            TRAILER_SIZE,
+        )
+    )
     out.write(encode_trailer(runtime_offset, runtime, app_offset, app))
 
 

@@ -15,7 +15,7 @@ import sys
 import tarfile
 import tempfile
 from importlib import metadata
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Literal, Mapping, Sequence
 
 import build
 import build.env
@@ -25,6 +25,8 @@ from packaging.utils import canonicalize_name
 from . import __version__
 from ._backend import ENV_HOOK_RUNNER, ENV_VERBOSITY
 from ._errors import OnefileError
+
+Distribution = Literal["sdist", "wheel", "binary"]
 
 SELF = "onefile-backend"
 _RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_in_process.py")
@@ -53,7 +55,7 @@ def _parse_config_settings(pairs: Sequence[str]) -> dict[str, Any]:
     return settings
 
 
-def _split_self(requires: Sequence[str]) -> tuple[list[str], Requirement | None]:
+def _split_self(requires: Collection[str]) -> tuple[list[str], Requirement | None]:
     """Separate the requirement on onefile-backend (served by this copy) from the rest."""
     others: list[str] = []
     ours = None
@@ -85,18 +87,24 @@ def _install_self(env: build.env.DefaultIsolatedEnv, requirement: Requirement, o
     env.install(distribution.requires or [])
     purelib = subprocess.run(
         [env.python_executable, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     package = os.path.dirname(os.path.abspath(__file__))
     shutil.copytree(package, os.path.join(purelib, "onefile_backend"), ignore=shutil.ignore_patterns("__pycache__"))
     dist_info = os.path.join(purelib, f"onefile_backend-{__version__}.dist-info")
     os.makedirs(dist_info)
-    for name, text in (("METADATA", distribution.read_text("METADATA") or ""), ("INSTALLER", "onefile\n"), ("RECORD", "")):
+    for name, text in (
+        ("METADATA", distribution.read_text("METADATA") or ""),
+        ("INSTALLER", "onefile\n"),
+        ("RECORD", ""),
+    ):
         with open(os.path.join(dist_info, name), "w", encoding="utf-8") as f:
             f.write(text)
 
 
-def _prepare_env(env: build.env.DefaultIsolatedEnv, requires: Sequence[str], out: _Output) -> None:
+def _prepare_env(env: build.env.DefaultIsolatedEnv, requires: Collection[str], out: _Output) -> None:
     others, ours = _split_self(requires)
     out.step(f"Installing build dependencies: {', '.join(requires) or 'none'}")
     if others:
@@ -106,8 +114,13 @@ def _prepare_env(env: build.env.DefaultIsolatedEnv, requires: Sequence[str], out
 
 
 def _call_hook(
-    python: str, srcdir: str, backend: str, backend_path: Sequence[str] | None, hook: str,
-    kwargs: Mapping[str, Any], extra_environ: Mapping[str, str],
+    python: str,
+    srcdir: str,
+    backend: str,
+    backend_path: Sequence[str] | None,
+    hook: str,
+    kwargs: Mapping[str, Any],
+    extra_environ: Mapping[str, str],
 ) -> Any:
     with tempfile.TemporaryDirectory(prefix="onefile-hook-") as control:
         with open(os.path.join(control, "input.json"), "w", encoding="utf-8") as f:
@@ -122,13 +135,19 @@ def _call_hook(
     if "user_error" in reply:
         raise OnefileError(reply["user_error"])
     if reply.get("unsupported"):
-        raise OnefileError(f"the project's build backend {backend!r} has no {hook} hook (use build-backend = \"onefile_backend\")")
+        raise OnefileError(
+            f'the project\'s build backend {backend!r} has no {hook} hook (use build-backend = "onefile_backend")'
+        )
     return reply["return_val"]
 
 
 def _run_binary_hooks(
-    builder: build.ProjectBuilder, python: str, outdir: str, settings: Mapping[str, Any],
-    env: build.env.DefaultIsolatedEnv | None, out: _Output,
+    builder: build.ProjectBuilder,
+    python: str,
+    outdir: str,
+    settings: Mapping[str, Any],
+    env: build.env.DefaultIsolatedEnv | None,
+    out: _Output,
 ) -> str:
     """get_requires_for_build_binary (installed into ``env`` when isolated), then build_binary."""
     system = builder._build_system  # pypa/build's checked [build-system] table
@@ -149,7 +168,9 @@ def _run_binary_hooks(
     return os.path.join(outdir, str(name))
 
 
-def _build(srcdir: str, outdir: str, distribution: str, settings: Mapping[str, Any], isolation: bool, out: _Output) -> str:
+def _build(
+    srcdir: str, outdir: str, distribution: Distribution, settings: Mapping[str, Any], isolation: bool, out: _Output
+) -> str:
     if not isolation:
         builder = build.ProjectBuilder(srcdir)
         if distribution == "binary":
@@ -241,4 +262,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ERROR interrupted", file=sys.stderr)
     return 1
-

@@ -10,9 +10,10 @@ import importlib
 import json
 import os
 import sys
+from typing import Any, List, Optional
 
 
-def _load_backend(spec, backend_path):
+def _load_backend(spec: str, backend_path: Optional[List[str]]) -> Any:
     if backend_path:
         sys.path[:0] = [os.path.abspath(entry) for entry in backend_path]
     module_name, _, attribute = spec.partition(":")
@@ -22,12 +23,13 @@ def _load_backend(spec, backend_path):
     return backend
 
 
-def main():
+def main() -> None:
     hook_name, control_dir = sys.argv[1], sys.argv[2]
     with open(os.path.join(control_dir, "input.json"), encoding="utf-8") as f:
         request = json.load(f)
     backend = _load_backend(request["build_backend"], request["backend_path"])
     hook = getattr(backend, hook_name, None)
+    reply: dict[str, Any]
     if hook is None:
         reply = {"unsupported": True}
     else:

@@ -67,15 +67,11 @@ class Interpreter:
 def inspect_interpreter(executable: str) -> Interpreter:
     """Run ``executable`` and describe it; raise if it is not a usable CPython 3."""
     try:
-        result = subprocess.run(
-            [executable, "-I", "-c", _INTROSPECT], capture_output=True, text=True, timeout=60
-        )
+        result = subprocess.run([executable, "-I", "-c", _INTROSPECT], capture_output=True, text=True, timeout=60)
     except OSError as exc:
         raise InterpreterNotFound(executable, f"python: cannot run {executable!r} ({exc.strerror})") from None
     if result.returncode != 0:
-        raise InterpreterNotFound(
-            executable, f"python: {executable!r} is not a working Python interpreter"
-        )
+        raise InterpreterNotFound(executable, f"python: {executable!r} is not a working Python interpreter")
     facts = json.loads(result.stdout)
     if facts["implementation"] != "cpython" or facts["version"][0] != 3 or facts["version"][1] < 8:
         raise InterpreterNotFound(
@@ -87,7 +83,7 @@ def inspect_interpreter(executable: str) -> Interpreter:
         libpython = os.path.realpath(candidate) if os.path.exists(candidate) else None
     return Interpreter(
         executable=facts["executable"],
-        version=tuple(facts["version"]),  # type: ignore[arg-type]
+        version=(facts["version"][0], facts["version"][1], facts["version"][2]),
         version_string=facts["version_string"],
         abiflags=facts["abiflags"],
         base_prefix=facts["base_prefix"],
@@ -115,7 +111,9 @@ def _candidates(version: str) -> list[str]:
 
         uv = subprocess.run(
             [find_uv_bin(), "python", "find", "--no-python-downloads", "--no-project", version],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         if uv.returncode == 0 and uv.stdout.strip():
             found.append(uv.stdout.strip())
@@ -145,7 +143,7 @@ def find_interpreter(wanted: str | None) -> Interpreter:
         raise InterpreterNotFound(
             wanted,
             f"tool.onefile.python: {wanted!r} is not allowed "
-            "(expected a version such as \"3.12\" or a path to an interpreter)",
+            '(expected a version such as "3.12" or a path to an interpreter)',
         )
     want = (int(match[1]), int(match[2]))
     for candidate in _candidates(wanted):

@@ -91,8 +91,18 @@ def _uv() -> str:
 def install(wheel: str, interpreter: Interpreter, prefix: str) -> None:
     """Install ``wheel`` and its dependencies for ``interpreter`` into ``prefix``."""
     command = [
-        _uv(), "pip", "install", "--quiet", "--no-python-downloads", "--link-mode", "copy",
-        "--python", interpreter.executable, "--prefix", prefix, wheel,
+        _uv(),
+        "pip",
+        "install",
+        "--quiet",
+        "--no-python-downloads",
+        "--link-mode",
+        "copy",
+        "--python",
+        interpreter.executable,
+        "--prefix",
+        prefix,
+        wheel,
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:

@@ -36,9 +36,22 @@ COMPRESSION_LEVEL = 19
 # Parts of the stdlib no app needs at run time: tests, the IDE, pip's bootstrapper,
 # Tk (its libraries would need an X server's), and the build's static library.
 _PRUNED_DIRECTORIES = {
-    "test", "tests", "idlelib", "ensurepip", "site-packages", "dist-packages", "tkinter",
-    "turtledemo", "__pycache__", "lib-dynload", "lib2to3/tests", "unittest/test",
-    "ctypes/test", "sqlite3/test", "distutils/tests", "tkinter/test",
+    "test",
+    "tests",
+    "idlelib",
+    "ensurepip",
+    "site-packages",
+    "dist-packages",
+    "tkinter",
+    "turtledemo",
+    "__pycache__",
+    "lib-dynload",
+    "lib2to3/tests",
+    "unittest/test",
+    "ctypes/test",
+    "sqlite3/test",
+    "distutils/tests",
+    "tkinter/test",
 }
 _PRUNED_FILES = ("turtle.py", "*.exe", "*.pyc", "*.pyo")
 _PRUNED_MODULES = ("_test*", "_ctypes_test*", "xxlimited*", "xxsubtype*", "_xxtestfuzz*", "_tkinter*", "xx*")
@@ -148,9 +161,7 @@ def _stage(interpreter: Interpreter, stage: str, log: Log) -> tuple[tuple[int, .
 
 
 def _walk_files(root: str) -> list[str]:
-    return sorted(
-        os.path.join(directory, name) for directory, _, names in os.walk(root) for name in names
-    )
+    return sorted(os.path.join(directory, name) for directory, _, names in os.walk(root) for name in names)
 
 
 def _load_cached(path: str, interpreter: Interpreter) -> Runtime | None:
@@ -204,4 +215,3 @@ def build_runtime(interpreter: Interpreter, *, epoch: int, log: Log) -> Runtime:
     except OSError as exc:
         log(f"cannot cache the runtime layer in {os.path.dirname(cache_path)}: {exc.strerror}", kind="warning")
     return runtime
-

@@ -55,8 +55,20 @@ def compile_bytecode(python: str, stage: str, directory: str) -> None:
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0"}
     subprocess.run(
         [
-            python, "-s", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
-            "-d", directory, os.path.join(stage, directory),
+            python,
+            "-s",
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-d",
+            directory,
+            os.path.join(stage, directory),
         ],
-        env=environment, capture_output=True, check=False,
+        env=environment,
+        capture_output=True,
+        check=False,
     )

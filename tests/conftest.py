@@ -54,7 +54,10 @@ def onefile(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> 
     pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "onefile_backend", *args],
-        cwd=cwd, env={**os.environ, "PYTHONPATH": pythonpath, **(env or {})}, capture_output=True, text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": pythonpath, **(env or {})},
+        capture_output=True,
+        text=True,
     )
 
 
@@ -62,7 +65,9 @@ def build_binary(project: Path, outdir: Path, *extra: str, env: dict[str, str] |
     """Build ``project``'s binary into ``outdir`` (no isolation: fast); return its path."""
     result = onefile("build", "--binary", "-n", str(project), "-o", str(outdir), *extra, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    built = [p for p in outdir.iterdir() if p.is_file() and os.access(p, os.X_OK) and not p.name.endswith((".whl", ".gz"))]
+    built = [
+        p for p in outdir.iterdir() if p.is_file() and os.access(p, os.X_OK) and not p.name.endswith((".whl", ".gz"))
+    ]
     assert len(built) == 1, built
     return built[0]
 
@@ -92,16 +97,40 @@ class Hidden:
 
     def argv(self, command: Sequence[str], env: dict[str, str] | None = None) -> list[str]:
         clean = {"ONEFILE_CACHE_DIR": str(self.cache), **(env or {})}
-        return ["unshare", "-m", "--", "sh", "-c", _HIDE_SCRIPT, "sh", "env", "-i",
-                *(f"{k}={v}" for k, v in clean.items()), *command]
+        return [
+            "unshare",
+            "-m",
+            "--",
+            "sh",
+            "-c",
+            _HIDE_SCRIPT,
+            "sh",
+            "env",
+            "-i",
+            *(f"{k}={v}" for k, v in clean.items()),
+            *command,
+        ]
 
-    def run(self, command: Sequence[str], env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.argv(command, env), env={**os.environ, **self.mounts},
-                              capture_output=True, text=True, timeout=120, **kwargs)  # type: ignore[call-overload]
+    def run(
+        self, command: Sequence[str], env: dict[str, str] | None = None, **kwargs: object
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(command, env),
+            env={**os.environ, **self.mounts},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            **kwargs,
+        )  # type: ignore[call-overload]
 
     def popen(self, command: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        return subprocess.Popen(self.argv(command, env), env={**os.environ, **self.mounts},
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            self.argv(command, env),
+            env={**os.environ, **self.mounts},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
 
 @pytest.fixture

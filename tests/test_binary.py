@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES, PROJECTS, Hidden, build_binary, copy_project, onefile
 
 pytestmark = pytest.mark.integration
@@ -35,8 +34,7 @@ def _info(hidden: Hidden, binary: Path, env: dict[str, str] | None = None) -> di
 
 def _layer_dirs(cache: Path) -> dict[str, list[tuple[str, int]]]:
     return {
-        kind: sorted((p.name, p.stat().st_mtime_ns) for p in (cache / kind).iterdir())
-        for kind in ("runtime", "app")
+        kind: sorted((p.name, p.stat().st_mtime_ns) for p in (cache / kind).iterdir()) for kind in ("runtime", "app")
     }
 
 
@@ -120,7 +118,9 @@ def test_rebuild_after_app_change_unpacks_only_the_app_layer(hidden: Hidden, tmp
 
 @pytest.mark.parametrize("version", ["3.12", "3.13"])
 def test_runtime_python_differs_from_the_build_python(hidden: Hidden, tmp_path: Path, version: str) -> None:
-    if not shutil.which(f"python{version}") and not list(Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*")):
+    if not shutil.which(f"python{version}") and not list(
+        Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*")
+    ):
         pytest.skip(f"no Python {version} on this machine")
     assert sys.version_info[:2] != tuple(map(int, version.split(".")))
     binary = build_binary(PROJECTS / "behaviour", tmp_path / "dist", "-C", f"python={version}")
@@ -139,7 +139,9 @@ def test_runtime_python_differs_from_the_build_python(hidden: Hidden, tmp_path: 
         ("twoscripts", ["-C", "entry-point=nope"], "'nope' is not a console script of twoscripts"),
     ],
 )
-def test_user_errors_are_one_line_and_write_nothing(tmp_path: Path, project: str, settings: list[str], message: str) -> None:
+def test_user_errors_are_one_line_and_write_nothing(
+    tmp_path: Path, project: str, settings: list[str], message: str
+) -> None:
     outdir = tmp_path / "dist"
     result = onefile("build", "--binary", "-n", str(PROJECTS / project), "-o", str(outdir), *settings)
     assert result.returncode != 0

@@ -21,7 +21,9 @@ def test_defaults(tmp_path):
 
 
 def test_unknown_key_is_named(tmp_path):
-    with pytest.raises(ConfigError, match=r"tool\.onefile\.pyhton: unknown key \(allowed: entry-point, python, output\)"):
+    with pytest.raises(
+        ConfigError, match=r"tool\.onefile\.pyhton: unknown key \(allowed: entry-point, python, output\)"
+    ):
         load_config(_project(tmp_path, '[tool.onefile]\npyhton = "3.12"\n'))
 
 
@@ -40,8 +42,10 @@ def test_config_settings_override_the_table(tmp_path):
 def test_scripts_come_from_the_wheel(tmp_path):
     wheel = tmp_path / "demo-1-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr("demo-1.dist-info/entry_points.txt",
-                         "[console_scripts]\nDemo = demo.cli:main\n[gui_scripts]\ndemo-gui = demo.gui:run.app [extra]\n")
+        archive.writestr(
+            "demo-1.dist-info/entry_points.txt",
+            "[console_scripts]\nDemo = demo.cli:main\n[gui_scripts]\ndemo-gui = demo.gui:run.app [extra]\n",
+        )
     assert read_scripts(str(wheel)) == [
         EntryPoint("Demo", "demo.cli", "main", "console_scripts"),
         EntryPoint("demo-gui", "demo.gui", "run.app", "gui_scripts"),

@@ -18,8 +18,10 @@ def _binary(entries_runtime, entries_app):
 def test_binary_is_a_zip_listing_every_entry_with_its_mode():
     data, _, _ = _binary(
         [fmt.FileEntry("bin/python3", fmt.MODE_EXECUTABLE, b"x" * 1000)],
-        [fmt.FileEntry("lib/a.py", fmt.MODE_FILE, b"print('a')\n" * 50),
-         fmt.FileEntry("lib/b", fmt.MODE_SYMLINK, b"a.py")],
+        [
+            fmt.FileEntry("lib/a.py", fmt.MODE_FILE, b"print('a')\n" * 50),
+            fmt.FileEntry("lib/b", fmt.MODE_SYMLINK, b"a.py"),
+        ],
     )
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         infos = {info.filename: info for info in archive.infolist()}
@@ -39,8 +41,8 @@ def test_trailer_points_at_each_layer_and_hashes_it(tmp_path):
     path.write_bytes(data)
     trailer = fmt.read_trailer(str(path))
     assert data[-8:] == fmt.MAGIC and len(data) >= fmt.TRAILER_SIZE
-    assert data[trailer.runtime.offset:trailer.runtime.offset + trailer.runtime.size] == runtime.data
-    assert data[trailer.app.offset:trailer.app.offset + trailer.app.size] == app.data
+    assert data[trailer.runtime.offset : trailer.runtime.offset + trailer.runtime.size] == runtime.data
+    assert data[trailer.app.offset : trailer.app.offset + trailer.app.size] == app.data
     assert trailer.runtime.sha256 == runtime.sha256 and trailer.app.sha256 == app.sha256
     assert trailer.app_key == fmt.app_key(runtime, app)
     assert trailer.runtime.entry_count == 1 and trailer.app.unpacked_size == 2

@@ -11,7 +11,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES, REPO, Hidden, onefile
 
 pytestmark = pytest.mark.integration
@@ -32,7 +31,8 @@ def _sdist_members(path: Path) -> dict[str, bytes]:
     with tarfile.open(path) as sdist:
         return {
             m.name.split("/", 1)[1]: sdist.extractfile(m).read()  # type: ignore[union-attr]
-            for m in sdist.getmembers() if m.isfile() and m.name.count("/")
+            for m in sdist.getmembers()
+            if m.isfile() and m.name.count("/")
         }
 
 
@@ -49,7 +49,8 @@ def test_sdist_and_wheel_are_what_setuptools_alone_makes(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     reference = subprocess.run(
         [sys.executable, "-m", "build", "--sdist", "--wheel", "-n", str(plain), "-o", str(tmp_path / "plain-dist")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert reference.returncode == 0, reference.stderr
     (our_sdist,), (plain_sdist,) = (sorted((tmp_path / d).glob("*.tar.gz")) for d in ("ours-dist", "plain-dist"))
@@ -82,4 +83,7 @@ def test_pypa_build_wheel_with_binary_setting(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in (project / "dist").iterdir())
     assert names == ["hello", "hello-1.0.0-py3-none-any.whl"]
-    assert subprocess.run([str(project / "dist" / "hello"), "--version"], capture_output=True, text=True).stdout == "hello, version 1.0.0\n"
+    assert (
+        subprocess.run([str(project / "dist" / "hello"), "--version"], capture_output=True, text=True).stdout
+        == "hello, version 1.0.0\n"
+    )

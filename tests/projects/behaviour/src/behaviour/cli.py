@@ -21,19 +21,23 @@ def main():
     if command == "exit":
         sys.exit(int(sys.argv[2]))
     if command == "info":
-        print(json.dumps({
-            "argv": sys.argv,
-            "executable": sys.executable,
-            "prefix": sys.prefix,
-            "base_prefix": sys.base_prefix,
-            "version": sys.version,
-            "binary": os.environ.get("ONEFILE_BINARY"),
-            "leaked": sorted(k for k in os.environ if k in ("PYTHONPATH", "PYTHONHOME", "ONEFILE_ARGV0")),
-            "path": sys.path,
-            "user_site": site.ENABLE_USER_SITE,
-            "pid": os.getpid(),
-            "revision": APP_CODE_REVISION,
-        }))
+        print(
+            json.dumps(
+                {
+                    "argv": sys.argv,
+                    "executable": sys.executable,
+                    "prefix": sys.prefix,
+                    "base_prefix": sys.base_prefix,
+                    "version": sys.version,
+                    "binary": os.environ.get("ONEFILE_BINARY"),
+                    "leaked": sorted(k for k in os.environ if k in ("PYTHONPATH", "PYTHONHOME", "ONEFILE_ARGV0")),
+                    "path": sys.path,
+                    "user_site": site.ENABLE_USER_SITE,
+                    "pid": os.getpid(),
+                    "revision": APP_CODE_REVISION,
+                }
+            )
+        )
     elif command == "stdin":
         sys.stdout.write(sys.stdin.read().upper())
     elif command == "wait-term":
@@ -44,7 +48,8 @@ def main():
     elif command == "child":
         child = subprocess.run(
             [sys.executable, "-c", "import click, behaviour.cli; print('child imports click', click.__name__)"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         sys.stdout.write(child.stdout + child.stderr)
         sys.exit(child.returncode)

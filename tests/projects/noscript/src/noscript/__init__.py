@@ -1,5 +1,6 @@
 def main():
     print("hi")
 
+
 def admin():
     print("admin")
