@@ -17,10 +17,11 @@ import tempfile
 from importlib import metadata
 from typing import Any, Collection, Literal, Mapping, Sequence
 
-import build
 import build.env
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+
+import build
 
 from . import __version__
 from ._backend import ENV_HOOK_RUNNER, ENV_VERBOSITY

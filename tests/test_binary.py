@@ -72,6 +72,37 @@ def test_caller_pythonpath_and_pythonhome_do_not_leak_in(hidden: Hidden, behavio
     assert hidden.run([str(behaviour), "child"], env).stdout.startswith("child imports click")
 
 
+def test_runtime_modules_load_the_libraries_bundled_with_it(hidden: Hidden, behaviour: Path) -> None:
+    result = hidden.run([str(behaviour), "native"], {"TERM": "xterm"})
+    assert result.returncode == 0, result.stderr
+    mapped = json.loads(result.stdout)
+    bundled = [path for path in mapped if path.startswith(str(hidden.cache / "runtime"))]
+    for library in ("libssl.so", "libcrypto.so", "libsqlite3.so", "libffi.so", "liblzma.so"):
+        outside = [p for p in mapped if os.path.basename(p).startswith(library) and p not in bundled]
+        assert not outside, f"{library} loaded from the build machine's copy: {outside}"
+    assert any("libssl.so" in path for path in bundled), mapped
+
+
+def test_runtime_has_no_run_path_back_to_the_build_machine(hidden: Hidden, behaviour: Path) -> None:
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+
+    _info(hidden, behaviour)
+    checked = 0
+    for path in (hidden.cache / "runtime").rglob("*"):
+        if path.is_symlink() or not path.is_file() or path.read_bytes()[:4] != b"\x7fELF":
+            continue
+        with path.open("rb") as f:
+            for section in ELFFile(f).iter_sections():
+                if isinstance(section, DynamicSection):
+                    for tag in section.iter_tags():
+                        if tag.entry.d_tag in ("DT_RPATH", "DT_RUNPATH"):
+                            value = tag.rpath if tag.entry.d_tag == "DT_RPATH" else tag.runpath
+                            assert value.startswith("$ORIGIN"), (path, value)
+                            checked += 1
+    assert checked > 10
+
+
 def test_exit_status_passes_through(hidden: Hidden, behaviour: Path) -> None:
     assert hidden.run([str(behaviour), "exit", "3"]).returncode == 3
 
