@@ -137,7 +137,8 @@ def encode_block(
     for entry, (method, payload) in zip(entries, packed):
         if len(entry.data) > MAX_ENTRY_SIZE:
             raise ValueError(f"{entry.path}: files of 4 GiB or more are not supported")
-        name = (prefix + entry.path).encode("utf-8")
+        path = entry.path + "/" if stat.S_ISDIR(entry.mode) and not entry.path.endswith("/") else entry.path
+        name = (prefix + path).encode("utf-8")
         flags = FLAG_UTF8 if not name.isascii() else 0
         crc = zlib.crc32(entry.data)
         extra = _EXTRA_MODE.pack(EXTRA_MODE_ID, 4, entry.mode)

@@ -30,6 +30,9 @@ def entries_from_tree(root: str) -> list[FileEntry]:
                 resolved = os.path.realpath(path)
                 inside = resolved == real_root or resolved.startswith(real_root + os.sep)
                 if not os.path.isabs(target) and inside and os.path.exists(path):
+                    # Stored as the plain relative path to what it resolves to, which the
+                    # stub's lexical check accepts whatever links the original went through.
+                    target = os.path.relpath(resolved, os.path.realpath(directory))
                     entries.append(FileEntry(relative, MODE_SYMLINK, target.encode()))
                     continue
                 if not os.path.isfile(resolved):
