@@ -36,7 +36,8 @@ def _glibc(version: tuple[int, ...]) -> str:
     return ".".join(map(str, version)) if version else "any"
 
 
-def _display(path: str) -> str:
+def display_path(path: str) -> str:
+    """``path`` relative to the working directory when it is below it, else absolute."""
     relative = os.path.relpath(path)
     return path if relative.startswith("..") else relative
 
@@ -86,7 +87,7 @@ def build_binary(
     size = write_atomically(path, runtime.block, app_block, epoch=epoch)
     log(f"needs glibc {_glibc(min_glibc)} or newer on the target")
     log(
-        f"{_display(path)}  {_megabytes(size)} (runtime {_megabytes(len(runtime.block.data))}, "
+        f"{display_path(path)}  {_megabytes(size)} (runtime {_megabytes(len(runtime.block.data))}, "
         f"app {_megabytes(len(app_block.data))}) in {time.monotonic() - started:.1f} s",
         kind="result",
     )

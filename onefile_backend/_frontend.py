@@ -25,6 +25,7 @@ import build
 
 from . import __version__
 from ._backend import ENV_HOOK_RUNNER, ENV_VERBOSITY
+from ._build import display_path
 from ._errors import OnefileError
 
 Distribution = Literal["sdist", "wheel", "binary"]
@@ -198,11 +199,6 @@ def _has_uv() -> bool:
     return True
 
 
-def _display(path: str) -> str:
-    relative = os.path.relpath(path)
-    return path if relative.startswith("..") else relative
-
-
 def _command_build(args: argparse.Namespace, out: _Output) -> int:
     srcdir = os.path.abspath(args.srcdir)
     outdir = os.path.abspath(args.outdir or os.path.join(srcdir, "dist"))
@@ -224,7 +220,7 @@ def _command_build(args: argparse.Namespace, out: _Output) -> int:
         built.append(_build(srcdir, outdir, "wheel", settings, isolation, out))
     if "binary" in wanted:
         built.append(_build(srcdir, outdir, "binary", settings, isolation, out))
-    names = " and ".join(_display(path) for path in built)
+    names = " and ".join(display_path(path) for path in built)
     print(f"Successfully built {names}")
     return 0
 

@@ -114,6 +114,25 @@ def install(wheel: str, interpreter: Interpreter, prefix: str) -> None:
         )
 
 
+# Written by the installer about this machine: the temporary wheel's path, the time.
+_INSTALL_RECORDS = ("direct_url.json", "uv_cache.json")
+
+
+def _drop_install_records(dist_info: str) -> None:
+    """Remove what would make the binary depend on where and when it was built."""
+    dropped = [name for name in _INSTALL_RECORDS if os.path.exists(os.path.join(dist_info, name))]
+    for name in dropped:
+        os.unlink(os.path.join(dist_info, name))
+    record = os.path.join(dist_info, "RECORD")
+    if dropped and os.path.exists(record):
+        prefix = os.path.basename(dist_info) + "/"
+        with open(record, encoding="utf-8") as f:
+            lines = [line for line in f if not any(line.startswith(prefix + name + ",") for name in dropped)]
+        os.unlink(record)  # a new file: never write through a link into uv's cache
+        with open(record, "w", encoding="utf-8") as f:
+            f.writelines(lines)
+
+
 def _make_scripts_relocatable(bin_dir: str) -> None:
     for name in sorted(os.listdir(bin_dir)) if os.path.isdir(bin_dir) else ():
         path = os.path.join(bin_dir, name)
@@ -145,8 +164,8 @@ def stage_app(wheel: str, entry_point: EntryPoint, interpreter: Interpreter, sta
     site_packages = os.path.join(stage, "lib", interpreter.stdlib_name, "site-packages")
     if not os.path.isdir(site_packages):
         raise ResolveError(f"uv installed nothing into {site_packages}")
-    for direct_url in glob.glob(os.path.join(site_packages, "*.dist-info", "direct_url.json")):
-        os.unlink(direct_url)  # it names the temporary wheel's path on this machine
+    for dist_info in glob.glob(os.path.join(site_packages, "*.dist-info")):
+        _drop_install_records(dist_info)
     bin_dir = os.path.join(stage, "bin")
     _make_scripts_relocatable(bin_dir)
     for name in ("python", "python3", f"python{interpreter.short_version}"):
