@@ -39,7 +39,9 @@ def main():
             )
         )
     elif command == "native":
-        import bz2, ctypes, curses, decimal, hashlib, lzma, readline, sqlite3, ssl, uuid, zlib  # noqa: E401, F401
+        import bz2  # noqa: E401, F401
+        import sqlite3
+        import ssl
 
         ssl.create_default_context()
         sqlite3.connect(":memory:").execute("select 1")
