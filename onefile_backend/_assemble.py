@@ -11,8 +11,19 @@ from ._errors import AssembleError
 from ._format import MODE_FILE, Block, FileEntry, encode_block, write_binary
 
 
+#: A launcher to use instead of the bundled one (for the stub's own tests and development).
+ENV_STUB = "ONEFILE_STUB"
+
+
 def read_stub() -> bytes:
-    """The launcher built with onefile-backend's own wheel."""
+    """The launcher built with onefile-backend's own wheel, or ``$ONEFILE_STUB``."""
+    override = os.environ.get(ENV_STUB)
+    if override:
+        try:
+            with open(override, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise AssembleError(f"{ENV_STUB}={override}: cannot read it ({exc.strerror})") from None
     try:
         return resources.files("onefile_backend").joinpath("_stub", "onefile-stub").read_bytes()
     except (FileNotFoundError, NotADirectoryError):
