@@ -136,3 +136,14 @@ class Hidden:
 @pytest.fixture
 def hidden(hidden_mounts: dict[str, str], tmp_path: Path) -> Hidden:
     return Hidden(hidden_mounts, tmp_path / "cache")
+
+
+@pytest.fixture(scope="session")
+def behaviour(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/projects/behaviour's binary: reports how its process looks."""
+    return build_binary(PROJECTS / "behaviour", tmp_path_factory.mktemp("behaviour"))
+
+
+@pytest.fixture(scope="session")
+def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_binary(EXAMPLES / "hello", tmp_path_factory.mktemp("hello"))

@@ -16,16 +16,6 @@ from conftest import EXAMPLES, PROJECTS, Hidden, build_binary, copy_project, one
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="session")
-def behaviour(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_binary(PROJECTS / "behaviour", tmp_path_factory.mktemp("behaviour"))
-
-
-@pytest.fixture(scope="session")
-def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_binary(EXAMPLES / "hello", tmp_path_factory.mktemp("hello"))
-
-
 def _info(hidden: Hidden, binary: Path, env: dict[str, str] | None = None) -> dict:
     result = hidden.run([str(binary), "info"], env)
     assert result.returncode == 0, result.stderr

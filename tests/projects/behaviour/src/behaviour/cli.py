@@ -11,6 +11,10 @@ import time
 APP_CODE_REVISION = 1  # the rebuild test changes this line
 
 
+def square(n):
+    return n * n
+
+
 def _on_term(signum, frame):
     print("got SIGTERM", flush=True)
     sys.exit(0)
@@ -48,6 +52,35 @@ def main():
         with open("/proc/self/maps") as maps:
             mapped = sorted({line.split()[-1] for line in maps if ".so" in line.split()[-1]})
         print(json.dumps(mapped))
+    elif command == "mp":
+        import multiprocessing
+
+        context = multiprocessing.get_context(sys.argv[2])
+        with context.Pool(2) as pool:
+            print(sys.argv[2], pool.map(square, range(5)))
+    elif command == "dash-m":
+        child = subprocess.run([sys.executable, "-m", "behaviour.echo", "from", "child"], capture_output=True, text=True)
+        sys.stdout.write(child.stdout + child.stderr)
+    elif command == "reexec":
+        if os.environ.get("BEHAVIOUR_REEXECED"):
+            print("re-executed with", sys.argv[1:])
+        else:
+            os.environ["BEHAVIOUR_REEXECED"] = "1"
+            os.execv(sys.executable, [sys.executable] + sys.argv)
+    elif command == "sigint":
+        try:
+            print("ready", flush=True)
+            time.sleep(60)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", flush=True)
+            sys.exit(130)
+    elif command == "tty":
+        print(json.dumps([sys.stdin.isatty(), sys.stdout.isatty(), sys.stderr.isatty()]))
+    elif command == "prompt":
+        name = input("name? ")
+        print(f"hi {name}")
+    elif command == "utf8":
+        print(sys.argv[2][::-1], "\u2713", sys.stdout.encoding)
     elif command == "stdin":
         sys.stdout.write(sys.stdin.read().upper())
     elif command == "wait-term":

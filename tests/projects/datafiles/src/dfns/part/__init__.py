@@ -1,0 +1,1 @@
+VALUE = "namespace package part"
