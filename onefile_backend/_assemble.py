@@ -10,7 +10,6 @@ from ._bootstrap import render_zipapp_main
 from ._errors import AssembleError
 from ._format import MODE_FILE, Block, FileEntry, encode_block, write_binary
 
-
 #: A launcher to use instead of the bundled one (for the stub's own tests and development).
 ENV_STUB = "ONEFILE_STUB"
 

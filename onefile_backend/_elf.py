@@ -10,6 +10,7 @@ import sysconfig
 from typing import Iterable
 
 from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 
@@ -65,6 +66,33 @@ def required_glibc(path: str) -> tuple[int, ...]:
     except ELFError:
         pass
     return highest
+
+
+def needed_libraries(path: str) -> list[str]:
+    """The ``DT_NEEDED`` sonames of an ELF file."""
+    try:
+        with open(path, "rb") as f:
+            dynamic = ELFFile(f).get_section_by_name(".dynamic")
+            if not isinstance(dynamic, DynamicSection):
+                return []
+            return [str(tag.needed) for tag in dynamic.iter_tags() if tag.entry.d_tag == "DT_NEEDED"]  # type: ignore[attr-defined]
+    except ELFError:
+        return []
+
+
+def run_path(path: str) -> str:
+    """The ``DT_RPATH`` or ``DT_RUNPATH`` of an ELF file, or ``""``."""
+    try:
+        with open(path, "rb") as f:
+            dynamic = ELFFile(f).get_section_by_name(".dynamic")
+            if not isinstance(dynamic, DynamicSection):
+                return ""
+            for tag in dynamic.iter_tags():
+                if tag.entry.d_tag in ("DT_RPATH", "DT_RUNPATH"):
+                    return str(getattr(tag, "rpath" if tag.entry.d_tag == "DT_RPATH" else "runpath"))
+    except ELFError:
+        pass
+    return ""
 
 
 def resolve_libraries(paths: Iterable[str]) -> tuple[dict[str, str], list[str]]:

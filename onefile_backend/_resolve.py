@@ -16,13 +16,14 @@ import email.parser
 import glob
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from ._bootstrap import render_launcher
-from ._elf import required_glibc
+from ._elf import SYSTEM_LIBRARIES, is_elf, needed_libraries, required_glibc, resolve_libraries, run_path, set_rpath
 from ._entrypoints import EntryPoint
 from ._errors import ResolveError
 from ._format import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, FileEntry
@@ -133,6 +134,59 @@ def _drop_install_records(dist_info: str) -> None:
             f.writelines(lines)
 
 
+#: Where libraries that the app's extension modules load from this machine are copied.
+FOREIGN_LIBRARIES = "lib/onefile.libs"
+
+
+def bundle_foreign_libraries(stage: str, log: Log) -> list[str]:
+    """Copy in the shared libraries the app's extensions load from outside the app.
+
+    Wheels from PyPI vendor theirs (``numpy.libs/``); an extension built here from an
+    sdist may link against this machine's libraries, which the target may lack. Like
+    auditwheel, copy them next to the app and point the extensions' run paths at them.
+    Returns the copied sonames.
+    """
+    real_stage = os.path.realpath(stage)
+    files = _walk_files(stage)
+    present = {os.path.basename(path) for path in files}
+    elves = [path for path in files if (".so" in os.path.basename(path) or os.access(path, os.X_OK)) and is_elf(path)]
+    # Cheap first pass: only extensions asking for a library that is neither part of the
+    # base system nor shipped in the app (wheels vendor theirs) need ldd's full answer.
+    unsatisfied = [
+        elf
+        for elf in elves
+        if any(
+            name not in SYSTEM_LIBRARIES and name not in present and not name.startswith("libpython")
+            for name in needed_libraries(elf)
+        )
+    ]
+    found, missing = resolve_libraries(unsatisfied)
+    for soname in missing:
+        log(f"an extension module needs {soname}, which this machine lacks: it will fail to load", kind="warning")
+    foreign = {
+        soname: path
+        for soname, path in found.items()
+        if not path.startswith(real_stage + os.sep) and not soname.startswith("libpython")
+    }
+    if not foreign:
+        return []
+    libs_dir = os.path.join(stage, FOREIGN_LIBRARIES)
+    os.makedirs(libs_dir, exist_ok=True)
+    for soname, source in sorted(foreign.items()):
+        shutil.copyfile(source, os.path.join(libs_dir, soname))
+        set_rpath(os.path.join(libs_dir, soname), "$ORIGIN")
+    for elf in elves:
+        if set(needed_libraries(elf)) & set(foreign):
+            ours = "$ORIGIN/" + os.path.relpath(libs_dir, os.path.dirname(elf))
+            set_rpath(elf, ":".join(filter(None, [run_path(elf), ours])))
+    log(f"resolve: bundled libraries from this machine: {', '.join(sorted(foreign))}")
+    return sorted(foreign)
+
+
+def _walk_files(root: str) -> list[str]:
+    return sorted(os.path.join(directory, name) for directory, _, names in os.walk(root) for name in names)
+
+
 def _make_scripts_relocatable(bin_dir: str) -> None:
     for name in sorted(os.listdir(bin_dir)) if os.path.isdir(bin_dir) else ():
         path = os.path.join(bin_dir, name)
@@ -171,6 +225,7 @@ def stage_app(wheel: str, entry_point: EntryPoint, interpreter: Interpreter, sta
     for name in ("python", "python3", f"python{interpreter.short_version}"):
         if os.path.lexists(os.path.join(bin_dir, name)):
             os.unlink(os.path.join(bin_dir, name))  # the stub links bin/python to the runtime
+    bundle_foreign_libraries(stage, log)
     compile_bytecode(interpreter.executable, stage, os.path.relpath(site_packages, stage))
     launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)
     entries = [e for e in entries_from_tree(stage) if e.path != APP_MAIN]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, PROJECTS, Hidden, build_binary
+from conftest import EXAMPLES, PROJECTS, Hidden, build_binary, onefile
 
 pytestmark = pytest.mark.integration
 LOADGEN = Path(__file__).resolve().parent / "loadgen.py"
@@ -67,6 +67,18 @@ def test_files_metadata_and_plugins(shared: Hidden, tmp_path_factory: pytest.Tem
         "pth_file_ran": True,
         "tzdata": "1:00:00",
     }
+
+
+def test_extension_built_here_gets_this_machines_libraries_bundled(
+    shared: Hidden, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outdir = tmp_path_factory.mktemp("cext")
+    build = onefile("build", "--binary", "-n", str(PROJECTS / "cext"), "-o", str(outdir))
+    assert build.returncode == 0, build.stderr
+    assert "bundled libraries from this machine: libzstd.so.1" in build.stderr
+    result = _json(shared, [str(outdir / "cext")])
+    assert result["zstd"].count(".") == 2
+    assert result["mapped"] and all(path.startswith(str(shared.cache / "app")) for path in result["mapped"])
 
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
