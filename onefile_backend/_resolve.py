@@ -16,6 +16,7 @@ import email.parser
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -202,6 +203,45 @@ def _make_scripts_relocatable(bin_dir: str) -> None:
             os.chmod(path, 0o755)
 
 
+# Modules the runtime leaves out (see _runtime._PRUNED_*): importing them fails at run time.
+_LEFT_OUT_MODULES = re.compile(rb"^\s*(?:import|from)\s+(_?tkinter|turtle|idlelib)\b", re.MULTILINE)
+
+
+def _owners(site_packages: str) -> dict[str, str]:
+    """Map each installed file (relative to site-packages) to its distribution's name."""
+    owners = {}
+    for record in glob.glob(os.path.join(site_packages, "*.dist-info", "RECORD")):
+        name = os.path.basename(os.path.dirname(record)).split("-")[0]
+        with open(record, encoding="utf-8") as f:
+            for line in f:
+                owners[line.split(",", 1)[0]] = name
+    return owners
+
+
+def warn_left_out_modules(entries: list[FileEntry], site_packages: str, stage: str, log: Log) -> None:
+    """Name each distribution that imports a stdlib module the runtime does not carry."""
+    prefix = os.path.relpath(site_packages, stage) + "/"
+    owners: dict[str, str] | None = None
+    warned: set[str] = set()
+    for entry in entries:
+        if not entry.path.endswith(".py") or not entry.path.startswith(prefix):
+            continue
+        match = _LEFT_OUT_MODULES.search(entry.data)
+        if match is None:
+            continue
+        owners = owners if owners is not None else _owners(site_packages)
+        relative = entry.path[len(prefix):]
+        owner = owners.get(relative, relative.split("/")[0])
+        if owner not in warned:
+            warned.add(owner)
+            module = match.group(1).decode()
+            log(
+                f"{owner}: {relative} imports {module}, which binaries do not include "
+                "(Tk needs an X server's libraries); that code will raise ImportError",
+                kind="warning",
+            )
+
+
 def _installed_distributions(site_packages: str) -> dict[str, str]:
     distributions = {}
     for metadata in sorted(glob.glob(os.path.join(site_packages, "*.dist-info", "METADATA"))):
@@ -229,6 +269,7 @@ def stage_app(wheel: str, entry_point: EntryPoint, interpreter: Interpreter, sta
     compile_bytecode(interpreter.executable, stage, os.path.relpath(site_packages, stage))
     launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)
     entries = [e for e in entries_from_tree(stage) if e.path != APP_MAIN]
+    warn_left_out_modules(entries, site_packages, stage, log)
     entries.append(FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode()))
     min_glibc = max(
         (required_glibc(os.path.join(stage, e.path)) for e in entries if e.data[:4] == b"\x7fELF"), default=()

@@ -191,3 +191,14 @@ def test_servers_answer_load_and_stop_on_sigterm(
     # uvicorn re-raises SIGTERM after its graceful shutdown; gunicorn exits 0.
     assert server.returncode in (0, -signal.SIGTERM), err
     assert stopped in err
+
+
+def test_import_of_a_left_out_module_is_a_build_warning(shared: Hidden, tmp_path: Path) -> None:
+    build = onefile("build", "--binary", "-n", str(PROJECTS / "tkuser"), "-o", str(tmp_path))
+    assert build.returncode == 0, build.stderr
+    warnings = [line for line in build.stderr.splitlines() if line.startswith("WARNING")]
+    assert warnings == [
+        "WARNING tkuser: tkuser/__init__.py imports tkinter, which binaries do not include "
+        "(Tk needs an X server's libraries); that code will raise ImportError"
+    ]
+    assert shared.run([str(tmp_path / "tkuser")]).stdout == "ImportError: No module named 'tkinter'\n"
