@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -9,6 +10,7 @@ from typing import Any, Mapping
 
 from . import __version__
 from ._assemble import write_atomically
+from ._buildcache import BlobStore
 from ._config import load_config
 from ._entrypoints import choose_entry_point, read_scripts
 from ._errors import ConfigError
@@ -63,13 +65,14 @@ def build_binary(
     epoch = source_date_epoch()
     interpreter = find_interpreter(config.python)
     log(f"python: {interpreter.version_string.split()[0]} from {interpreter.executable}")
-    with tempfile.TemporaryDirectory(prefix="onefile-build-") as work:
+    store = BlobStore.default()
+    with tempfile.TemporaryDirectory(prefix="onefile-build-") as work, contextlib.closing(store):
         if wheel is None:
             log("wheel: building the project with setuptools")
             wheel = build_project_wheel(work, config_settings)
         entry_point = choose_entry_point(read_scripts(wheel), config.entry_point, config.name)
-        runtime = build_runtime(interpreter, epoch=epoch, log=log)
-        app = stage_app(wheel, entry_point, interpreter, os.path.join(work, "app"), log)
+        runtime = build_runtime(interpreter, epoch=epoch, store=store, log=log)
+        app = stage_app(wheel, entry_point, interpreter, os.path.join(work, "app"), store, log)
         min_glibc = max(runtime.min_glibc, app.min_glibc)
         manifest = manifest_entry(
             {
@@ -81,7 +84,9 @@ def build_binary(
                 "distributions": app.distributions,
             }
         )
-        app_block = encode_block(app.entries + [manifest], PREFIX_APP, level=APP_COMPRESSION_LEVEL, epoch=epoch)
+        app_block = encode_block(
+            app.entries + [manifest], PREFIX_APP, level=APP_COMPRESSION_LEVEL, epoch=epoch, store=store
+        )
     name = config.output or entry_point.name
     path = os.path.join(output_dir, name)
     size = write_atomically(path, runtime.block, app_block, epoch=epoch)

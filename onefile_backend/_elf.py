@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sysconfig
+from dataclasses import dataclass
 from typing import Iterable
 
 from elftools.common.exceptions import ELFError
@@ -49,50 +50,42 @@ def is_elf(path: str) -> bool:
         return f.read(4) == b"\x7fELF"
 
 
-def required_glibc(path: str) -> tuple[int, ...]:
-    """The highest ``GLIBC_x.y`` symbol version ``path`` asks for, or ``()``."""
-    highest: tuple[int, ...] = ()
+@dataclass(frozen=True)
+class ElfFacts:
+    needed: tuple[str, ...]  # DT_NEEDED sonames
+    run_path: str  # DT_RPATH or DT_RUNPATH, or ""
+    glibc: tuple[int, ...]  # the highest GLIBC_x.y symbol version it asks for, or ()
+
+
+def read_elf(path: str) -> ElfFacts:
+    """What the loader needs of ``path``, in one pass over its sections."""
+    needed: list[str] = []
+    rpath = ""
+    glibc: tuple[int, ...] = ()
     try:
         with open(path, "rb") as f:
             for section in ELFFile(f).iter_sections():
-                if not isinstance(section, GNUVerNeedSection):
-                    continue
-                for _, auxiliaries in section.iter_versions():
-                    for auxiliary in auxiliaries:
-                        match = _GLIBC_VERSION.match(auxiliary.name)
-                        if match:
-                            version = tuple(int(part) for part in match.groups() if part)
-                            highest = max(highest, version)
+                if isinstance(section, DynamicSection):
+                    for tag in section.iter_tags():
+                        kind = tag.entry.d_tag
+                        if kind == "DT_NEEDED":
+                            needed.append(str(tag.needed))  # type: ignore[attr-defined]
+                        elif kind in ("DT_RPATH", "DT_RUNPATH") and not rpath:
+                            rpath = str(getattr(tag, "rpath" if kind == "DT_RPATH" else "runpath"))
+                elif isinstance(section, GNUVerNeedSection):
+                    for _, auxiliaries in section.iter_versions():
+                        for auxiliary in auxiliaries:
+                            match = _GLIBC_VERSION.match(auxiliary.name)
+                            if match:
+                                glibc = max(glibc, tuple(int(part) for part in match.groups() if part))
     except ELFError:
         pass
-    return highest
+    return ElfFacts(tuple(needed), rpath, glibc)
 
 
-def needed_libraries(path: str) -> list[str]:
-    """The ``DT_NEEDED`` sonames of an ELF file."""
-    try:
-        with open(path, "rb") as f:
-            dynamic = ELFFile(f).get_section_by_name(".dynamic")
-            if not isinstance(dynamic, DynamicSection):
-                return []
-            return [str(tag.needed) for tag in dynamic.iter_tags() if tag.entry.d_tag == "DT_NEEDED"]  # type: ignore[attr-defined]
-    except ELFError:
-        return []
-
-
-def run_path(path: str) -> str:
-    """The ``DT_RPATH`` or ``DT_RUNPATH`` of an ELF file, or ``""``."""
-    try:
-        with open(path, "rb") as f:
-            dynamic = ELFFile(f).get_section_by_name(".dynamic")
-            if not isinstance(dynamic, DynamicSection):
-                return ""
-            for tag in dynamic.iter_tags():
-                if tag.entry.d_tag in ("DT_RPATH", "DT_RUNPATH"):
-                    return str(getattr(tag, "rpath" if tag.entry.d_tag == "DT_RPATH" else "runpath"))
-    except ELFError:
-        pass
-    return ""
+def required_glibc(path: str) -> tuple[int, ...]:
+    """The highest ``GLIBC_x.y`` symbol version ``path`` asks for, or ``()``."""
+    return read_elf(path).glibc
 
 
 def resolve_libraries(paths: Iterable[str]) -> tuple[dict[str, str], list[str]]:

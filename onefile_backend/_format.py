@@ -17,7 +17,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Sequence
+from typing import BinaryIO, Iterable, Mapping, Protocol, Sequence
 
 import zstandard
 
@@ -113,24 +113,62 @@ def dos_datetime(epoch: int) -> tuple[int, int]:
     return (hour << 11) | (minute << 5) | (second // 2), ((year - 1980) << 9) | (month << 5) | day
 
 
-def _compress(entry: FileEntry, level: int | None) -> tuple[int, bytes]:
-    if level is not None and stat.S_ISREG(entry.mode) and len(entry.data) > 64:
-        packed = zstandard.ZstdCompressor(level=level).compress(entry.data)
-        if len(packed) < len(entry.data):
-            return METHOD_ZSTD, packed
-    return METHOD_STORED, entry.data
+class Store(Protocol):
+    """Where compressed entries are remembered between builds (see _buildcache.BlobStore)."""
+
+    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]: ...
+    def put_many(self, items: Mapping[bytes, bytes]) -> None: ...
+
+
+def _compressible(entry: FileEntry, level: int | None) -> bool:
+    return level is not None and stat.S_ISREG(entry.mode) and len(entry.data) > 64
+
+
+def _pack(
+    entries: Sequence[FileEntry], level: int | None, store: Store | None, threads: int
+) -> list[tuple[int, bytes]]:
+    """(method, payload) per entry: zstd when it saves space, else stored."""
+    keys = {
+        index: hashlib.sha256(f"zstd-{level}:".encode() + entry.data).digest()
+        for index, entry in enumerate(entries)
+        if _compressible(entry, level)
+    }
+    known = store.get_many(keys.values()) if store is not None else {}
+    todo = [index for index, key in keys.items() if key not in known]
+
+    def compress(index: int) -> bytes:
+        return zstandard.ZstdCompressor(level=level or 3).compress(entries[index].data)
+
+    with ThreadPoolExecutor(max_workers=threads or None) as pool:
+        fresh = dict(zip(todo, pool.map(compress, todo)))
+    if store is not None:
+        store.put_many({keys[index]: payload for index, payload in fresh.items()})
+    packed = []
+    for index, entry in enumerate(entries):
+        payload = fresh.get(index) or (known.get(keys[index]) if index in keys else None)
+        if payload is not None and len(payload) < len(entry.data):
+            packed.append((METHOD_ZSTD, payload))
+        else:
+            packed.append((METHOD_STORED, entry.data))
+    return packed
 
 
 def encode_block(
-    entries: Sequence[FileEntry], prefix: str, *, level: int | None, epoch: int, threads: int = 0
+    entries: Sequence[FileEntry],
+    prefix: str,
+    *,
+    level: int | None,
+    epoch: int,
+    threads: int = 0,
+    store: Store | None = None,
 ) -> Block:
     """Encode ``entries`` (in the order given) as zip local entries named ``prefix + path``.
 
     ``level`` is the zstd level; ``None`` stores every entry (zipimport reads only those).
+    Compressed payloads are looked up in, and added to, ``store``.
     """
     dos_time, dos_date = dos_datetime(epoch)
-    with ThreadPoolExecutor(max_workers=threads or None) as pool:
-        packed = list(pool.map(lambda entry: _compress(entry, level), entries))
+    packed = _pack(entries, level, store, threads)
     chunks: list[bytes] = []
     members: list[_Member] = []
     offset = 0

@@ -17,7 +17,7 @@ _VERSION = re.compile(r"^(3)\.(\d+)(t?)$")
 
 # Run by the candidate interpreter: everything the runtime stage needs to copy it.
 _INTROSPECT = r"""
-import json, os, sys, sysconfig
+import importlib.util, json, os, sys, sysconfig
 v = sysconfig.get_config_var
 base = getattr(sys, "_base_executable", None) or sys.executable
 print(json.dumps({
@@ -35,6 +35,8 @@ print(json.dumps({
     "ldlibrary": v("LDLIBRARY") or "",
     "instsoname": v("INSTSONAME") or "",
     "free_threaded": bool(v("Py_GIL_DISABLED")),
+    "cache_tag": sys.implementation.cache_tag,
+    "magic": importlib.util.MAGIC_NUMBER.hex(),
 }))
 """
 
@@ -53,6 +55,8 @@ class Interpreter:
     shared: bool
     libpython: str | None  # absolute path of the shared libpython, when shared
     free_threaded: bool
+    cache_tag: str  # "cpython-312": names the .pyc files
+    magic: str  # the bytecode magic number, hex
 
     @property
     def short_version(self) -> str:
@@ -92,6 +96,8 @@ def inspect_interpreter(executable: str) -> Interpreter:
         shared=facts["shared"],
         libpython=libpython,
         free_threaded=facts["free_threaded"],
+        cache_tag=facts["cache_tag"],
+        magic=facts["magic"],
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import email.parser
 import glob
+import hashlib
 import json
 import os
 import re
@@ -24,12 +25,13 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from ._bootstrap import render_launcher
-from ._elf import SYSTEM_LIBRARIES, is_elf, needed_libraries, required_glibc, resolve_libraries, run_path, set_rpath
+from ._buildcache import BlobStore
+from ._elf import SYSTEM_LIBRARIES, ElfFacts, is_elf, read_elf, resolve_libraries, set_rpath
 from ._entrypoints import EntryPoint
 from ._errors import ResolveError
 from ._format import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, FileEntry
 from ._interpreters import Interpreter
-from ._tree import Log, compile_bytecode, entries_from_tree
+from ._tree import Log, compile_bytecode, entries_from_tree, unshare_file, write_new_file
 
 # A script made relocatable: sh runs the `python` next to it, which then reads the file
 # as Python, where the second and third lines are one string (pip's distlib does this).
@@ -98,8 +100,6 @@ def install(wheel: str, interpreter: Interpreter, prefix: str) -> None:
         "install",
         "--quiet",
         "--no-python-downloads",
-        "--link-mode",
-        "copy",
         "--python",
         interpreter.executable,
         "--prefix",
@@ -130,16 +130,36 @@ def _drop_install_records(dist_info: str) -> None:
         prefix = os.path.basename(dist_info) + "/"
         with open(record, encoding="utf-8") as f:
             lines = [line for line in f if not any(line.startswith(prefix + name + ",") for name in dropped)]
-        os.unlink(record)  # a new file: never write through a link into uv's cache
-        with open(record, "w", encoding="utf-8") as f:
-            f.writelines(lines)
+        write_new_file(record, "".join(lines).encode("utf-8"))
 
 
 #: Where libraries that the app's extension modules load from this machine are copied.
 FOREIGN_LIBRARIES = "lib/onefile.libs"
 
 
-def bundle_foreign_libraries(stage: str, log: Log) -> list[str]:
+def read_elves(stage: str, store: BlobStore) -> dict[str, ElfFacts]:
+    """Each ELF file under ``stage`` and its facts, remembered by content in ``store``."""
+    files = _walk_files(stage)
+    elves = [path for path in files if (".so" in os.path.basename(path) or os.access(path, os.X_OK)) and is_elf(path)]
+    keys = {}
+    for path in elves:
+        with open(path, "rb") as f:
+            keys[path] = hashlib.sha256(b"elf-facts-1:" + f.read()).digest()
+    known = store.get_many(keys.values())
+    facts: dict[str, ElfFacts] = {}
+    fresh: dict[bytes, bytes] = {}
+    for path in elves:
+        if keys[path] in known:
+            needed, rpath, glibc = json.loads(known[keys[path]])
+            facts[path] = ElfFacts(tuple(needed), rpath, tuple(glibc))
+        else:
+            facts[path] = read_elf(path)
+            fresh[keys[path]] = json.dumps([facts[path].needed, facts[path].run_path, facts[path].glibc]).encode()
+    store.put_many(fresh)
+    return facts
+
+
+def bundle_foreign_libraries(stage: str, elves: dict[str, ElfFacts], log: Log) -> list[str]:
     """Copy in the shared libraries the app's extensions load from outside the app.
 
     Wheels from PyPI vendor theirs (``numpy.libs/``); an extension built here from an
@@ -148,18 +168,13 @@ def bundle_foreign_libraries(stage: str, log: Log) -> list[str]:
     Returns the copied sonames.
     """
     real_stage = os.path.realpath(stage)
-    files = _walk_files(stage)
-    present = {os.path.basename(path) for path in files}
-    elves = [path for path in files if (".so" in os.path.basename(path) or os.access(path, os.X_OK)) and is_elf(path)]
-    # Cheap first pass: only extensions asking for a library that is neither part of the
-    # base system nor shipped in the app (wheels vendor theirs) need ldd's full answer.
+    present = {name for _, _, names in os.walk(stage) for name in names}
+    # Only extensions asking for a library that is neither part of the base system nor
+    # shipped in the app (wheels vendor theirs) need ldd's full answer.
     unsatisfied = [
-        elf
-        for elf in elves
-        if any(
-            name not in SYSTEM_LIBRARIES and name not in present and not name.startswith("libpython")
-            for name in needed_libraries(elf)
-        )
+        path
+        for path, facts in elves.items()
+        if any(n not in SYSTEM_LIBRARIES and n not in present and not n.startswith("libpython") for n in facts.needed)
     ]
     found, missing = resolve_libraries(unsatisfied)
     for soname in missing:
@@ -176,10 +191,11 @@ def bundle_foreign_libraries(stage: str, log: Log) -> list[str]:
     for soname, source in sorted(foreign.items()):
         shutil.copyfile(source, os.path.join(libs_dir, soname))
         set_rpath(os.path.join(libs_dir, soname), "$ORIGIN")
-    for elf in elves:
-        if set(needed_libraries(elf)) & set(foreign):
-            ours = "$ORIGIN/" + os.path.relpath(libs_dir, os.path.dirname(elf))
-            set_rpath(elf, ":".join(filter(None, [run_path(elf), ours])))
+    for path, facts in elves.items():
+        if set(facts.needed) & set(foreign):
+            unshare_file(path)
+            ours = "$ORIGIN/" + os.path.relpath(libs_dir, os.path.dirname(path))
+            set_rpath(path, ":".join(filter(None, [facts.run_path, ours])))
     log(f"resolve: bundled libraries from this machine: {', '.join(sorted(foreign))}")
     return sorted(foreign)
 
@@ -197,13 +213,12 @@ def _make_scripts_relocatable(bin_dir: str) -> None:
             content = f.read()
         first, _, rest = content.partition(b"\n")
         if first.startswith(b"#!") and b"python" in first:
-            os.unlink(path)  # a new file: never write through a link into uv's cache
-            with open(path, "wb") as f:
-                f.write(_TRAMPOLINE + rest)
+            write_new_file(path, _TRAMPOLINE + rest)
             os.chmod(path, 0o755)
 
 
 # Modules the runtime leaves out (see _runtime._PRUNED_*): importing them fails at run time.
+_LEFT_OUT_HINT = re.compile(rb"tkinter|turtle|idlelib")  # a fast first pass over every source
 _LEFT_OUT_MODULES = re.compile(rb"^\s*(?:import|from)\s+(_?tkinter|turtle|idlelib)\b", re.MULTILINE)
 
 
@@ -226,11 +241,11 @@ def warn_left_out_modules(entries: list[FileEntry], site_packages: str, stage: s
     for entry in entries:
         if not entry.path.endswith(".py") or not entry.path.startswith(prefix):
             continue
-        match = _LEFT_OUT_MODULES.search(entry.data)
+        match = _LEFT_OUT_MODULES.search(entry.data) if _LEFT_OUT_HINT.search(entry.data) else None
         if match is None:
             continue
         owners = owners if owners is not None else _owners(site_packages)
-        relative = entry.path[len(prefix):]
+        relative = entry.path[len(prefix) :]
         owner = owners.get(relative, relative.split("/")[0])
         if owner not in warned:
             warned.add(owner)
@@ -251,7 +266,9 @@ def _installed_distributions(site_packages: str) -> dict[str, str]:
     return distributions
 
 
-def stage_app(wheel: str, entry_point: EntryPoint, interpreter: Interpreter, stage: str, log: Log) -> AppTree:
+def stage_app(
+    wheel: str, entry_point: EntryPoint, interpreter: Interpreter, stage: str, store: BlobStore, log: Log
+) -> AppTree:
     """Install the app into ``stage`` and return its entries (without the manifest)."""
     log(f"resolve: installing {os.path.basename(wheel)} and its dependencies for Python {interpreter.short_version}")
     install(wheel, interpreter, stage)
@@ -265,15 +282,14 @@ def stage_app(wheel: str, entry_point: EntryPoint, interpreter: Interpreter, sta
     for name in ("python", "python3", f"python{interpreter.short_version}"):
         if os.path.lexists(os.path.join(bin_dir, name)):
             os.unlink(os.path.join(bin_dir, name))  # the stub links bin/python to the runtime
-    bundle_foreign_libraries(stage, log)
-    compile_bytecode(interpreter.executable, stage, os.path.relpath(site_packages, stage))
+    elves = read_elves(stage, store)
+    bundle_foreign_libraries(stage, elves, log)
+    compile_bytecode(interpreter, stage, os.path.relpath(site_packages, stage), store)
     launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)
     entries = [e for e in entries_from_tree(stage) if e.path != APP_MAIN]
     warn_left_out_modules(entries, site_packages, stage, log)
     entries.append(FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode()))
-    min_glibc = max(
-        (required_glibc(os.path.join(stage, e.path)) for e in entries if e.data[:4] == b"\x7fELF"), default=()
-    )
+    min_glibc = max((facts.glibc for facts in elves.values()), default=())
     return AppTree(sorted(entries, key=lambda e: e.path), _installed_distributions(site_packages), min_glibc)
 
 

@@ -23,6 +23,7 @@ import tempfile
 from dataclasses import dataclass
 
 from . import __version__
+from ._buildcache import BlobStore, build_cache_dir
 from ._elf import is_elf, required_glibc, resolve_libraries, set_rpath, strip
 from ._errors import RuntimeBuildError
 from ._format import PREFIX_RUNTIME, Block, encode_block
@@ -68,15 +69,6 @@ class Runtime:
     cached: bool
 
 
-def build_cache_dir() -> str:
-    """Where builds keep encoded runtime layers: ``$ONEFILE_BUILD_CACHE`` or the XDG cache."""
-    explicit = os.environ.get("ONEFILE_BUILD_CACHE")
-    if explicit:
-        return explicit
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(base, "onefile-build")
-
-
 def _identity(interpreter: Interpreter, epoch: int) -> str:
     def fingerprint(path: str | None) -> list[object]:
         if path is None:
@@ -112,7 +104,7 @@ def _ignore_stdlib(root: str):  # type: ignore[no-untyped-def]
     return ignore
 
 
-def _stage(interpreter: Interpreter, stage: str, log: Log) -> tuple[tuple[int, ...], tuple[str, ...]]:
+def _stage(interpreter: Interpreter, stage: str, store: BlobStore, log: Log) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """Copy the interpreter into ``stage``, make it relocatable; return (min glibc, libraries)."""
     bin_dir = os.path.join(stage, "bin")
     lib_dir = os.path.join(stage, "lib")
@@ -154,7 +146,7 @@ def _stage(interpreter: Interpreter, stage: str, log: Log) -> tuple[tuple[int, .
         directory = os.path.dirname(path)
         rpath = "$ORIGIN/" + os.path.relpath(lib_dir, directory) if directory != lib_dir else "$ORIGIN"
         set_rpath(path, rpath)
-    compile_bytecode(interpreter.executable, stage, os.path.relpath(stdlib_dir, stage))
+    compile_bytecode(interpreter, stage, os.path.relpath(stdlib_dir, stage), store)
     min_glibc = max((required_glibc(path) for path in elves), default=())
     bundled = tuple(sorted(name for name in libraries if not name.startswith("libpython")))
     return min_glibc, bundled
@@ -194,7 +186,7 @@ def _store_cached(path: str, runtime: Runtime) -> None:
         os.replace(temporary, path + suffix)
 
 
-def build_runtime(interpreter: Interpreter, *, epoch: int, log: Log) -> Runtime:
+def build_runtime(interpreter: Interpreter, *, epoch: int, store: BlobStore, log: Log) -> Runtime:
     """The runtime layer for ``interpreter``, from the build cache when it is there."""
     cache_path = os.path.join(build_cache_dir(), f"runtime-{_identity(interpreter, epoch)}.layer")
     cached = _load_cached(cache_path, interpreter)
@@ -204,11 +196,11 @@ def build_runtime(interpreter: Interpreter, *, epoch: int, log: Log) -> Runtime:
     log(f"runtime: copying Python {interpreter.short_version} from {interpreter.executable}")
     with tempfile.TemporaryDirectory(prefix="onefile-runtime-") as stage:
         try:
-            min_glibc, libraries = _stage(interpreter, stage, log)
+            min_glibc, libraries = _stage(interpreter, stage, store, log)
         except OSError as exc:
             raise RuntimeBuildError(f"cannot copy the interpreter {interpreter.executable}: {exc}") from None
         entries = entries_from_tree(stage)
-    block = encode_block(entries, PREFIX_RUNTIME, level=COMPRESSION_LEVEL, epoch=epoch)
+    block = encode_block(entries, PREFIX_RUNTIME, level=COMPRESSION_LEVEL, epoch=epoch, store=store)
     runtime = Runtime(block, interpreter, min_glibc, libraries, False)
     try:
         _store_cached(cache_path, runtime)

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import stat
 import subprocess
 from typing import Callable
 
+from ._buildcache import BlobStore
 from ._format import MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK, FileEntry
+from ._interpreters import Interpreter
 
 Log = Callable[..., None]
+
+
+def write_new_file(path: str, data: bytes) -> None:
+    """Write ``path`` as a new file: an installed file may be a hard link into uv's cache."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if os.path.lexists(path):
+        os.unlink(path)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def unshare_file(path: str) -> None:
+    """Make ``path`` a file of its own before it is changed in place (patchelf does that)."""
+    if os.stat(path).st_nlink > 1:
+        with open(path, "rb") as f:
+            data = f.read()
+        mode = os.stat(path).st_mode
+        write_new_file(path, data)
+        os.chmod(path, stat.S_IMODE(mode))
 
 
 def entries_from_tree(root: str) -> list[FileEntry]:
@@ -48,30 +71,72 @@ def entries_from_tree(root: str) -> list[FileEntry]:
     return entries
 
 
-def compile_bytecode(python: str, stage: str, directory: str) -> None:
-    """Write unchecked-hash ``.pyc`` files for ``stage/directory`` with the runtime's Python.
+# Run by the runtime's interpreter: compile the (source, display name) pairs on stdin.
+_COMPILE = """
+import json, py_compile, sys
+for source, display in json.load(sys.stdin):
+    py_compile.compile(source, dfile=display, doraise=False, quiet=2,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+"""
+
+
+def _pyc_path(source: str, cache_tag: str) -> str:
+    directory, name = os.path.split(source)
+    return os.path.join(directory, "__pycache__", f"{name[:-3]}.{cache_tag}.pyc")
+
+
+def compile_bytecode(interpreter: Interpreter, stage: str, directory: str, store: BlobStore) -> None:
+    """Write unchecked-hash ``.pyc`` files for the sources in ``stage/directory``.
 
     Unchecked-hash pycs are used without looking at the source's mtime, which the stub
     can't preserve and ``PYTHONDONTWRITEBYTECODE`` would make us recompile on every run.
-    Paths inside are relative (``-d``) so no build path ends up in the binary.
+    The name compiled in is relative to the stage, so no build path ends up in the binary
+    (and importlib shows the real path in tracebacks). Results are kept in ``store``,
+    keyed by interpreter, name and source, so a rebuild compiles only what changed.
     """
-    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0"}
-    subprocess.run(
-        [
-            python,
-            "-s",
-            "-m",
-            "compileall",
-            "-q",
-            "-j",
-            "0",
-            "--invalidation-mode",
-            "unchecked-hash",
-            "-d",
-            directory,
-            os.path.join(stage, directory),
-        ],
-        env=environment,
-        capture_output=True,
-        check=False,
+    root = os.path.join(stage, directory)
+    sources = sorted(
+        os.path.join(path, name) for path, _, names in os.walk(root) for name in names if name.endswith(".py")
     )
+    keys = {}
+    for source in sources:
+        with open(source, "rb") as f:
+            content = f.read()
+        display = os.path.relpath(source, stage)
+        keys[source] = hashlib.sha256(b"\0".join([interpreter.magic.encode(), display.encode(), content])).digest()
+    cached = store.get_many(keys.values())
+    missing = []
+    for source in sources:
+        bytecode = cached.get(keys[source])
+        if bytecode is None:
+            missing.append([source, os.path.relpath(source, stage)])
+            continue
+        write_new_file(_pyc_path(source, interpreter.cache_tag), bytecode)
+    if not missing:
+        return
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0"}
+    workers = min(os.cpu_count() or 1, max(1, len(missing) // 50))
+    processes = [
+        subprocess.Popen(
+            [interpreter.executable, "-s", "-c", _COMPILE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=environment,
+        )
+        for _ in range(workers)
+    ]
+    for index, process in enumerate(processes):
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(missing[index::workers]).encode())
+        process.stdin.close()
+    for process in processes:
+        process.wait()
+    compiled = {}
+    for source, _ in missing:
+        try:
+            with open(_pyc_path(source, interpreter.cache_tag), "rb") as f:
+                compiled[keys[source]] = f.read()
+        except FileNotFoundError:
+            pass  # a syntax error (test data, Python 2 leftovers): Python ignores it too
+    store.put_many(compiled)
