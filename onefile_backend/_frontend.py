@@ -27,6 +27,7 @@ from . import __version__
 from ._backend import ENV_HOOK_RUNNER, ENV_VERBOSITY
 from ._build import display_path
 from ._errors import OnefileError
+from ._inspect import describe, render
 
 Distribution = Literal["sdist", "wheel", "binary"]
 
@@ -239,11 +240,26 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--config-setting", "-C", action="append", metavar="KEY=VALUE", help="pass to the backend")
     b.add_argument("-v", "--verbose", action="count", default=0, help="show the output of every step")
     b.add_argument("-q", "--quiet", action="count", default=0, help="show only errors and the result")
+    i = commands.add_parser("inspect", help="show what a built binary holds")
+    i.add_argument("binary", help="a file built by onefile-backend")
+    i.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _command_inspect(args: argparse.Namespace) -> int:
+    facts = describe(args.binary)
+    print(json.dumps(facts, indent=2, sort_keys=True) if args.json else render(facts))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "inspect":
+        try:
+            return _command_inspect(args)
+        except OnefileError as exc:
+            print(f"ERROR {exc}", file=sys.stderr)
+            return 1
     out = _Output(args.verbose - args.quiet)
     os.environ[ENV_VERBOSITY] = str(out.verbosity)  # read by the backend, in its own process
     if args.verbose:

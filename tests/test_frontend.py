@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -87,3 +88,17 @@ def test_pypa_build_wheel_with_binary_setting(tmp_path: Path) -> None:
         subprocess.run([str(project / "dist" / "hello"), "--version"], capture_output=True, text=True).stdout
         == "hello, version 1.0.0\n"
     )
+
+
+def test_inspect_shows_what_a_binary_holds(hello: Path, tmp_path: Path) -> None:
+    result = onefile("inspect", str(hello))
+    assert result.returncode == 0, result.stderr
+    assert "entry point   hello = hello.cli:main (console_scripts)" in result.stdout
+    assert "\n  click " in result.stdout and "runtime layer" in result.stdout
+    facts = json.loads(onefile("inspect", "--json", str(hello)).stdout)
+    assert facts["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert facts["layers"]["runtime"]["entries"] > 1000
+    not_ours = tmp_path / "plain"
+    not_ours.write_bytes(b"#!/bin/sh\necho hi\n")
+    bad = onefile("inspect", str(not_ours))
+    assert (bad.returncode, bad.stderr) == (1, f"ERROR {not_ours}: not a onefile binary (no trailer)\n")
