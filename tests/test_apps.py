@@ -14,7 +14,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES, PROJECTS, Hidden, build_binary, onefile
 
 pytestmark = pytest.mark.integration
@@ -107,8 +106,12 @@ def test_sigint_becomes_keyboard_interrupt(shared: Hidden, behaviour: Path) -> N
 def _run_on_pty(hidden: Hidden, command: list[str], typed: bytes = b"") -> bytes:
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        hidden.argv(command, {"TERM": "xterm"}), env={**os.environ, **hidden.mounts},
-        stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True,
+        hidden.argv(command, {"TERM": "xterm"}),
+        env={**os.environ, **hidden.mounts},
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        close_fds=True,
     )
     os.close(terminal)
     output = b""
@@ -172,7 +175,12 @@ def _wait_for_http(url: str, process: subprocess.Popen[str], timeout: float = 90
     ],
 )
 def test_servers_answer_load_and_stop_on_sigterm(
-    shared: Hidden, tmp_path_factory: pytest.TempPathFactory, example: str, arguments: list[str], path: str, stopped: str
+    shared: Hidden,
+    tmp_path_factory: pytest.TempPathFactory,
+    example: str,
+    arguments: list[str],
+    path: str,
+    stopped: str,
 ) -> None:
     binary = _build(example, tmp_path_factory, EXAMPLES)
     port = _free_port()
@@ -183,7 +191,9 @@ def test_servers_answer_load_and_stop_on_sigterm(
         with urllib.request.urlopen(url, timeout=10) as response:
             body = response.read().decode()
         assert "flaskdemo" in body or '"status":"ok"' in body
-        load = subprocess.run([sys.executable, str(LOADGEN), url, "1000", "8"], capture_output=True, text=True, timeout=300)
+        load = subprocess.run(
+            [sys.executable, str(LOADGEN), url, "1000", "8"], capture_output=True, text=True, timeout=300
+        )
         assert json.loads(load.stdout) == {"ok": 1000, "failed": 0, "errors": []}, load.stderr
     finally:
         server.send_signal(signal.SIGTERM)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, PROJECTS, Hidden, build_binary, copy_project, onefile
+from conftest import PROJECTS, Hidden, build_binary, copy_project, onefile
 
 pytestmark = pytest.mark.integration
 

@@ -99,6 +99,6 @@ def test_inspect_shows_what_a_binary_holds(hello: Path, tmp_path: Path) -> None:
     assert facts["python"] == ".".join(map(str, sys.version_info[:3]))
     assert facts["layers"]["runtime"]["entries"] > 1000
     not_ours = tmp_path / "plain"
-    not_ours.write_bytes(b"#!/bin/sh\necho hi\n")
+    not_ours.write_bytes(b"#!/bin/sh\necho hi\n" * 20)
     bad = onefile("inspect", str(not_ours))
     assert (bad.returncode, bad.stderr) == (1, f"ERROR {not_ours}: not a onefile binary (no trailer)\n")

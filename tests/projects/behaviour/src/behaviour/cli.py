@@ -59,7 +59,9 @@ def main():
         with context.Pool(2) as pool:
             print(sys.argv[2], pool.map(square, range(5)))
     elif command == "dash-m":
-        child = subprocess.run([sys.executable, "-m", "behaviour.echo", "from", "child"], capture_output=True, text=True)
+        child = subprocess.run(
+            [sys.executable, "-m", "behaviour.echo", "from", "child"], capture_output=True, text=True
+        )
         sys.stdout.write(child.stdout + child.stderr)
     elif command == "reexec":
         if os.environ.get("BEHAVIOUR_REEXECED"):

@@ -25,9 +25,12 @@ def main() -> None:
     from django.conf import settings
 
     settings.configure(
-        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [os.path.join(here, "templates")]}],
+        TEMPLATES=[
+            {"BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [os.path.join(here, "templates")]}
+        ],
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
-        USE_I18N=True, LANGUAGE_CODE="fr",
+        USE_I18N=True,
+        LANGUAGE_CODE="fr",
     )
     django.setup()
     from django.template.loader import render_to_string
