@@ -9,9 +9,10 @@ import time
 from typing import Any, Mapping
 
 from . import __version__
+from ._archives import interpreter_from_archive
 from ._assemble import write_atomically
 from ._buildcache import BlobStore
-from ._config import load_config
+from ._config import ArchiveRuntime, load_config
 from ._entrypoints import choose_entry_point, read_scripts
 from ._errors import ConfigError
 from ._format import PREFIX_APP, encode_block
@@ -63,7 +64,10 @@ def build_binary(
     started = time.monotonic()
     config = load_config(project_dir, config_settings)
     epoch = source_date_epoch()
-    interpreter = find_interpreter(config.python)
+    python = config.python
+    if isinstance(python, ArchiveRuntime):
+        python = interpreter_from_archive(python, log)
+    interpreter = find_interpreter(python)
     log(f"python: {interpreter.version_string.split()[0]} from {interpreter.executable}")
     store = BlobStore.default()
     with tempfile.TemporaryDirectory(prefix="onefile-build-") as work, contextlib.closing(store):
@@ -72,7 +76,16 @@ def build_binary(
             wheel = build_project_wheel(work, config_settings)
         entry_point = choose_entry_point(read_scripts(wheel), config.entry_point, config.name)
         runtime = build_runtime(interpreter, epoch=epoch, store=store, log=log)
-        app = stage_app(wheel, entry_point, interpreter, os.path.join(work, "app"), store, log)
+        app = stage_app(
+            wheel,
+            entry_point,
+            interpreter,
+            os.path.join(work, "app"),
+            store,
+            log,
+            extras=config.extras,
+            lock=config.lock,
+        )
         min_glibc = max(runtime.min_glibc, app.min_glibc)
         manifest = manifest_entry(
             {

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Union
 
 from ._errors import ConfigError, OnefileError
 
@@ -15,7 +16,22 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 #: ``[tool.onefile]`` keys; ``config_settings`` (``-C key=value``) may override each.
-KNOWN_KEYS = ("entry-point", "python", "output")
+KNOWN_KEYS = ("entry-point", "python", "output", "extras", "lock")
+#: Found next to pyproject.toml when ``lock`` is not given (PEP 751's default name).
+DEFAULT_LOCK = "pylock.toml"
+_EXTRA_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2", ".tar")
+
+
+@dataclass(frozen=True)
+class ArchiveRuntime:
+    """A python-build-standalone style archive: a local path, or a URL with its SHA-256."""
+
+    location: str
+    sha256: str | None  # required for URLs
+
+
+PythonChoice = Union[str, ArchiveRuntime, None]
 
 
 @dataclass(frozen=True)
@@ -23,8 +39,10 @@ class Config:
     project_dir: str
     name: str  # the project name, used in messages
     entry_point: str | None
-    python: str | None  # None: the interpreter running the build
+    python: PythonChoice  # None: the interpreter running the build; str: a version or path
     output: str | None  # None: the entry point's name
+    extras: tuple[str, ...]
+    lock: str | None  # absolute path of a pylock.toml or requirements file
 
 
 def _check_string(key: str, value: Any) -> str:
@@ -41,8 +59,48 @@ def _check_output(value: str) -> str:
     return value
 
 
+def _check_extras(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):  # from -C extras=a,b
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) and _EXTRA_NAME.match(v) for v in value):
+        raise ConfigError("tool.onefile.extras", f"{value!r} is not allowed (expected a list of extra names)")
+    return tuple(value)
+
+
+def _check_python(value: Any, project_dir: str) -> PythonChoice:
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"url", "sha256"})
+        if unknown or not isinstance(value.get("url"), str) or not isinstance(value.get("sha256"), str):
+            raise ConfigError(
+                "tool.onefile.python",
+                f'{value!r} is not allowed (a table needs exactly url = "..." and sha256 = "...")',
+            )
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", value["sha256"]):
+            raise ConfigError("tool.onefile.python.sha256", f"{value['sha256']!r} is not a SHA-256 (64 hex digits)")
+        return ArchiveRuntime(value["url"], value["sha256"].lower())
+    text = _check_string("python", value)
+    if text.startswith(("http://", "https://")):
+        raise ConfigError(
+            "tool.onefile.python", f'{text!r}: a URL needs its checksum: python = {{ url = "...", sha256 = "..." }}'
+        )
+    if text.endswith(_ARCHIVE_SUFFIXES):
+        return ArchiveRuntime(os.path.join(project_dir, os.path.expanduser(text)), None)
+    return text
+
+
+def _find_lock(project_dir: str, value: Any) -> str | None:
+    if value is None:
+        default = os.path.join(project_dir, DEFAULT_LOCK)
+        return default if os.path.isfile(default) else None
+    path = os.path.join(project_dir, _check_string("lock", value))
+    if not os.path.isfile(path):
+        raise ConfigError("tool.onefile.lock", f"{value!r} does not exist (relative to {project_dir})")
+    return path
+
+
 def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = None) -> Config:
     """Read the project's configuration, with ``config_settings`` taking precedence."""
+    project_dir = os.path.abspath(project_dir)
     path = os.path.join(project_dir, "pyproject.toml")
     try:
         with open(path, "rb") as f:
@@ -58,20 +116,19 @@ def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = No
         raise ConfigError("tool.onefile", "must be a table")
     unknown = sorted(set(table) - set(KNOWN_KEYS))
     if unknown:
-        raise ConfigError(
-            f"tool.onefile.{unknown[0]}",
-            f"unknown key (allowed: {', '.join(KNOWN_KEYS)})",
-        )
-    values = {key: _check_string(key, table[key]) for key in KNOWN_KEYS if key in table}
+        raise ConfigError(f"tool.onefile.{unknown[0]}", f"unknown key (allowed: {', '.join(KNOWN_KEYS)})")
+    values = dict(table)
     for key in KNOWN_KEYS:
         setting = (config_settings or {}).get(key)
         if setting is not None:
-            values[key] = _check_string(key, setting)
+            values[key] = setting
     output = values.get("output")
     return Config(
-        project_dir=os.path.abspath(project_dir),
-        name=name if isinstance(name, str) else os.path.basename(os.path.abspath(project_dir)),
-        entry_point=values.get("entry-point"),
-        python=values.get("python"),
-        output=_check_output(output) if output else None,
+        project_dir=project_dir,
+        name=name if isinstance(name, str) else os.path.basename(project_dir),
+        entry_point=_check_string("entry-point", values["entry-point"]) if "entry-point" in values else None,
+        python=_check_python(values["python"], project_dir) if "python" in values else None,
+        output=_check_output(_check_string("output", output)) if output is not None else None,
+        extras=_check_extras(values.get("extras", [])),
+        lock=_find_lock(project_dir, values.get("lock")),
     )

@@ -166,7 +166,6 @@ def _run_binary_hooks(
         out.step(f"Installing requirements of build_binary: {', '.join(requires)}")
         env.install(requires)
     out.step("Building binary...")
-    os.makedirs(outdir, exist_ok=True)
     name = call("build_binary", {"binary_directory": outdir, "config_settings": dict(settings)})
     return os.path.join(outdir, str(name))
 

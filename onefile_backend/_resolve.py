@@ -12,6 +12,7 @@ not the build interpreter's) into a prefix laid out like a virtual environment::
 from __future__ import annotations
 
 import contextlib
+import email.message
 import email.parser
 import glob
 import hashlib
@@ -21,14 +22,18 @@ import re
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from ._bootstrap import render_launcher
 from ._buildcache import BlobStore
 from ._elf import SYSTEM_LIBRARIES, ElfFacts, is_elf, read_elf, resolve_libraries, set_rpath
 from ._entrypoints import EntryPoint
-from ._errors import ResolveError
+from ._errors import ConfigError, ResolveError
 from ._format import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, FileEntry
 from ._interpreters import Interpreter
 from ._tree import Log, compile_bytecode, entries_from_tree, unshare_file, write_new_file
@@ -92,28 +97,93 @@ def _uv() -> str:
     return str(find_uv_bin())
 
 
-def install(wheel: str, interpreter: Interpreter, prefix: str) -> None:
-    """Install ``wheel`` and its dependencies for ``interpreter`` into ``prefix``."""
+def _uv_install(interpreter: Interpreter, prefix: str, *arguments: str) -> None:
     command = [
-        _uv(),
-        "pip",
-        "install",
-        "--quiet",
-        "--no-python-downloads",
-        "--python",
-        interpreter.executable,
-        "--prefix",
-        prefix,
-        wheel,
-    ]
+        _uv(), "pip", "install", "--quiet", "--no-python-downloads",
+        "--python", interpreter.executable, "--prefix", prefix, *arguments,
+    ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         detail = result.stderr.strip() or result.stdout.strip()
-        lines = [line for line in detail.splitlines() if line.strip()]
-        summary = " ".join(line.strip() for line in lines[:6])
+        lines = [line.strip() for line in detail.splitlines() if line.strip()]
         raise ResolveError(
-            f"cannot install the project's dependencies for Python {interpreter.short_version}: {summary}"
+            f"cannot install the project's dependencies for Python {interpreter.short_version}: {' '.join(lines[:6])}"
         )
+
+
+def _marker_environment(interpreter: Interpreter) -> dict[str, str]:
+    """PEP 508 marker values for the runtime (which may differ from the build's Python)."""
+    version = ".".join(map(str, interpreter.version))
+    machine = os.uname().machine
+    return {
+        "implementation_name": "cpython", "implementation_version": version, "os_name": "posix",
+        "platform_machine": machine, "platform_python_implementation": "CPython", "platform_system": "Linux",
+        "python_full_version": version, "python_version": interpreter.short_version, "sys_platform": "linux",
+        "platform_release": "", "platform_version": "",
+    }  # fmt: skip
+
+
+def _wheel_metadata(wheel: str) -> email.message.Message:
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+        return email.parser.BytesParser().parsebytes(archive.read(name))
+
+
+def _check_lock_covers(
+    wheel: str, extras: tuple[str, ...], site_packages: str, lock: str, interpreter: Interpreter
+) -> None:
+    """Every requirement of the project must be met by what the lock installed."""
+    headers = _wheel_metadata(wheel)
+    installed = {canonicalize_name(name): version for name, version in _installed_distributions(site_packages).items()}
+    environment = _marker_environment(interpreter)
+    unmet = []
+    for text in headers.get_all("Requires-Dist") or []:
+        requirement = Requirement(text)
+        wanted = requirement.marker is None or any(
+            requirement.marker.evaluate({**environment, "extra": extra}) for extra in ("", *extras)
+        )
+        if not wanted:
+            continue
+        version = installed.get(canonicalize_name(requirement.name))
+        if version is None or not requirement.specifier.contains(version, prereleases=True):
+            unmet.append(str(requirement) + (f" (it pins {version})" if version else ""))
+    if unmet:
+        raise ResolveError(
+            f"tool.onefile.lock: {os.path.basename(lock)} does not satisfy {headers['Name']}'s requirements: "
+            f"{', '.join(unmet)}; update the lock file"
+        )
+
+
+def _check_extras(wheel: str, extras: tuple[str, ...]) -> None:
+    if not extras:
+        return
+    headers = _wheel_metadata(wheel)
+    provided = {canonicalize_name(extra) for extra in headers.get_all("Provides-Extra") or []}
+    for extra in extras:
+        if canonicalize_name(extra) not in provided:
+            raise ConfigError(
+                "tool.onefile.extras",
+                f"{extra!r} is not an extra of {headers['Name']} (it has: {', '.join(sorted(provided)) or 'none'})",
+            )
+
+
+def install(
+    wheel: str, interpreter: Interpreter, prefix: str, *, extras: tuple[str, ...] = (), lock: str | None = None
+) -> None:
+    """Install ``wheel`` (with ``extras``) and its dependencies for ``interpreter`` into ``prefix``.
+
+    With a lock file (PEP 751 ``pylock.toml``, or a requirements file, with hashes when it
+    has them) exactly what it pins is installed, then the project without dependencies.
+    """
+    _check_extras(wheel, extras)
+    target = wheel + (f"[{','.join(extras)}]" if extras else "")
+    if lock is None:
+        _uv_install(interpreter, prefix, target)
+        return
+    _uv_install(interpreter, prefix, "-r", lock)
+    _uv_install(interpreter, prefix, "--no-deps", target)
+    site_packages = os.path.join(prefix, "lib", interpreter.stdlib_name, "site-packages")
+    _check_lock_covers(wheel, extras, site_packages, lock, interpreter)
 
 
 # Written by the installer about this machine: the temporary wheel's path, the time.
@@ -267,11 +337,21 @@ def _installed_distributions(site_packages: str) -> dict[str, str]:
 
 
 def stage_app(
-    wheel: str, entry_point: EntryPoint, interpreter: Interpreter, stage: str, store: BlobStore, log: Log
+    wheel: str,
+    entry_point: EntryPoint,
+    interpreter: Interpreter,
+    stage: str,
+    store: BlobStore,
+    log: Log,
+    *,
+    extras: tuple[str, ...] = (),
+    lock: str | None = None,
 ) -> AppTree:
     """Install the app into ``stage`` and return its entries (without the manifest)."""
-    log(f"resolve: installing {os.path.basename(wheel)} and its dependencies for Python {interpreter.short_version}")
-    install(wheel, interpreter, stage)
+    pins = f" pinned by {os.path.basename(lock)}" if lock else ""
+    version = interpreter.short_version
+    log(f"resolve: installing {os.path.basename(wheel)} and its dependencies{pins} for Python {version}")
+    install(wheel, interpreter, stage, extras=extras, lock=lock)
     site_packages = os.path.join(stage, "lib", interpreter.stdlib_name, "site-packages")
     if not os.path.isdir(site_packages):
         raise ResolveError(f"uv installed nothing into {site_packages}")

@@ -1,0 +1,125 @@
+"""Runtimes from python-build-standalone style archives (``cpython-...-install_only``).
+
+An archive is a tarball holding ``python/bin/python3``, ``python/lib/...``: a relocatable
+CPython. It is fetched once (a URL must come with its SHA-256), unpacked once into the
+build cache, and from there treated like any installed interpreter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from typing import IO, Iterator
+
+import zstandard
+
+from ._buildcache import build_cache_dir
+from ._config import ArchiveRuntime
+from ._errors import InterpreterNotFound
+from ._tree import Log
+
+
+def _sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download(url: str, sha256: str, destination: str, log: Log) -> None:
+    """Fetch ``url`` to ``destination`` if not there yet, checking its SHA-256."""
+    if os.path.isfile(destination):
+        return
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    log(f"runtime: downloading {url}")
+    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(destination), prefix=".download-")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise InterpreterNotFound(
+                url, f"tool.onefile.python: {url} has sha256 {digest.hexdigest()}, but {sha256} was expected"
+            )
+        os.replace(temporary, destination)
+    except (OSError, urllib.error.URLError) as exc:
+        raise InterpreterNotFound(url, f"tool.onefile.python: cannot download {url} ({exc})") from None
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _open_tar(path: str, raw: IO[bytes]) -> tarfile.TarFile:
+    if path.endswith(".tar.zst"):
+        return tarfile.open(fileobj=zstandard.ZstdDecompressor().stream_reader(raw), mode="r|")
+    return tarfile.open(fileobj=raw, mode="r|*")
+
+
+def _safe_members(archive: tarfile.TarFile, label: str) -> Iterator[tarfile.TarInfo]:
+    """Refuse members that would land outside the directory, and anything but files and links."""
+    for member in archive:
+        parts = member.name.split("/")
+        if member.name.startswith("/") or ".." in parts:
+            raise InterpreterNotFound(label, f"tool.onefile.python: {label} has an unsafe entry {member.name!r}")
+        if member.islnk() or member.issym():
+            target = member.linkname if member.islnk() else os.path.join(os.path.dirname(member.name), member.linkname)
+            if target.startswith("/") or os.path.normpath(target).startswith(".."):
+                raise InterpreterNotFound(label, f"tool.onefile.python: {label} has a link leaving it: {member.name!r}")
+        elif not (member.isfile() or member.isdir()):
+            continue
+        yield member
+
+
+def _unpack(archive_path: str, destination: str, label: str) -> None:
+    if os.path.isdir(destination):
+        return
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    temporary = tempfile.mkdtemp(dir=os.path.dirname(destination), prefix=".unpack-")
+    try:
+        with open(archive_path, "rb") as raw, _open_tar(archive_path, raw) as archive:
+            # Python's own extraction filter where it has one, on top of the checks above.
+            safety = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            for member in _safe_members(archive, label):
+                archive.extract(member, temporary, **safety)  # type: ignore[arg-type]
+        os.rename(temporary, destination)
+    except (tarfile.TarError, zstandard.ZstdError, EOFError) as exc:
+        raise InterpreterNotFound(label, f"tool.onefile.python: {label} is not a readable archive ({exc})") from None
+    except OSError as exc:
+        if not os.path.isdir(destination):  # not a lost race with a parallel build
+            raise InterpreterNotFound(label, f"tool.onefile.python: cannot unpack {label} ({exc})") from None
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def interpreter_from_archive(archive: ArchiveRuntime, log: Log) -> str:
+    """Make the archive's interpreter available on disk; return its path."""
+    cache = os.path.join(build_cache_dir(), "runtimes")
+    if archive.sha256 is not None:  # a URL
+        name = archive.location.rstrip("/").rsplit("/", 1)[-1] or "runtime.tar.gz"
+        path = os.path.join(cache, "downloads", archive.sha256, name)
+        _download(archive.location, archive.sha256, path, log)
+        key = archive.sha256
+    else:
+        path = archive.location
+        if not os.path.isfile(path):
+            raise InterpreterNotFound(path, f"tool.onefile.python: {path} does not exist")
+        key = _sha256_of(path)
+    destination = os.path.join(cache, key[:32])
+    _unpack(path, destination, archive.location)
+    for candidate in ("python/bin/python3", "bin/python3"):
+        if os.path.isfile(os.path.join(destination, candidate)):
+            log(f"runtime: from the archive {archive.location}")
+            return os.path.join(destination, candidate)
+    raise InterpreterNotFound(
+        archive.location,
+        f"tool.onefile.python: {archive.location} has no python/bin/python3 "
+        "(expected a python-build-standalone install_only archive)",
+    )

@@ -1,0 +1,7 @@
+def main():
+    try:
+        import six
+    except ImportError:
+        print("without the extra")
+    else:
+        print("with the extra: six", six.__version__)

@@ -1,0 +1,5 @@
+from importlib import metadata
+
+
+def main():
+    print("click", metadata.version("click"))

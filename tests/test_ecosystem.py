@@ -1,0 +1,138 @@
+"""Lock files, extras and runtimes from python-build-standalone style archives."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import sys
+import tarfile
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from conftest import PROJECTS, Hidden, build_binary, copy_project, onefile
+
+pytestmark = pytest.mark.integration
+
+
+def _error_line(stderr: str) -> str:
+    (line,) = [line for line in stderr.splitlines() if line.startswith("ERROR")]
+    return line
+
+
+def test_pylock_next_to_pyproject_pins_what_goes_in(hidden: Hidden, tmp_path: Path) -> None:
+    result = onefile("build", "--binary", "-n", str(PROJECTS / "locked"), "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "pinned by pylock.toml" in result.stderr
+    assert hidden.run([str(tmp_path / "locked")]).stdout == "click 8.1.7\n"
+
+
+def test_requirements_file_with_hashes_as_the_lock(hidden: Hidden, tmp_path: Path) -> None:
+    binary = build_binary(PROJECTS / "locked", tmp_path, "-C", "lock=requirements-lock.txt")
+    assert hidden.run([str(binary)]).stdout == "click 8.1.7\n"
+
+
+@pytest.mark.parametrize(
+    ("lock", "message"),
+    [
+        ("bad-hashes.txt", "hash"),
+        ("incomplete-lock.txt", "incomplete-lock.txt does not satisfy locked's requirements: click>=8"),
+        ("missing.txt", "tool.onefile.lock: 'missing.txt' does not exist"),
+    ],
+)
+def test_a_lock_that_does_not_fit_is_an_error(tmp_path: Path, lock: str, message: str) -> None:
+    result = onefile("build", "--binary", "-n", str(PROJECTS / "locked"), "-o", str(tmp_path), "-C", f"lock={lock}")
+    assert result.returncode == 1
+    assert message in _error_line(result.stderr).lower() if message == "hash" else message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_extras_are_installed(hidden: Hidden, tmp_path: Path) -> None:
+    binary = build_binary(PROJECTS / "extras", tmp_path)
+    assert hidden.run([str(binary)]).stdout.startswith("with the extra: six ")
+    wrong = onefile("build", "--binary", "-n", str(PROJECTS / "extras"), "-o", str(tmp_path / "x"), "-C", "extras=nope")
+    assert (
+        _error_line(wrong.stderr) == "ERROR tool.onefile.extras: 'nope' is not an extra of extrasdemo (it has: fancy)"
+    )
+
+
+def _standalone_archive(source_prefix: Path, destination: Path) -> Path:
+    """A python-build-standalone ``install_only`` archive made from an installed Python."""
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    skip = {"site-packages", "test", "__pycache__", "idlelib", "tkinter", "ensurepip", "turtledemo"}
+
+    def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        return None if skip & set(info.name.split("/")) or "/config-" in info.name else info
+
+    with tarfile.open(destination, "w:gz", compresslevel=1) as archive:
+        for name in (f"bin/python{version}", "bin/python3"):
+            if (source_prefix / name).exists():
+                archive.add(source_prefix / name, f"python/{name}")
+        for entry in sorted((source_prefix / "lib").iterdir()):
+            if entry.name.startswith("libpython") or entry.name == f"python{version}":
+                archive.add(entry, f"python/lib/{entry.name}", filter=keep)
+    return destination
+
+
+@pytest.fixture(scope="module")
+def served_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(url, sha256) of an archive of the test interpreter served on 127.0.0.1."""
+    directory = tmp_path_factory.mktemp("archive")
+    archive = _standalone_archive(Path(sys.base_prefix), directory / "cpython-install_only.tar.gz")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        yield f"http://127.0.0.1:{server.server_address[1]}/{archive.name}", digest
+    finally:
+        server.shutdown()
+
+
+def _with_python(project: Path, value: str) -> Path:
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + f"\n[tool.onefile]\npython = {value}\n")
+    return project
+
+
+def test_runtime_from_a_downloaded_archive(hidden: Hidden, tmp_path: Path, served_archive: tuple[str, str]) -> None:
+    url, digest = served_archive
+    project = _with_python(copy_project("behaviour", tmp_path), f'{{ url = "{url}", sha256 = "{digest}" }}')
+    cache = {"ONEFILE_BUILD_CACHE": str(tmp_path / "build-cache")}
+    result = onefile("build", "--binary", "-n", str(project), "-o", str(tmp_path / "dist"), env=cache)
+    assert result.returncode == 0, result.stderr
+    assert f"runtime: downloading {url}" in result.stderr
+    info = hidden.run([str(tmp_path / "dist" / "behaviour"), "info"])
+    assert f'"version": "{sys.version.split()[0]}' in info.stdout.replace("'", '"'), info.stderr
+    again = onefile("build", "--binary", "-n", str(project), "-o", str(tmp_path / "dist"), env=cache)
+    assert again.returncode == 0 and "downloading" not in again.stderr  # downloaded once
+
+
+def test_archive_checksum_mismatch_names_both_hashes(tmp_path: Path, served_archive: tuple[str, str]) -> None:
+    url, digest = served_archive
+    wrong = "0" * 64
+    project = _with_python(copy_project("behaviour", tmp_path), f'{{ url = "{url}", sha256 = "{wrong}" }}')
+    result = onefile(
+        "build", "--binary", "-n", str(project), "-o", str(tmp_path / "dist"),
+        env={"ONEFILE_BUILD_CACHE": str(tmp_path / "build-cache")},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        _error_line(result.stderr) == f"ERROR tool.onefile.python: {url} has sha256 {digest}, but {wrong} was expected"
+    )
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
+    downloads = tmp_path / "build-cache" / "runtimes" / "downloads"
+    assert not downloads.exists() or not any(p.is_file() for p in downloads.rglob("*"))
+
+
+def test_runtime_from_a_local_archive_path(hidden: Hidden, tmp_path: Path) -> None:
+    project = copy_project("behaviour", tmp_path)
+    _standalone_archive(Path(sys.base_prefix), project / "runtime.tar.gz")
+    _with_python(project, '"runtime.tar.gz"')
+    env = {"ONEFILE_BUILD_CACHE": str(tmp_path / "build-cache")}
+    result = onefile("build", "--binary", "-n", str(project), "-o", str(tmp_path / "dist"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert hidden.run([str(tmp_path / "dist" / "behaviour"), "child"]).returncode == 0
