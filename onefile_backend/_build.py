@@ -6,7 +6,7 @@ import contextlib
 import os
 import tempfile
 import time
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from . import __version__
 from ._archives import interpreter_from_archive
@@ -23,6 +23,24 @@ from ._tree import Log
 
 APP_COMPRESSION_LEVEL = 10
 _EPOCH_1980 = 315532800  # the earliest time a zip entry can carry
+
+
+class _Stages:
+    """How long each stage took, for the build's summary."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.monotonic() - started
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items())
 
 
 def source_date_epoch() -> int:
@@ -62,6 +80,7 @@ def build_binary(
     ``wheel`` is the project's wheel when the caller has just built it.
     """
     started = time.monotonic()
+    stages = _Stages()
     config = load_config(project_dir, config_settings)
     epoch = source_date_epoch()
     python = config.python
@@ -73,19 +92,22 @@ def build_binary(
     with tempfile.TemporaryDirectory(prefix="onefile-build-") as work, contextlib.closing(store):
         if wheel is None:
             log("wheel: building the project with setuptools")
-            wheel = build_project_wheel(work, config_settings)
+            with stages.timed("wheel"):
+                wheel = build_project_wheel(work, config_settings)
         entry_point = choose_entry_point(read_scripts(wheel), config.entry_point, config.name)
-        runtime = build_runtime(interpreter, epoch=epoch, store=store, log=log)
-        app = stage_app(
-            wheel,
-            entry_point,
-            interpreter,
-            os.path.join(work, "app"),
-            store,
-            log,
-            extras=config.extras,
-            lock=config.lock,
-        )
+        with stages.timed("runtime"):
+            runtime = build_runtime(interpreter, epoch=epoch, store=store, log=log)
+        with stages.timed("resolve"):
+            app = stage_app(
+                wheel,
+                entry_point,
+                interpreter,
+                os.path.join(work, "app"),
+                store,
+                log,
+                extras=config.extras,
+                lock=config.lock,
+            )
         min_glibc = max(runtime.min_glibc, app.min_glibc)
         manifest = manifest_entry(
             {
@@ -97,13 +119,16 @@ def build_binary(
                 "distributions": app.distributions,
             }
         )
-        app_block = encode_block(
-            app.entries + [manifest], PREFIX_APP, level=APP_COMPRESSION_LEVEL, epoch=epoch, store=store
-        )
+        with stages.timed("compress"):
+            app_block = encode_block(
+                app.entries + [manifest], PREFIX_APP, level=APP_COMPRESSION_LEVEL, epoch=epoch, store=store
+            )
     name = config.output or entry_point.name
     path = os.path.join(output_dir, name)
-    size = write_atomically(path, runtime.block, app_block, epoch=epoch)
+    with stages.timed("write"):
+        size = write_atomically(path, runtime.block, app_block, epoch=epoch)
     log(f"needs glibc {_glibc(min_glibc)} or newer on the target")
+    log(f"stages: {stages}")
     log(
         f"{display_path(path)}  {_megabytes(size)} (runtime {_megabytes(len(runtime.block.data))}, "
         f"app {_megabytes(len(app_block.data))}) in {time.monotonic() - started:.1f} s",
