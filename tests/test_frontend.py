@@ -102,3 +102,22 @@ def test_inspect_shows_what_a_binary_holds(hello: Path, tmp_path: Path) -> None:
     not_ours.write_bytes(b"#!/bin/sh\necho hi\n" * 20)
     bad = onefile("inspect", str(not_ours))
     assert (bad.returncode, bad.stderr) == (1, f"ERROR {not_ours}: not a onefile binary (no trailer)\n")
+
+
+@pytest.mark.parametrize("runner", ["tox", "nox"])
+def test_tox_and_nox_recipes_build_and_test_the_binary(runner: str, tmp_path: Path) -> None:
+    if shutil.which(runner) is None:
+        pytest.skip(f"{runner} is not installed")
+    project = tmp_path / "hello"
+    shutil.copytree(
+        EXAMPLES / "hello", project, ignore=shutil.ignore_patterns("dist", "build", "*.egg-info", ".tox", ".nox")
+    )
+    for name in ("tox.ini", "noxfile.py"):  # the recipes install onefile-backend from ../..
+        text = (project / name).read_text()
+        (project / name).write_text(
+            text.replace("{toxinidir}/../..", str(REPO)).replace('os.path.join(HERE, "..", "..")', repr(str(REPO)))
+        )
+    command = ["tox", "-c", str(project)] if runner == "tox" else ["nox", "-f", str(project / "noxfile.py")]
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "2 passed" in result.stdout + result.stderr
