@@ -9,9 +9,9 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from setuptools import build_meta as _setuptools
 
-from ._build import build_binary as _build_binary
+from ._capture import captured_output
+from ._config import KNOWN_KEYS
 from ._errors import OnefileError
-from ._resolve import captured_output
 
 T = TypeVar("T")
 ConfigSettings = Mapping[str, Any]
@@ -20,7 +20,14 @@ ConfigSettings = Mapping[str, Any]
 ENV_HOOK_RUNNER = "ONEFILE_HOOK_RUNNER"
 #: Set by the front end's -q/-v: below 0 only warnings and errors are shown.
 ENV_VERBOSITY = "ONEFILE_VERBOSITY"
-_OUR_SETTINGS = ("binary", "entry-point", "python", "output")
+_OUR_SETTINGS = ("binary", *KNOWN_KEYS)  # the rest of config_settings is setuptools'
+
+
+def _build_binary(*args: Any, **kwargs: Any) -> str:
+    # Imported on first use: sdist and wheel builds need nothing but setuptools.
+    from ._build import build_binary
+
+    return build_binary(*args, **kwargs)
 
 
 def _log(message: str, kind: str = "info") -> None:

@@ -75,6 +75,11 @@ def _split_self(requires: Collection[str]) -> tuple[list[str], Requirement | Non
     return others, ours
 
 
+def _outside_extras(requirement: Requirement) -> bool:
+    """True for a requirement of the package itself, not one of its extras."""
+    return requirement.marker is None or requirement.marker.evaluate({"extra": ""})
+
+
 def _install_self(env: build.env.DefaultIsolatedEnv, requirement: Requirement, out: _Output) -> None:
     """Put this running copy of onefile-backend into ``env`` (it is not on PyPI)."""
     if requirement.specifier and not requirement.specifier.contains(__version__, prereleases=True):
@@ -87,7 +92,8 @@ def _install_self(env: build.env.DefaultIsolatedEnv, requirement: Requirement, o
     except metadata.PackageNotFoundError:
         raise OnefileError("onefile-backend is not installed (pip install it first)") from None
     out.step(f"Using this onefile-backend {__version__} for '{requirement}' (not taken from an index)")
-    env.install(distribution.requires or [])
+    needed = [text for text in distribution.requires or [] if _outside_extras(Requirement(text))]
+    env.install(needed)
     purelib = subprocess.run(
         [env.python_executable, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
         capture_output=True,
@@ -271,6 +277,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ERROR {exc}", file=sys.stderr)
     except build.BuildBackendException as exc:
         print(f"ERROR {exc}", file=sys.stderr)
+    except subprocess.CalledProcessError as exc:  # from pypa/build's installer
+        output = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        detail = f": {' '.join(lines[-4:])}" if lines else ""
+        print(
+            f"ERROR installing into the build environment failed ({exc.cmd[0]} exit {exc.returncode}){detail}",
+            file=sys.stderr,
+        )
     except KeyboardInterrupt:
         print("ERROR interrupted", file=sys.stderr)
     return 1

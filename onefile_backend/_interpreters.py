@@ -27,9 +27,10 @@ print(json.dumps({
     "abiflags": getattr(sys, "abiflags", ""),
     "executable": os.path.realpath(base),
     "base_prefix": sys.base_prefix,
-    "stdlib": sysconfig.get_paths()["stdlib"],
+    "stdlib": os.path.dirname(os.__file__),
     "platstdlib": sysconfig.get_paths()["platstdlib"],
-    "dynload": v("DESTSHARED") or os.path.join(sysconfig.get_paths()["platstdlib"], "lib-dynload"),
+    # Where it is now, not where it was built for (DESTSHARED), which may be elsewhere.
+    "dynload": ([p for p in sys.path if p.endswith("lib-dynload")] or [v("DESTSHARED") or ""])[0],
     "shared": bool(v("Py_ENABLE_SHARED")),
     "libdir": v("LIBDIR") or "",
     "ldlibrary": v("LDLIBRARY") or "",

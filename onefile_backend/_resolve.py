@@ -11,7 +11,6 @@ not the build interpreter's) into a prefix laid out like a virtual environment::
 
 from __future__ import annotations
 
-import contextlib
 import email.message
 import email.parser
 import glob
@@ -21,16 +20,16 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import zipfile
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from ._bootstrap import render_launcher
 from ._buildcache import BlobStore
+from ._capture import captured_output
 from ._elf import SYSTEM_LIBRARIES, ElfFacts, is_elf, read_elf, resolve_libraries, set_rpath
 from ._entrypoints import EntryPoint
 from ._errors import ConfigError, ResolveError
@@ -48,33 +47,6 @@ class AppTree:
     entries: list[FileEntry]
     distributions: dict[str, str]  # name -> version, of everything installed
     min_glibc: tuple[int, ...]  # the highest glibc its native extensions need
-
-
-@contextlib.contextmanager
-def captured_output(what: str) -> Iterator[None]:
-    """Send fd 1 and 2 to a file for the duration; show it only if the step fails."""
-    if os.environ.get("ONEFILE_VERBOSE"):
-        yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        saved = os.dup(1), os.dup(2)
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            sink.seek(0)
-            output = sink.read().decode("utf-8", "replace").rstrip()
-            if output:
-                os.write(2, f"--- output of {what} ---\n{output}\n---\n".encode())
-            raise
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
 
 
 def build_project_wheel(wheel_dir: str, config_settings: Mapping[str, Any] | None) -> str:

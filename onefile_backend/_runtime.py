@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ from ._interpreters import Interpreter
 from ._tree import Log, compile_bytecode, entries_from_tree
 
 #: Bump when the recipe below changes what goes into a runtime layer.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 3
 COMPRESSION_LEVEL = 19
 
 # Parts of the stdlib no app needs at run time: tests, the IDE, pip's bootstrapper,
@@ -115,15 +116,14 @@ def _stage(interpreter: Interpreter, stage: str, store: BlobStore, log: Log) -> 
     python = os.path.join(bin_dir, "python3")
     shutil.copy(interpreter.executable, python)
     os.symlink("python3", os.path.join(bin_dir, "python"))
-    if interpreter.libpython:
-        shutil.copy(interpreter.libpython, lib_dir)
     shutil.copytree(interpreter.stdlib, stdlib_dir, ignore=_ignore_stdlib(interpreter.stdlib))
     os.makedirs(dynload_dir)
-    if os.path.isdir(interpreter.dynload):
-        for name in sorted(os.listdir(interpreter.dynload)):
-            source = os.path.join(interpreter.dynload, name)
-            if os.path.isfile(source) and not any(fnmatch.fnmatch(name, p) for p in _PRUNED_MODULES):
-                shutil.copy(source, dynload_dir)
+    if not os.path.isdir(interpreter.dynload):
+        raise RuntimeBuildError(f"{interpreter.executable}: its extension modules ({interpreter.dynload}) are missing")
+    for name in sorted(os.listdir(interpreter.dynload)):
+        source = os.path.join(interpreter.dynload, name)
+        if os.path.isfile(source) and not any(fnmatch.fnmatch(name, p) for p in _PRUNED_MODULES):
+            shutil.copy(source, dynload_dir)
 
     # Resolve from the originals: their run paths still point where their libraries are.
     originals = [interpreter.executable]
@@ -131,10 +131,10 @@ def _stage(interpreter: Interpreter, stage: str, store: BlobStore, log: Log) -> 
         originals.append(interpreter.libpython)
     originals += [os.path.join(interpreter.dynload, name) for name in sorted(os.listdir(dynload_dir))]
     libraries, missing = resolve_libraries(originals)
-    libpython_name = os.path.basename(interpreter.libpython or "")
+    # libpython too comes from where the loader finds it for the interpreter (sysconfig's
+    # LIBDIR is where it was built for, which need not be where it is now).
     for soname, source in sorted(libraries.items()):
-        if soname != libpython_name and not soname.startswith("libpython"):
-            shutil.copy(source, os.path.join(lib_dir, soname))
+        shutil.copy(source, os.path.join(lib_dir, soname))
     if missing:
         log(f"some runtime modules need libraries this machine lacks: {', '.join(missing)}", kind="warning")
 
@@ -146,10 +146,53 @@ def _stage(interpreter: Interpreter, stage: str, store: BlobStore, log: Log) -> 
         directory = os.path.dirname(path)
         rpath = "$ORIGIN/" + os.path.relpath(lib_dir, directory) if directory != lib_dir else "$ORIGIN"
         set_rpath(path, rpath)
+    _check_self_contained(python, lib_dir, interpreter)
+    _smoke_test(python, dynload_dir, interpreter, log)
     compile_bytecode(interpreter, stage, os.path.relpath(stdlib_dir, stage), store)
     min_glibc = max((required_glibc(path) for path in elves), default=())
     bundled = tuple(sorted(name for name in libraries if not name.startswith("libpython")))
     return min_glibc, bundled
+
+
+def _check_self_contained(python: str, lib_dir: str, interpreter: Interpreter) -> None:
+    """The copy must load its libraries from itself, not from the build machine."""
+    found, missing = resolve_libraries([python])
+    outside = [
+        f"{name} ({path})" for name, path in found.items() if not path.startswith(os.path.realpath(lib_dir) + os.sep)
+    ]
+    if missing or outside:
+        raise RuntimeBuildError(
+            f"cannot make {interpreter.executable} relocatable: its copy would load "
+            f"{', '.join(outside + missing)} from outside the runtime"
+        )
+
+
+_IMPORT_EACH = """
+import importlib, sys
+failed = []
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        failed.append(f"{name} ({exc})")
+print(sys.version.split()[0])
+print("; ".join(failed))
+"""
+
+
+def _smoke_test(python: str, dynload_dir: str, interpreter: Interpreter, log: Log) -> None:
+    """Run the copy with no environment to lean on and import each of its extension modules."""
+    modules = sorted({name.split(".")[0] for name in os.listdir(dynload_dir) if name.endswith(".so")})
+    result = subprocess.run(
+        [python, "-I", "-c", _IMPORT_EACH, *modules], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+    )
+    version, _, failed = result.stdout.partition("\n")
+    expected = ".".join(map(str, interpreter.version))
+    if result.returncode != 0 or version != expected:
+        detail = result.stderr.strip().splitlines()[-1:] or [f"it reports Python {version}"]
+        raise RuntimeBuildError(f"the relocatable copy of {interpreter.executable} does not run: {detail[0]}")
+    if failed.strip():
+        log(f"runtime modules that fail to import in the copy: {failed.strip()}", kind="warning")
 
 
 def _walk_files(root: str) -> list[str]:
