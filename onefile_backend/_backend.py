@@ -30,11 +30,31 @@ def _build_binary(*args: Any, **kwargs: Any) -> str:
     return build_binary(*args, **kwargs)
 
 
-def _log(message: str, kind: str = "info") -> None:
-    if kind == "info" and int(os.environ.get(ENV_VERBOSITY) or 0) < 0:
-        return
-    prefix = {"warning": "WARNING ", "result": ""}.get(kind, "* ")
-    print(f"{prefix}{message}", file=sys.stderr, flush=True)
+class _Log:
+    """The backend's voice, on stderr. ``progress`` lines redraw one line on a terminal
+    and are left out of logs (CI), so long steps show they move without flooding."""
+
+    def __init__(self) -> None:
+        self.redrawing = False
+
+    def __call__(self, message: str, kind: str = "info") -> None:
+        quiet = int(os.environ.get(ENV_VERBOSITY) or 0) < 0
+        if kind == "progress":
+            if sys.stderr.isatty() and not quiet:
+                sys.stderr.write(f"\r\x1b[K* {message}")
+                sys.stderr.flush()
+                self.redrawing = True
+            return
+        if kind == "info" and quiet:
+            return
+        if self.redrawing:
+            sys.stderr.write("\r\x1b[K")
+            self.redrawing = False
+        prefix = {"warning": "WARNING ", "result": ""}.get(kind, "* ")
+        print(f"{prefix}{message}", file=sys.stderr, flush=True)
+
+
+_log = _Log()
 
 
 def _setuptools_settings(config_settings: ConfigSettings | None) -> dict[str, Any] | None:

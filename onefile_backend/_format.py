@@ -17,7 +17,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Mapping, Protocol, Sequence
+from typing import BinaryIO, Callable, Iterable, Mapping, Protocol, Sequence
 
 import zstandard
 
@@ -124,8 +124,11 @@ def _compressible(entry: FileEntry, level: int | None) -> bool:
     return level is not None and stat.S_ISREG(entry.mode) and len(entry.data) > 64
 
 
+Progress = Callable[[int, int], None]  # (entries done, entries to do)
+
+
 def _pack(
-    entries: Sequence[FileEntry], level: int | None, store: Store | None, threads: int
+    entries: Sequence[FileEntry], level: int | None, store: Store | None, threads: int, progress: Progress | None
 ) -> list[tuple[int, bytes]]:
     """(method, payload) per entry: zstd when it saves space, else stored."""
     keys = {
@@ -139,15 +142,19 @@ def _pack(
     def compress(index: int) -> bytes:
         return zstandard.ZstdCompressor(level=level or 3).compress(entries[index].data)
 
+    fresh: dict[int, bytes] = {}
     with ThreadPoolExecutor(max_workers=threads or None) as pool:
-        fresh = dict(zip(todo, pool.map(compress, todo)))
+        for done, (index, payload) in enumerate(zip(todo, pool.map(compress, todo)), 1):
+            fresh[index] = payload
+            if progress is not None and (done % 100 == 0 or done == len(todo)):
+                progress(done, len(todo))
     if store is not None:
         store.put_many({keys[index]: payload for index, payload in fresh.items()})
     packed = []
     for index, entry in enumerate(entries):
-        payload = fresh.get(index) or (known.get(keys[index]) if index in keys else None)
-        if payload is not None and len(payload) < len(entry.data):
-            packed.append((METHOD_ZSTD, payload))
+        compressed = fresh.get(index) or (known.get(keys[index]) if index in keys else None)
+        if compressed is not None and len(compressed) < len(entry.data):
+            packed.append((METHOD_ZSTD, compressed))
         else:
             packed.append((METHOD_STORED, entry.data))
     return packed
@@ -161,14 +168,16 @@ def encode_block(
     epoch: int,
     threads: int = 0,
     store: Store | None = None,
+    progress: Progress | None = None,
 ) -> Block:
     """Encode ``entries`` (in the order given) as zip local entries named ``prefix + path``.
 
     ``level`` is the zstd level; ``None`` stores every entry (zipimport reads only those).
-    Compressed payloads are looked up in, and added to, ``store``.
+    Compressed payloads are looked up in, and added to, ``store``; ``progress`` hears
+    how far compression has come.
     """
     dos_time, dos_date = dos_datetime(epoch)
-    packed = _pack(entries, level, store, threads)
+    packed = _pack(entries, level, store, threads, progress)
     chunks: list[bytes] = []
     members: list[_Member] = []
     offset = 0

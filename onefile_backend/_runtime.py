@@ -243,7 +243,14 @@ def build_runtime(interpreter: Interpreter, *, epoch: int, store: BlobStore, log
         except OSError as exc:
             raise RuntimeBuildError(f"cannot copy the interpreter {interpreter.executable}: {exc}") from None
         entries = entries_from_tree(stage)
-    block = encode_block(entries, PREFIX_RUNTIME, level=COMPRESSION_LEVEL, epoch=epoch, store=store)
+    block = encode_block(
+        entries,
+        PREFIX_RUNTIME,
+        level=COMPRESSION_LEVEL,
+        epoch=epoch,
+        store=store,
+        progress=lambda done, total: log(f"runtime: compressed {done} of {total} files", kind="progress"),
+    )
     runtime = Runtime(block, interpreter, min_glibc, libraries, False)
     try:
         _store_cached(cache_path, runtime)
