@@ -42,9 +42,12 @@ def _download(url: str, sha256: str, destination: str, log: Log) -> None:
     try:
         digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            total = int(response.headers.get("Content-Length") or 0)
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 digest.update(chunk)
                 out.write(chunk)
+                of_total = f" of {total / 1e6:.1f}" if total else ""
+                log(f"runtime: downloaded {out.tell() / 1e6:.1f}{of_total} MB", kind="progress")
         if digest.hexdigest() != sha256:
             raise InterpreterNotFound(
                 url, f"tool.onefile.python: {url} has sha256 {digest.hexdigest()}, but {sha256} was expected"
