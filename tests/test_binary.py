@@ -189,3 +189,15 @@ def test_python_running_the_binary_as_a_zipapp_reexecutes_it(hidden: Hidden, beh
     assert result.returncode == 4, result.stderr
     result = hidden.run([info["executable"], str(behaviour), "info"])
     assert json.loads(result.stdout)["argv"] == [str(behaviour), "info"]
+
+
+def test_same_inputs_give_identical_bytes(tmp_path: Path) -> None:
+    """Different directories, times and build caches (so the runtime is rebuilt too)."""
+    built = []
+    for name in ("one", "two"):
+        project = copy_project("behaviour", tmp_path / name)
+        env = {"SOURCE_DATE_EPOCH": "1700000000"}
+        if name == "two":
+            env["ONEFILE_BUILD_CACHE"] = str(tmp_path / "fresh-build-cache")
+        built.append(build_binary(project, tmp_path / name / "dist", env=env).read_bytes())
+    assert built[0] == built[1]
