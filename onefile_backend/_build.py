@@ -14,7 +14,7 @@ from ._assemble import write_atomically
 from ._buildcache import BlobStore
 from ._config import ArchiveRuntime, load_config
 from ._entrypoints import choose_entry_point, read_scripts
-from ._errors import ConfigError
+from ._errors import AssembleError, ConfigError
 from ._format import PREFIX_APP, encode_block
 from ._interpreters import find_interpreter
 from ._resolve import build_project_wheel, manifest_entry, stage_app
@@ -120,9 +120,12 @@ def build_binary(
             }
         )
         with stages.timed("compress"):
-            app_block = encode_block(
-                app.entries + [manifest], PREFIX_APP, level=APP_COMPRESSION_LEVEL, epoch=epoch, store=store
-            )
+            try:
+                app_block = encode_block(
+                    app.entries + [manifest], PREFIX_APP, level=APP_COMPRESSION_LEVEL, epoch=epoch, store=store
+                )
+            except ValueError as exc:  # a file name or link no launcher would unpack
+                raise AssembleError(f"cannot put an installed file into the binary: {exc}") from None
     name = config.output or entry_point.name
     path = os.path.join(output_dir, name)
     with stages.timed("write"):

@@ -11,6 +11,7 @@ after the layers makes the whole binary a zip archive for ``unzip -l`` and zipim
 from __future__ import annotations
 
 import hashlib
+import itertools
 import stat
 import struct
 import time
@@ -106,6 +107,19 @@ class Block:
         return cls(data, members)
 
 
+def check_entry(entry: FileEntry) -> None:
+    """Refuse what the stub would refuse (docs/format.md, Layers), naming the path."""
+    parts = entry.path.rstrip("/").split("/") if stat.S_ISDIR(entry.mode) else entry.path.split("/")
+    if not entry.path or "\\" in entry.path or "\0" in entry.path or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"{entry.path!r}: a name the launcher would refuse (empty, '.', '..', '\\' or NUL)")
+    if stat.S_ISLNK(entry.mode):
+        target = entry.data.decode("utf-8", "replace").split("/")
+        leading = len(target) - len(list(itertools.dropwhile(lambda part: part == "..", target)))
+        rest = target[leading:]
+        if not rest or target[0] == "" or any(p in ("", ".", "..") for p in rest) or leading >= len(parts):
+            raise ValueError(f"{entry.path!r}: a link to {entry.data!r} would leave the layer or is not plain")
+
+
 def dos_datetime(epoch: int) -> tuple[int, int]:
     """Return zip's (time, date) fields for a Unix time, clamped to 1980..2107."""
     year, month, day, hour, minute, second = time.gmtime(max(epoch, 315532800))[:6]
@@ -182,6 +196,7 @@ def encode_block(
     members: list[_Member] = []
     offset = 0
     for entry, (method, payload) in zip(entries, packed):
+        check_entry(entry)
         if len(entry.data) > MAX_ENTRY_SIZE:
             raise ValueError(f"{entry.path}: files of 4 GiB or more are not supported")
         path = entry.path + "/" if stat.S_ISDIR(entry.mode) and not entry.path.endswith("/") else entry.path

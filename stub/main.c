@@ -14,17 +14,23 @@
 #include "of_cache.h"
 #include "of_error.h"
 #include "of_format.h"
+#include "of_modes.h"
 #include "of_sha256.h"
 #include "of_trailer.h"
 #include "of_unpack.h"
 
+/* The paths main works with, all malloc'd. */
+struct of_main_paths {
+    char *keys[OF_LAYER_COUNT];
+    char *kind_dirs[OF_LAYER_COUNT];
+    char *dirs[OF_LAYER_COUNT];
+};
+
+/* What of_main_fill_layer needs to fill one layer's directory. */
 struct of_main_fill {
-    const uint8_t *file;
-    const struct of_layer *layer;
-    const char *prefix;
-    const char *self;
-    const char *runtime_dir; /* app layer only: the runtime it runs on */
-    char *what; /* "<binary>: app layer", for messages */
+    const struct of_binary *b;
+    int layer; /* OF_LAYER_RUNTIME or OF_LAYER_APP */
+    char what[PATH_MAX + 32]; /* "<binary>: app layer", for messages */
 };
 
 /* The binary's own path (malloc'd), from /proc/self/exe. */
@@ -57,7 +63,7 @@ static int of_main_venv(int dirfd, const char *dirpath, const char *runtime_dir)
         goto cleanup;
     }
     fd = openat(dirfd, OF_APP_PYVENV_CFG, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 || dprintf(fd, "home = %s/bin\ninclude-system-site-packages = false\n", runtime_dir) < 0) {
+    if (fd < 0 || dprintf(fd, OF_APP_PYVENV_CFG_FORMAT, runtime_dir) < 0) {
         of_error_errno("cannot write %s/" OF_APP_PYVENV_CFG, dirpath);
         goto cleanup;
     }
@@ -89,57 +95,158 @@ cleanup:
 static int of_main_fill_layer(int dirfd, const char *dirpath, void *arg)
 {
     const struct of_main_fill *f = arg;
+    const struct of_binary *b = f->b;
     int rc = -1;
 
-    if (of_unpack_layer(f->file, f->layer, f->prefix, f->what, dirfd, dirpath) != 0)
+    if (of_unpack_layer(b->file, &b->trailer->layers[f->layer], of_modes_layer_prefixes[f->layer], f->what, dirfd,
+                        dirpath) != 0)
         goto cleanup;
-    if (f->runtime_dir != NULL && of_main_venv(dirfd, dirpath, f->runtime_dir) != 0)
+    if (f->layer == OF_LAYER_APP && of_main_venv(dirfd, dirpath, b->dirs[OF_LAYER_RUNTIME]) != 0)
         goto cleanup;
     rc = 0;
 cleanup:
     return rc;
 }
 
-/* Unpack one layer into <root>/<kind>/<key> (*final) unless it is there already. */
-static int of_main_layer(const char *root, const char *kind, const uint8_t key[OF_SHA256_DIGEST_SIZE],
-                         struct of_main_fill *fill, char **final)
+static void of_main_paths_free(struct of_main_paths *p)
 {
-    char hex[OF_CACHE_KEY_HEX_DIGITS + 1], *kind_dir = of_cache_path(root, kind);
-    size_t what_len = strlen(fill->self) + strlen(kind) + sizeof(":  layer");
-    uint8_t digest[OF_SHA256_DIGEST_SIZE];
+    for (int i = 0; i < OF_LAYER_COUNT; i++) {
+        free(p->keys[i]);
+        free(p->kind_dirs[i]);
+        free(p->dirs[i]);
+        p->keys[i] = p->kind_dirs[i] = p->dirs[i] = NULL;
+    }
+}
+
+/* Fill in the cache paths of `b` (pointing into `p`) for the cache b->root. */
+static int of_main_paths(struct of_binary *b, struct of_main_paths *p)
+{
+    static const char *const kinds[OF_LAYER_COUNT] = { OF_CACHE_RUNTIME_DIR, OF_CACHE_APP_DIR };
+    const uint8_t *keys[OF_LAYER_COUNT] = { b->trailer->layers[OF_LAYER_RUNTIME].sha256, b->trailer->app_key };
     int rc = -1;
 
-    for (int i = 0; i < OF_CACHE_KEY_HEX_DIGITS / 2; i++)
-        snprintf(hex + 2 * i, 3, "%02x", key[i]);
-    *final = kind_dir != NULL ? of_cache_path(kind_dir, hex) : NULL;
-    fill->what = malloc(what_len);
-    if (*final == NULL || fill->what == NULL) {
-        of_error("out of memory");
-        goto cleanup;
+    of_main_paths_free(p);
+    for (int i = 0; i < OF_LAYER_COUNT; i++) {
+        p->keys[i] = malloc(OF_CACHE_KEY_HEX_DIGITS + 1);
+        p->kind_dirs[i] = of_cache_path(b->root->path, kinds[i]);
+        if (p->keys[i] == NULL || p->kind_dirs[i] == NULL) {
+            of_error("out of memory");
+            goto cleanup;
+        }
+        for (int j = 0; j < OF_CACHE_KEY_HEX_DIGITS / 2; j++)
+            snprintf(p->keys[i] + 2 * j, 3, "%02x", keys[i][j]);
+        p->dirs[i] = of_cache_path(p->kind_dirs[i], p->keys[i]);
+        if (p->dirs[i] == NULL) {
+            of_error("out of memory");
+            goto cleanup;
+        }
+        b->keys[i] = p->keys[i];
+        b->kind_dirs[i] = p->kind_dirs[i];
+        b->dirs[i] = p->dirs[i];
     }
-    if (of_cache_exists(*final)) {
-        OF_DEBUG_LOG("%s: already unpacked", *final);
-        rc = 0;
-        goto cleanup;
-    }
-    snprintf(fill->what, what_len, "%s: %s layer", fill->self, kind);
-    of_sha256(fill->file + fill->layer->offset, fill->layer->size, digest);
-    if (memcmp(digest, fill->layer->sha256, sizeof(digest)) != 0) {
-        of_error("%s is corrupted (checksum mismatch)", fill->what);
-        goto cleanup;
-    }
-    rc = of_cache_install(root, kind, hex, *final, of_main_fill_layer, fill);
+    rc = 0;
 cleanup:
-    free(fill->what);
-    fill->what = NULL;
-    free(kind_dir);
     return rc;
 }
 
-static void of_main_exec(const char *app_dir, const char *self, int argc, char **argv)
+static int of_main_unpacked(const struct of_binary *b)
 {
+    return of_cache_exists(b->dirs[OF_LAYER_RUNTIME]) && of_cache_exists(b->dirs[OF_LAYER_APP]);
+}
+
+/* The cache to use: the usual one, or when that is an implicit one (from $HOME or
+ * $XDG_CACHE_HOME) that doesn't hold our layers and can't be written (a read-only
+ * home, a service account's nonexistent one), the private one under $TMPDIR. On a warm
+ * start this costs the two stats of of_main_unpacked. */
+static int of_main_choose_root(struct of_binary *b, struct of_cache_root *root, struct of_main_paths *p,
+                               int create)
+{
+    static char why[PATH_MAX + 64];
+    struct of_cache_root fallback;
+    int rc = -1;
+
+    if (of_cache_root(root, create) != 0 || of_main_paths(b, p) != 0)
+        goto cleanup;
+    if (root->implicit && !of_main_unpacked(b) && !of_cache_writable(root->path)) {
+        snprintf(why, sizeof(why), "${TMPDIR:-/tmp}, as %s from %s is not writable", root->path, root->why);
+        if (of_cache_fallback(&fallback, "", create) != 0)
+            goto cleanup;
+        of_cache_root_free(root);
+        *root = fallback;
+        root->why = why;
+        if (of_main_paths(b, p) != 0)
+            goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    return rc;
+}
+
+/* Say how much room unpacking needs when the disk is full. */
+static void of_main_hint_space(const struct of_binary *b, int layer)
+{
+    int err = of_error_errnum();
+
+    if (err == ENOSPC || err == EDQUOT)
+        of_error_hint("unpacking the %s layer needs %.1f MB in %s; free some space there or set " OF_ENV_CACHE_DIR
+                      " to a directory with room",
+                      of_modes_layer_names[layer], (double)b->trailer->layers[layer].unpacked_size / 1e6,
+                      b->root->path);
+}
+
+/* Unpack the layers that are not in the cache yet. Both are checked against their
+ * SHA-256 first, so a damaged binary leaves nothing behind. */
+static int of_main_unpack(const struct of_binary *b)
+{
+    struct of_main_fill *fill = calloc(1, sizeof(*fill));
+    uint8_t digest[OF_SHA256_DIGEST_SIZE];
+    int missing[OF_LAYER_COUNT], rc = -1;
+
+    if (fill == NULL) {
+        of_error("out of memory");
+        goto cleanup;
+    }
+    for (int i = 0; i < OF_LAYER_COUNT; i++) {
+        const struct of_layer *layer = &b->trailer->layers[i];
+
+        missing[i] = !of_cache_exists(b->dirs[i]);
+        if (!missing[i])
+            continue;
+        of_sha256(b->file + layer->offset, layer->size, digest);
+        if (memcmp(digest, layer->sha256, sizeof(digest)) != 0) {
+            of_error("%s: the %s layer is damaged (its SHA-256 does not match the trailer); "
+                     "download or build the file again", b->self, of_modes_layer_names[i]);
+            goto cleanup;
+        }
+    }
+    if (of_cache_prepare(b->root->path) != 0)
+        goto cleanup;
+    /* Cold start: the time to remove what killed unpackers left behind. */
+    for (int i = 0; i < OF_LAYER_COUNT; i++)
+        of_cache_sweep(b->kind_dirs[i]);
+    fill->b = b;
+    for (int i = 0; i < OF_LAYER_COUNT; i++) {
+        if (!missing[i])
+            continue;
+        fill->layer = i;
+        snprintf(fill->what, sizeof(fill->what), "%s: %s layer", b->self, of_modes_layer_names[i]);
+        if (of_cache_install(b->kind_dirs[i], b->keys[i], b->dirs[i], of_main_fill_layer, fill) != 0) {
+            of_main_hint_space(b, i);
+            goto cleanup;
+        }
+    }
+    rc = 0;
+cleanup:
+    free(fill);
+    return rc;
+}
+
+static void of_main_exec(const struct of_binary *b, int argc, char **argv)
+{
+    const char *app_dir = b->dirs[OF_LAYER_APP];
     char *python = of_cache_path(app_dir, OF_APP_PYTHON), *script = of_cache_path(app_dir, OF_APP_MAIN);
     char **args = calloc((size_t)(argc > 0 ? argc : 1) + 2, sizeof(char *));
+    int err;
 
     if (python == NULL || script == NULL || args == NULL) {
         of_error("out of memory");
@@ -149,41 +256,75 @@ static void of_main_exec(const char *app_dir, const char *self, int argc, char *
     args[1] = script;
     for (int i = 1; i < argc; i++)
         args[i + 1] = argv[i];
-    if (setenv(OF_ENV_BINARY, self, 1) != 0 ||
-        setenv(OF_ENV_ARGV0, argc > 0 && strchr(argv[0], '/') != NULL ? argv[0] : self, 1) != 0 ||
+    if (setenv(OF_ENV_BINARY, b->self, 1) != 0 ||
+        setenv(OF_ENV_ARGV0, argc > 0 && strchr(argv[0], '/') != NULL ? argv[0] : b->self, 1) != 0 ||
         unsetenv("PYTHONHOME") != 0 || unsetenv("PYTHONPATH") != 0) {
         of_error_errno("cannot set up the environment");
         goto cleanup;
     }
     OF_DEBUG_LOG("exec %s %s", python, script);
     execv(python, args);
-    if (errno == EACCES)
-        of_error("cannot execute %s: %s (is the cache on a noexec mount? set " OF_ENV_CACHE_DIR
-                 " to a directory that allows executables)", python, strerror(errno));
-    else
+    err = errno;
+    if (err == EACCES && of_cache_noexec(b->dirs[OF_LAYER_RUNTIME])) {
+        of_error("cannot execute %s: the cache %s is on a file system mounted noexec; set " OF_ENV_CACHE_DIR
+                 " to a directory on one that allows executables", python, b->root->path);
+    } else {
+        errno = err;
         of_error_errno("cannot execute %s", python);
+        if (err == ENOENT || err == EACCES || err == ENOEXEC)
+            of_error_hint(OF_ENV_MODE "=verify %s tells what is wrong in the cache", b->self);
+    }
 cleanup:
     free(args);
     free(script);
     free(python);
 }
 
+/* What ONEFILE asks for. */
+enum of_main_mode { OF_MAIN_RUN, OF_MAIN_INFO, OF_MAIN_VERIFY, OF_MAIN_CLEAN };
+
+static int of_main_mode(enum of_main_mode *mode)
+{
+    const char *value = getenv(OF_ENV_MODE);
+
+    *mode = OF_MAIN_RUN;
+    if (value == NULL || value[0] == '\0')
+        return 0;
+    if (strcmp(value, "info") == 0)
+        *mode = OF_MAIN_INFO;
+    else if (strcmp(value, "verify") == 0)
+        *mode = OF_MAIN_VERIFY;
+    else if (strcmp(value, "clean") == 0)
+        *mode = OF_MAIN_CLEAN;
+    else
+        return of_error(OF_ENV_MODE "=%.100s: unknown (use info, verify or clean; unset it to run the app)", value);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     mode_t saved_umask = umask(022); /* the layers carry exact modes */
-    char *self = NULL, *root = NULL, *runtime_dir = NULL, *app_dir = NULL;
-    const struct of_layer *layers;
+    struct of_main_paths paths = { { NULL }, { NULL }, { NULL } };
+    struct of_cache_root root = { NULL, NULL, 0 };
+    struct of_binary b = { NULL, NULL, 0, NULL, &root, { NULL }, { NULL }, { NULL } };
+    enum of_main_mode mode;
     struct of_trailer trailer;
-    struct of_main_fill fill;
-    const uint8_t *file = NULL;
+    char *self = NULL;
     void *map = MAP_FAILED;
     struct stat st;
-    int fd = -1;
+    int fd = -1, status = 1;
 
     of_error_init(argc > 0 ? argv[0] : NULL);
+    if (of_main_mode(&mode) != 0)
+        goto fail;
+    if (unsetenv(OF_ENV_MODE) != 0) { /* not for the app, nor its children */
+        of_error_errno("cannot set up the environment");
+        goto fail;
+    }
     self = of_main_self();
     if (self == NULL)
         goto fail;
+    b.self = self;
     fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0) {
         of_error_errno("cannot open %s", self);
@@ -195,30 +336,53 @@ int main(int argc, char **argv)
             of_error_errno("cannot read %s", self);
             goto fail;
         }
-        file = map;
+        b.file = map;
     }
-    if (of_trailer_read(file, (uint64_t)st.st_size, self, &trailer) != 0)
+    b.size = (uint64_t)st.st_size;
+    if (of_trailer_read(b.file, b.size, self, &trailer) != 0)
         goto fail;
-    root = of_cache_root();
-    if (root == NULL)
+    b.trailer = &trailer;
+    if (of_main_choose_root(&b, &root, &paths, mode == OF_MAIN_RUN) != 0)
         goto fail;
-    OF_DEBUG_LOG("cache root %s", root);
+    OF_DEBUG_LOG("cache root %s (%s)", root.path, root.why);
 
-    layers = trailer.layers;
-    fill = (struct of_main_fill){ file, &layers[OF_LAYER_RUNTIME], OF_PREFIX_RUNTIME, self, NULL, NULL };
-    if (of_main_layer(root, OF_CACHE_RUNTIME_DIR, layers[OF_LAYER_RUNTIME].sha256, &fill, &runtime_dir) != 0)
+    switch (mode) {
+    case OF_MAIN_INFO:
+        status = of_modes_info(&b, stdout) == 0 ? 0 : 1;
+        goto done;
+    case OF_MAIN_VERIFY:
+        status = of_modes_verify(&b, stdout);
+        goto done;
+    case OF_MAIN_CLEAN:
+        if (of_modes_clean(&b, stdout) != 0)
+            goto fail;
+        status = 0;
+        goto done;
+    case OF_MAIN_RUN:
+        break;
+    }
+    if (!of_main_unpacked(&b) && of_main_unpack(&b) != 0)
         goto fail;
-    fill = (struct of_main_fill){ file, &layers[OF_LAYER_APP], OF_PREFIX_APP, self, runtime_dir, NULL };
-    if (of_main_layer(root, OF_CACHE_APP_DIR, trailer.app_key, &fill, &app_dir) != 0)
-        goto fail;
-
     munmap(map, (size_t)st.st_size);
     map = MAP_FAILED;
     close(fd);
     fd = -1;
     umask(saved_umask);
-    of_main_exec(app_dir, self, argc, argv);
+    of_main_exec(&b, argc, argv);
 fail:
-    /* Only reached on error; the process exits, so nothing else is freed. */
+    fflush(stdout);
     of_error_exit();
+done:
+    if (fflush(stdout) != 0) {
+        of_error_errno("cannot write the output");
+        of_error_exit();
+    }
+    of_main_paths_free(&paths);
+    of_cache_root_free(&root);
+    if (map != MAP_FAILED)
+        munmap(map, (size_t)st.st_size);
+    if (fd >= 0)
+        close(fd);
+    free(self);
+    return status;
 }

@@ -7,11 +7,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "of_error.h"
 #include "of_format.h"
+#include "of_test.h"
+
+/* After this long waiting for another unpacker, say so (once). */
+#define OF_CACHE_WAIT_NOTE_MS 10000
 
 char *of_cache_path(const char *a, const char *b)
 {
@@ -62,13 +69,22 @@ cleanup:
     return out;
 }
 
-/* The shared-/tmp fallback: ours alone, or refused (someone could plant a layer). */
-static char *of_cache_tmp_root(void)
+void of_cache_root_free(struct of_cache_root *root)
+{
+    free(root->path);
+    root->path = NULL;
+}
+
+int of_cache_fallback(struct of_cache_root *out, const char *why, int create)
 {
     const char *tmp = getenv("TMPDIR");
-    char name[64], *root = NULL, *out = NULL;
+    char name[64], *root = NULL;
     struct stat st;
+    int rc = -1;
 
+    out->path = NULL;
+    out->why = why;
+    out->implicit = 0;
     if (tmp == NULL || tmp[0] == '\0')
         tmp = "/tmp";
     snprintf(name, sizeof(name), "onefile-%lu", (unsigned long)geteuid());
@@ -78,6 +94,8 @@ static char *of_cache_tmp_root(void)
         goto cleanup;
     }
     if (lstat(root, &st) != 0) {
+        if (errno == ENOENT && !create)
+            goto done;
         if (errno != ENOENT || (mkdir(root, 0700) != 0 && errno != EEXIST) || lstat(root, &st) != 0) {
             of_error_errno("cannot create the cache directory %s", root);
             goto cleanup;
@@ -88,40 +106,78 @@ static char *of_cache_tmp_root(void)
                  "remove it or set " OF_ENV_CACHE_DIR, root);
         goto cleanup;
     }
-    out = of_cache_absolute(root);
+done:
+    out->path = of_cache_absolute(root);
+    rc = out->path != NULL ? 0 : -1;
 cleanup:
     free(root);
-    return out;
+    return rc;
 }
 
-char *of_cache_root(void)
+int of_cache_root(struct of_cache_root *out, int create)
 {
     const char *env = getenv(OF_ENV_CACHE_DIR);
-    char *joined = NULL, *out = NULL;
+    char *joined = NULL;
+    int rc = -1;
 
+    out->path = NULL;
+    out->implicit = 1;
     if (env != NULL && env[0] != '\0') {
-        out = of_cache_absolute(env);
+        out->why = "$" OF_ENV_CACHE_DIR;
+        out->implicit = 0;
+        out->path = of_cache_absolute(env);
+        rc = out->path != NULL ? 0 : -1;
         goto cleanup;
     }
     env = getenv("XDG_CACHE_HOME");
-    if (env != NULL && env[0] == '/') {
+    if (env != NULL && env[0] == '/') { /* a relative one is invalid: the spec says ignore it */
+        out->why = "$XDG_CACHE_HOME";
         joined = of_cache_path(env, "onefile");
     } else {
         env = getenv("HOME");
-        if (env == NULL || env[0] == '\0') {
-            out = of_cache_tmp_root();
+        if (env == NULL || env[0] != '/') {
+            rc = of_cache_fallback(out, "${TMPDIR:-/tmp}, as $HOME is not set", create);
             goto cleanup;
         }
+        out->why = "$HOME";
         joined = of_cache_path(env, ".cache/onefile");
     }
     if (joined == NULL) {
         of_error("out of memory");
         goto cleanup;
     }
-    out = of_cache_absolute(joined);
+    out->path = of_cache_absolute(joined);
+    rc = out->path != NULL ? 0 : -1;
 cleanup:
     free(joined);
-    return out;
+    return rc;
+}
+
+int of_cache_writable(const char *path)
+{
+    char *p = strdup(path), *slash;
+    struct stat st;
+    int ok = 0;
+
+    while (p != NULL) {
+        if (stat(p, &st) == 0) {
+            ok = S_ISDIR(st.st_mode) && access(p, W_OK | X_OK) == 0;
+            break;
+        }
+        slash = strrchr(p, '/');
+        if (errno != ENOENT || slash == NULL || slash == p)
+            break;
+        *slash = '\0';
+    }
+    free(p);
+    return ok;
+}
+
+int of_cache_noexec(const char *path)
+{
+    struct statvfs vfs;
+
+    return statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_NOEXEC) != 0;
 }
 
 /* mkdir -p, `mode` for each directory created. */
@@ -156,6 +212,10 @@ static int of_cache_remove_at(int parent, const char *name)
     struct dirent *de;
 
     fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) { /* a file or link: just unlink it */
+        rc = unlinkat(parent, name, 0);
+        goto done;
+    }
     if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
         rc = -1;
         goto cleanup;
@@ -176,6 +236,7 @@ cleanup:
         close(fd);
     if (unlinkat(parent, name, AT_REMOVEDIR) != 0)
         rc = -1;
+done:
     return rc;
 }
 
@@ -184,30 +245,201 @@ int of_cache_remove(const char *path)
     return of_cache_remove_at(AT_FDCWD, path);
 }
 
-int of_cache_install(const char *root, const char *kind, const char *key, const char *final, of_cache_fill fill,
-                     void *arg)
-{
-    char *root_copy = strdup(root), *kind_dir = of_cache_path(root, kind), *tmp = NULL;
-    size_t len = kind_dir != NULL ? strlen(kind_dir) + strlen(key) + sizeof("/.tmp--XXXXXX") : 0;
-    int fd = -1, rc = -1;
 
-    if (root_copy == NULL || kind_dir == NULL || (tmp = malloc(len)) == NULL) {
+int of_cache_prepare(const char *root)
+{
+    char *copy = strdup(root), *kind = NULL;
+    static const char *const kinds[] = { OF_CACHE_RUNTIME_DIR, OF_CACHE_APP_DIR };
+    int rc = -1;
+
+    if (copy == NULL) {
         of_error("out of memory");
         goto cleanup;
     }
-    snprintf(tmp, len, "%s/.tmp-%s-XXXXXX", kind_dir, key);
-    if (of_cache_mkdirs(root_copy, 0700) != 0)
+    if (of_cache_mkdirs(copy, 0700) != 0)
         goto cleanup;
-    if (mkdir(kind_dir, 0755) != 0 && errno != EEXIST) {
-        of_error_errno("cannot create the cache directory %s", kind_dir);
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++) {
+        free(kind);
+        kind = of_cache_path(root, kinds[i]);
+        if (kind == NULL) {
+            of_error("out of memory");
+            goto cleanup;
+        }
+        if (mkdir(kind, 0755) != 0 && errno != EEXIST) {
+            of_error_errno("cannot create the cache directory %s", kind);
+            goto cleanup;
+        }
+    }
+    /* Found out now rather than by a failing exec after unpacking everything. */
+    if (of_cache_noexec(root)) {
+        of_error("the cache directory %s is on a file system mounted noexec, so the app could not run from it; "
+                 "set " OF_ENV_CACHE_DIR " to a directory on one that allows executables", root);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    free(kind);
+    free(copy);
+    return rc;
+}
+
+/* How a lock is taken: give up at once if busy, or wait. */
+enum of_cache_wait { OF_CACHE_TRY, OF_CACHE_WAIT };
+
+/* flock() the lock file `lock` (creating it): *out is its fd, or -1 if it is busy
+ * (OF_CACHE_TRY) or `final` appeared while we waited (`final` may be NULL). Returns 0,
+ * or -1 with of_error set. The lock file is removed by its holder (of_cache_unlock), so
+ * after locking we check that the name still leads to the file we locked. */
+static int of_cache_lock(const char *lock, enum of_cache_wait wait, const char *final, int *out)
+{
+    struct timespec pause = { 0, 10 * 1000 * 1000 };
+    struct stat held, named;
+    unsigned long waited_ms = 0;
+    int fd = -1, rc = -1;
+
+    *out = -1;
+    for (;;) {
+        if (fd < 0) {
+            fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+            if (fd < 0) {
+                of_error_errno("cannot create the lock file %s", lock);
+                goto cleanup;
+            }
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            if (fstat(fd, &held) == 0 && lstat(lock, &named) == 0 && held.st_dev == named.st_dev &&
+                held.st_ino == named.st_ino)
+                break;
+            close(fd); /* removed meanwhile by its last holder: lock the new one */
+            fd = -1;
+            continue;
+        }
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            of_error_errno("cannot lock %s", lock);
+            goto cleanup;
+        }
+        if (wait == OF_CACHE_TRY || (final != NULL && of_cache_exists(final))) {
+            rc = 0;
+            goto cleanup;
+        }
+        if (waited_ms == OF_CACHE_WAIT_NOTE_MS)
+            of_error_note("waiting for another process to finish with %s (it holds %s)", final != NULL ? final : lock,
+                          lock);
+        nanosleep(&pause, NULL);
+        waited_ms += 10;
+    }
+    *out = fd;
+    fd = -1;
+    rc = 0;
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Remove the lock file, then release it: whoever waits on the old file sees it gone. */
+static void of_cache_unlock(const char *lock, int fd)
+{
+    if (fd >= 0) {
+        unlink(lock);
+        close(fd);
+    }
+}
+
+/* The key of ".tmp-<key>-XXXXXX" or ".lock-<key>" (copied to `key`), or -1 for any
+ * other name: only names we make are ever removed. */
+static int of_cache_leftover_key(const char *name, char key[OF_CACHE_KEY_HEX_DIGITS + 1])
+{
+    size_t tmp_len = strlen(OF_CACHE_TMP_PREFIX), lock_len = strlen(OF_CACHE_LOCK_PREFIX);
+    const char *p;
+    size_t end;
+
+    if (strncmp(name, OF_CACHE_TMP_PREFIX, tmp_len) == 0) {
+        p = name + tmp_len;
+        end = OF_CACHE_KEY_HEX_DIGITS;
+        if (strlen(p) != end + 7 || p[end] != '-')
+            return -1;
+    } else if (strncmp(name, OF_CACHE_LOCK_PREFIX, lock_len) == 0) {
+        p = name + lock_len;
+        if (strlen(p) != OF_CACHE_KEY_HEX_DIGITS)
+            return -1;
+    } else {
+        return -1;
+    }
+    for (int i = 0; i < OF_CACHE_KEY_HEX_DIGITS; i++)
+        if (strchr("0123456789abcdef", p[i]) == NULL || p[i] == '\0')
+            return -1;
+    memcpy(key, p, OF_CACHE_KEY_HEX_DIGITS);
+    key[OF_CACHE_KEY_HEX_DIGITS] = '\0';
+    return 0;
+}
+
+int of_cache_sweep(const char *kind_dir)
+{
+    char key[OF_CACHE_KEY_HEX_DIGITS + 1], name[OF_CACHE_KEY_HEX_DIGITS + 16], *lock = NULL;
+    struct dirent *de;
+    int removed = 0, fd;
+    DIR *dir = opendir(kind_dir);
+
+    while (dir != NULL && (de = readdir(dir)) != NULL) {
+        if (of_cache_leftover_key(de->d_name, key) != 0)
+            continue;
+        snprintf(name, sizeof(name), OF_CACHE_LOCK_PREFIX "%s", key);
+        free(lock);
+        lock = of_cache_path(kind_dir, name);
+        if (lock == NULL || of_cache_lock(lock, OF_CACHE_TRY, NULL, &fd) != 0 || fd < 0)
+            continue; /* a live unpacker holds it (or we can't tell): not ours to touch */
+        if (strcmp(de->d_name, name) != 0) {
+            OF_DEBUG_LOG("removing the leftover %s/%s", kind_dir, de->d_name);
+            OF_TEST_POINT("sweep");
+            of_cache_remove_at(dirfd(dir), de->d_name);
+        }
+        of_cache_unlock(lock, fd);
+        removed++;
+    }
+    if (dir != NULL)
+        closedir(dir);
+    free(lock);
+    return removed;
+}
+
+/* "<kind_dir>/.lock-<key>" and "<kind_dir>/.tmp-<key>-XXXXXX" (malloc'd). */
+static int of_cache_names(const char *kind_dir, const char *key, char **lock, char **tmp)
+{
+    size_t len = strlen(kind_dir) + strlen(key) + sizeof("/" OF_CACHE_TMP_PREFIX OF_CACHE_LOCK_PREFIX "-XXXXXX");
+
+    *lock = malloc(len);
+    *tmp = malloc(len);
+    if (*lock == NULL || *tmp == NULL) {
+        of_error("out of memory");
+        return -1;
+    }
+    snprintf(*lock, len, "%s/" OF_CACHE_LOCK_PREFIX "%s", kind_dir, key);
+    snprintf(*tmp, len, "%s/" OF_CACHE_TMP_PREFIX "%s-XXXXXX", kind_dir, key);
+    return 0;
+}
+
+int of_cache_install(const char *kind_dir, const char *key, const char *final, of_cache_fill fill, void *arg)
+{
+    char *lock = NULL, *tmp = NULL;
+    int lock_fd = -1, fd = -1, made = 0, rc = -1;
+
+    if (of_cache_names(kind_dir, key, &lock, &tmp) != 0)
+        goto cleanup;
+    if (of_cache_lock(lock, OF_CACHE_WAIT, final, &lock_fd) != 0)
+        goto cleanup;
+    OF_TEST_POINT("locked");
+    if (of_cache_exists(final)) { /* another process made it while we waited */
+        OF_DEBUG_LOG("%s appeared meanwhile, using it", final);
+        rc = 0;
         goto cleanup;
     }
     if (mkdtemp(tmp) == NULL) {
         of_error_errno("cannot create a directory in %s", kind_dir);
-        free(tmp);
-        tmp = NULL;
         goto cleanup;
     }
+    made = 1;
+    OF_TEST_POINT("tmpdir");
     OF_DEBUG_LOG("unpacking into %s", tmp);
     fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
@@ -220,24 +452,60 @@ int of_cache_install(const char *root, const char *kind, const char *key, const 
         of_error_errno("cannot change the mode of %s", tmp);
         goto cleanup;
     }
+    OF_TEST_POINT("filled");
     if (rename(tmp, final) != 0) {
+        /* Only without the lock (its file removed by hand): the other copy is as good. */
         if (errno != EEXIST && errno != ENOTEMPTY) {
             of_error_errno("cannot rename %s to %s", tmp, final);
             goto cleanup;
         }
         OF_DEBUG_LOG("%s appeared meanwhile, using it", final);
-        of_cache_remove(tmp); /* best effort: a leftover does no harm */
+    } else {
+        made = 0;
     }
-    free(tmp);
-    tmp = NULL;
+    OF_TEST_POINT("renamed");
     rc = 0;
 cleanup:
     if (fd >= 0)
         close(fd);
-    if (tmp != NULL)
-        of_cache_remove(tmp);
+    if (made)
+        of_cache_remove(tmp); /* best effort: a leftover is swept later */
+    of_cache_unlock(lock, lock_fd);
     free(tmp);
-    free(kind_dir);
-    free(root_copy);
+    free(lock);
+    return rc;
+}
+
+int of_cache_uninstall(const char *kind_dir, const char *key, const char *final)
+{
+    char *lock = NULL, *tmp = NULL;
+    int lock_fd = -1, rc = -1;
+    struct stat st;
+
+    if (lstat(final, &st) != 0) {
+        rc = errno == ENOENT ? 0 : of_error_errno("cannot remove %s", final);
+        goto cleanup;
+    }
+    if (of_cache_names(kind_dir, key, &lock, &tmp) != 0 || of_cache_lock(lock, OF_CACHE_WAIT, NULL, &lock_fd) != 0)
+        goto cleanup;
+    /* Renamed over an empty temporary directory: from now on a start unpacks afresh. */
+    if (mkdtemp(tmp) == NULL) {
+        of_error_errno("cannot create a directory in %s", kind_dir);
+        goto cleanup;
+    }
+    if (rename(final, tmp) != 0) {
+        rc = errno == ENOENT ? 0 : of_error_errno("cannot remove %s", final);
+        of_cache_remove(tmp);
+        goto cleanup;
+    }
+    if (of_cache_remove(tmp) != 0) {
+        of_error_errno("cannot remove all of %s (renamed to %s)", final, tmp);
+        goto cleanup;
+    }
+    rc = 1;
+cleanup:
+    of_cache_unlock(lock, lock_fd);
+    free(tmp);
+    free(lock);
     return rc;
 }

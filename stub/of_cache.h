@@ -1,13 +1,43 @@
-/* The per-user cache: choosing its root, installing a directory atomically. */
+/* The per-user cache: choosing its root, installing and removing layer directories.
+ *
+ * <root>/<kind>/<key>             an unpacked layer, complete (renamed into place)
+ * <root>/<kind>/.tmp-<key>-XXXXXX a layer being unpacked (or left by a killed unpacker)
+ * <root>/<kind>/.lock-<key>       flock()ed by whoever unpacks or removes <key>
+ *
+ * Whoever holds the lock of a key is the only one touching that key's temporary
+ * directories, so a temporary directory whose key lock is free is a leftover of a
+ * process that is gone, and of_cache_sweep removes it. */
 #ifndef OF_CACHE_H
 #define OF_CACHE_H
 
 #include <sys/types.h>
 
-/* The cache root, absolute, without a trailing '/' (malloc'd), or NULL with of_error
- * set. Only the ${TMPDIR:-/tmp}/onefile-<uid> fallback is created (0700) and checked
- * here; the others are created by of_cache_install when something is unpacked. */
-char *of_cache_root(void);
+/* Where the cache is, and why there. */
+struct of_cache_root {
+    char *path; /* absolute, without a trailing '/' (malloc'd) */
+    const char *why; /* for ONEFILE=info: which variable chose it */
+    int implicit; /* chosen by default ($XDG_CACHE_HOME or $HOME): of_cache_fallback may replace it */
+};
+
+/* $ONEFILE_CACHE_DIR, else $XDG_CACHE_HOME/onefile (if absolute), else
+ * $HOME/.cache/onefile (if absolute), else of_cache_fallback (passing `create`).
+ * Creates nothing else. Returns 0, or -1 with of_error set. */
+int of_cache_root(struct of_cache_root *out, int create);
+
+/* ${TMPDIR:-/tmp}/onefile-<euid>, which must be a directory (not a link) owned by us
+ * with mode 0700: others could plant files in it that we would then execute. With
+ * `create`, it is made (0700) when missing; without, a missing one is accepted as is.
+ * `why` says why this one is used. Returns 0, or -1 with of_error set. */
+int of_cache_fallback(struct of_cache_root *out, const char *why, int create);
+
+void of_cache_root_free(struct of_cache_root *root);
+
+/* Nonzero if `path` is a writable directory, or could be created: its nearest existing
+ * ancestor is a writable directory. Creates nothing. */
+int of_cache_writable(const char *path);
+
+/* Nonzero if `path` is on a file system mounted noexec. */
+int of_cache_noexec(const char *path);
 
 /* "<a>/<b>" (malloc'd; trailing '/'s of a are dropped), or NULL. */
 char *of_cache_path(const char *a, const char *b);
@@ -15,15 +45,27 @@ char *of_cache_path(const char *a, const char *b);
 /* Nonzero if `path` is a directory (following links, like the user would). */
 int of_cache_exists(const char *path);
 
+/* Create <root> (0700 where missing) and <root>/runtime and <root>/app (0755), and
+ * refuse a root on a noexec mount. Returns 0, or -1 with of_error set. */
+int of_cache_prepare(const char *root);
+
+/* Remove the temporary directories and lock files in `kind_dir` whose key lock is
+ * free. Returns how many were removed (best effort: failures are skipped). */
+int of_cache_sweep(const char *kind_dir);
+
 /* Fill a fresh directory: 0, or -1 with of_error set. */
 typedef int (*of_cache_fill)(int dirfd, const char *dirpath, void *arg);
 
-/* Make `final` (= <root>/<kind>/<key>) by creating <root> (0700 where missing) and
- * <root>/<kind>, filling <root>/<kind>/.tmp-<key>-XXXXXX and renaming it into place.
- * If another process installs `final` first, the temporary copy is removed and 0
- * returned. On failure the temporary directory is removed. */
-int of_cache_install(const char *root, const char *kind, const char *key, const char *final, of_cache_fill fill,
-                     void *arg);
+/* Make `final` (<kind_dir>/<key>): take the key's lock (waiting for another unpacker of
+ * the same key, and returning 0 as soon as `final` appears), fill
+ * <kind_dir>/.tmp-<key>-XXXXXX, rename it into place, release the lock. On failure the
+ * temporary directory is removed. */
+int of_cache_install(const char *kind_dir, const char *key, const char *final, of_cache_fill fill, void *arg);
+
+/* Remove `final` (<kind_dir>/<key>) under the key's lock, first renaming it out of
+ * place so no one starts from a half-removed directory. Returns 1 if removed, 0 if it
+ * was not there, -1 with of_error set. */
+int of_cache_uninstall(const char *kind_dir, const char *key, const char *final);
 
 /* Remove a directory tree without following symbolic links; best effort. */
 int of_cache_remove(const char *path);

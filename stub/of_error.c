@@ -8,6 +8,7 @@
 
 static const char *of_error_prog = "onefile";
 static char of_error_buf[1024];
+static int of_error_saved_errno;
 
 void of_error_init(const char *argv0)
 {
@@ -45,6 +46,7 @@ int of_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(of_error_buf, sizeof(of_error_buf), fmt, ap);
     va_end(ap);
+    of_error_saved_errno = 0;
     return -1;
 }
 
@@ -57,6 +59,7 @@ int of_error_errno(const char *fmt, ...)
     vsnprintf(of_error_buf, sizeof(of_error_buf), fmt, ap);
     va_end(ap);
     of_error_append(strerror(err));
+    of_error_saved_errno = err;
     errno = err;
     return -1;
 }
@@ -74,6 +77,49 @@ int of_error_prefix(const char *fmt, ...)
     return -1;
 }
 
+int of_error_hint(const char *fmt, ...)
+{
+    size_t used = strlen(of_error_buf);
+    va_list ap;
+
+    if (used + 4 > sizeof(of_error_buf)) /* no room for " (x)" */
+        return -1;
+    memcpy(of_error_buf + used, " (", 2);
+    used += 2;
+    va_start(ap, fmt); /* leaves room for the ')' */
+    vsnprintf(of_error_buf + used, sizeof(of_error_buf) - used - 1, fmt, ap);
+    va_end(ap);
+    used += strlen(of_error_buf + used);
+    of_error_buf[used++] = ')';
+    of_error_buf[used] = '\0';
+    return -1;
+}
+
+int of_error_errnum(void)
+{
+    return of_error_saved_errno;
+}
+
+/* Print one line on stderr: control characters (a path may hold any) become '?'. */
+static void of_error_print(const char *text)
+{
+    fprintf(stderr, "%s: onefile: ", of_error_prog);
+    for (const char *p = text; *p != '\0'; p++)
+        fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
+    fputc('\n', stderr);
+}
+
+void of_error_note(const char *fmt, ...)
+{
+    char text[sizeof(of_error_buf)];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    of_error_print(text);
+}
+
 const char *of_error_message(void)
 {
     return of_error_buf;
@@ -81,10 +127,6 @@ const char *of_error_message(void)
 
 void of_error_exit(void)
 {
-    /* Keep it on one line even if a path contains a newline. */
-    for (char *p = of_error_buf; *p != '\0'; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = '?';
-    fprintf(stderr, "%s: onefile: %s\n", of_error_prog, of_error_buf[0] != '\0' ? of_error_buf : "unknown error");
+    of_error_print(of_error_buf[0] != '\0' ? of_error_buf : "unknown error");
     exit(1);
 }

@@ -13,6 +13,15 @@ int of_error_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Put "<formatted text>: " in front of the recorded message; returns -1. */
 int of_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Append " (<formatted text>)" to the recorded message; returns -1. */
+int of_error_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The errno behind the recorded message (of_error_errno), or 0. */
+int of_error_errnum(void);
+
+/* Print "<prog>: onefile: <message>" on stderr now (a note, not an error). */
+void of_error_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The last recorded message, or "" if none. */
 const char *of_error_message(void);
 

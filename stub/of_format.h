@@ -39,6 +39,7 @@
 #define OF_ZIP_LOCAL_HEADER_SIZE 30u
 #define OF_ZIP_LOCAL_FLAGS_AT 6u
 #define OF_ZIP_LOCAL_METHOD_AT 8u
+#define OF_ZIP_LOCAL_CRC32_AT 14u
 #define OF_ZIP_LOCAL_COMPRESSED_SIZE_AT 18u
 #define OF_ZIP_LOCAL_SIZE_AT 22u
 #define OF_ZIP_LOCAL_NAME_LENGTH_AT 26u
@@ -70,11 +71,20 @@
 #define OF_APP_PYTHON "bin/python"
 #define OF_APP_MAIN "bin/onefile-main"
 #define OF_APP_PYVENV_CFG "pyvenv.cfg"
+/* pyvenv.cfg of an app directory: makes it a virtual environment of the runtime in
+ * the directory given by %s (no user site-packages). */
+#define OF_APP_PYVENV_CFG_FORMAT "home = %s/bin\ninclude-system-site-packages = false\n"
+#define OF_APP_MANIFEST "onefile.json" /* written by the builder: what the binary holds */
+/* Next to the layer directories of one kind: a layer being unpacked, and the lock its
+ * unpacker holds (both named after the layer's key). */
+#define OF_CACHE_TMP_PREFIX ".tmp-"
+#define OF_CACHE_LOCK_PREFIX ".lock-"
 
 /* Environment variables the stub reads or sets. */
 #define OF_ENV_CACHE_DIR "ONEFILE_CACHE_DIR"
 #define OF_ENV_BINARY "ONEFILE_BINARY"
 #define OF_ENV_ARGV0 "ONEFILE_ARGV0"
+#define OF_ENV_MODE "ONEFILE" /* info, verify or clean instead of running the app */
 
 static inline uint16_t of_le16(const uint8_t *p)
 {

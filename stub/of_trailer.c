@@ -19,7 +19,7 @@ int of_trailer_read(const uint8_t *file, uint64_t file_size, const char *path, s
     limit = file_size - OF_TRAILER_SIZE;
     raw = file + limit;
     if (memcmp(raw + OF_TRAILER_MAGIC_AT, OF_MAGIC, OF_MAGIC_SIZE) != 0)
-        return of_error("%s: not a onefile binary (no trailer)", path);
+        return of_error("%s: not a onefile binary, or a truncated copy of one (no trailer at its end)", path);
     out->version = of_le32(raw + OF_TRAILER_VERSION_AT);
     if (out->version != OF_FORMAT_VERSION)
         return of_error("%s: unsupported format version %u (this launcher reads version %u)", path,

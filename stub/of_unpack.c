@@ -12,6 +12,7 @@
 
 #include "of_error.h"
 #include "of_format.h"
+#include "of_test.h"
 
 /* The length of a name to show in a message: at most 200 bytes of it. */
 #define OF_UNPACK_SHOWN(len) ((int)((len) < 200 ? (len) : 200))
@@ -53,7 +54,8 @@ int of_unpack_name_check(const char *name, size_t len)
 
 int of_unpack_link_check(const char *name, size_t name_len, const char *target, size_t target_len)
 {
-    size_t depth = 0, start = 0;
+    size_t depth = 0, start = 0, n;
+    int descended = 0;
 
     for (size_t i = 0; i < name_len; i++)
         depth += name[i] == '/';
@@ -62,19 +64,20 @@ int of_unpack_link_check(const char *name, size_t name_len, const char *target, 
     for (size_t i = 0; i <= target_len; i++) {
         if (i < target_len && target[i] != '/')
             continue;
-        if (i - start == 2 && target[start] == '.' && target[start + 1] == '.') {
-            if (depth == 0)
+        n = i - start;
+        if (n == 2 && target[start] == '.' && target[start + 1] == '.') {
+            if (descended || depth == 0)
                 goto bad;
             depth--;
-        } else if (i - start > 1 || (i - start == 1 && target[start] != '.')) {
-            depth++;
+        } else if (n > 1 || (n == 1 && target[start] != '.')) {
+            descended = 1;
         }
         start = i + 1;
     }
     return 0;
 bad:
-    return of_error("'%.*s': symbolic link target '%.*s' is absolute or leaves the layer", OF_UNPACK_SHOWN(name_len),
-                    name, OF_UNPACK_SHOWN(target_len), target);
+    return of_error("'%.*s': symbolic link target '%.*s' is absolute, leaves the layer or has '..' after a name",
+                    OF_UNPACK_SHOWN(name_len), name, OF_UNPACK_SHOWN(target_len), target);
 }
 
 int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct of_entry *out)
@@ -90,6 +93,7 @@ int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct o
         return of_error("bad entry signature");
     flags = of_le16(p + OF_ZIP_LOCAL_FLAGS_AT);
     out->method = of_le16(p + OF_ZIP_LOCAL_METHOD_AT);
+    out->crc32 = of_le32(p + OF_ZIP_LOCAL_CRC32_AT);
     out->compressed_size = of_le32(p + OF_ZIP_LOCAL_COMPRESSED_SIZE_AT);
     out->size = of_le32(p + OF_ZIP_LOCAL_SIZE_AT);
     name_len = of_le16(p + OF_ZIP_LOCAL_NAME_LENGTH_AT);
@@ -226,6 +230,33 @@ static int of_unpack_data(struct of_unpack *u, const struct of_entry *e, struct 
     }
     rc = 0;
 cleanup:
+    return rc;
+}
+
+int of_unpack_read(const struct of_entry *e, char **out)
+{
+    struct of_unpack u = { -1, "", NULL, NULL, NULL, -1, NULL, 0 };
+    struct of_sink sink = { -1, malloc((size_t)e->size + 1) };
+    int rc = -1;
+
+    u.path = malloc(e->name_len + 1);
+    if (sink.mem == NULL || u.path == NULL) {
+        of_error("out of memory");
+        goto cleanup;
+    }
+    memcpy(u.path, e->name, e->name_len);
+    u.path[e->name_len] = '\0';
+    if (of_unpack_data(&u, e, &sink) != 0)
+        goto cleanup;
+    sink.mem[e->size] = '\0';
+    *out = sink.mem;
+    sink.mem = NULL;
+    rc = 0;
+cleanup:
+    ZSTD_freeDCtx(u.zstd);
+    free(u.buf);
+    free(u.path);
+    free(sink.mem);
     return rc;
 }
 
@@ -367,16 +398,19 @@ int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const cha
                             (unsigned long long)(layer->offset + pos));
             goto cleanup;
         }
+        /* Checked before writing, so a hostile layer can't fill the disk beyond what
+         * its trailer announces (a zstd frame can expand a thousandfold). */
+        if (e.size > layer->unpacked_size - total) {
+            of_error("%s is damaged: its entries hold more than the trailer's unpacked size", what);
+            goto cleanup;
+        }
         if (of_unpack_one(&u, &e) != 0) {
             of_error_prefix("%s", what);
             goto cleanup;
         }
         pos += e.total;
-        if (e.size > UINT64_MAX - total) {
-            of_error("%s is damaged: unpacked size overflows", what);
-            goto cleanup;
-        }
         total += e.size;
+        OF_TEST_POINT("entry");
     }
     if (pos != layer->size || total != layer->unpacked_size) {
         of_error("%s is damaged: its entries do not match the trailer's size or unpacked size", what);

@@ -14,6 +14,7 @@ struct of_entry {
     uint32_t mode; /* one of the OF_MODE_* values */
     uint16_t method; /* OF_ZIP_METHOD_STORED or OF_ZIP_METHOD_ZSTD */
     const uint8_t *data;
+    uint32_t crc32; /* of the uncompressed data (checked by ONEFILE=verify, not on unpack) */
     uint32_t compressed_size;
     uint32_t size;
     size_t total; /* bytes the entry takes: header, name, extra and data */
@@ -28,9 +29,17 @@ int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct o
 int of_unpack_name_check(const char *name, size_t len);
 
 /* A link called `name` (a checked name) pointing at `target`: the target must be
- * relative, without NUL, and stay inside the layer when resolved lexically from the
- * link's directory. */
+ * relative, without NUL, and stay inside the layer when resolved from the link's
+ * directory. Its ".." components must all come first ("../../lib/x", never
+ * "a/../.."): the link's parents are real directories (never links), so leading ".."s
+ * climb exactly as a lexical count says, and the names after them only go down, each
+ * through a directory or a link checked the same way. A ".." after a name that is a
+ * link would climb from wherever that link points, which no lexical check can see. */
 int of_unpack_link_check(const char *name, size_t name_len, const char *target, size_t target_len);
+
+/* Decode an entry's data into a malloc'd, NUL-terminated buffer of e->size + 1 bytes
+ * (*out). Returns 0, or -1 with of_error set. */
+int of_unpack_read(const struct of_entry *e, char **out);
 
 /* Extract `layer` of `file` into the empty directory `dirfd` (`dirpath`, for messages).
  * `what` names the layer in messages ("<binary>: app layer"). Nothing is created

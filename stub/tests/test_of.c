@@ -9,8 +9,12 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <sys/file.h>
+
 #include "of_cache.h"
+#include "of_crc32.h"
 #include "of_error.h"
+#include "of_modes.h"
 #include "of_format.h"
 #include "of_sha256.h"
 #include "of_trailer.h"
@@ -68,8 +72,8 @@ struct buf {
 };
 
 /* Append a local entry with explicit sizes; returns its offset in b. */
-static size_t put_entry_raw(struct buf *b, const char *name, uint32_t mode, uint16_t method, const void *data,
-                            uint32_t csize, uint32_t usize)
+static size_t put_entry_crc(struct buf *b, const char *name, uint32_t mode, uint16_t method, const void *data,
+                            uint32_t csize, uint32_t usize, uint32_t crc)
 {
     size_t at = b->len, name_len = strlen(name);
     uint8_t *p = b->data + at;
@@ -78,6 +82,7 @@ static size_t put_entry_raw(struct buf *b, const char *name, uint32_t mode, uint
     put32(p, OF_ZIP_LOCAL_SIGNATURE);
     put16(p + 4, method == OF_ZIP_METHOD_ZSTD ? 63 : 20);
     put16(p + OF_ZIP_LOCAL_METHOD_AT, method);
+    put32(p + OF_ZIP_LOCAL_CRC32_AT, crc);
     put32(p + OF_ZIP_LOCAL_COMPRESSED_SIZE_AT, csize);
     put32(p + OF_ZIP_LOCAL_SIZE_AT, usize);
     put16(p + OF_ZIP_LOCAL_NAME_LENGTH_AT, (uint16_t)name_len);
@@ -96,6 +101,14 @@ static size_t put_entry_raw(struct buf *b, const char *name, uint32_t mode, uint
     return at;
 }
 
+static size_t put_entry_raw(struct buf *b, const char *name, uint32_t mode, uint16_t method, const void *data,
+                            uint32_t csize, uint32_t usize)
+{
+    uint32_t crc = method == OF_ZIP_METHOD_STORED ? of_crc32(0, data, csize) : 0;
+
+    return put_entry_crc(b, name, mode, method, data, csize, usize, crc);
+}
+
 static size_t put_entry(struct buf *b, const char *name, uint32_t mode, const char *data)
 {
     return put_entry_raw(b, name, mode, OF_ZIP_METHOD_STORED, data, (uint32_t)strlen(data), (uint32_t)strlen(data));
@@ -108,7 +121,8 @@ static size_t put_zstd(struct buf *b, const char *name, uint32_t mode, const cha
 
     if (ZSTD_isError(n))
         abort();
-    return put_entry_raw(b, name, mode, OF_ZIP_METHOD_ZSTD, packed, (uint32_t)n, (uint32_t)strlen(data));
+    return put_entry_crc(b, name, mode, OF_ZIP_METHOD_ZSTD, packed, (uint32_t)n, (uint32_t)strlen(data),
+                         of_crc32(0, data, strlen(data)));
 }
 
 /* A whole file: 16 bytes of "stub", two layers, 64 bytes of "zip", the trailer. */
@@ -282,7 +296,11 @@ static void test_links(void)
         { "top", "..", 0 },
         { "top", "../top", 0 },
         { "top", ".", 1 },
-        { "top", "sub/..", 1 },
+        { "top", "sub/..", 0 }, /* ".." after a name: "sub" could be a link */
+        { "a/b/c", "x/../y", 0 },
+        { "a/l", "../x/../y", 0 },
+        { "a/l", "./../x/./y", 1 },
+        { "a/b/l", "../../x/y/z", 1 },
         { "top", "/etc/passwd", 0 },
         { "top", "/", 0 },
         { "top", "", 0 },
@@ -623,24 +641,237 @@ static int count_entries(const char *path)
     return n;
 }
 
+static const char *const KEY = "0123456789abcdef0123456789abcdef";
+static const char *const KEY2 = "fedcba9876543210fedcba9876543210";
+
+static void touch(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, O_WRONLY | O_CREAT, 0644);
+    if (fd >= 0)
+        close(fd);
+}
+
 static void test_install(void)
 {
-    char *root = make_tmp(), *cache = of_cache_path(root, "a/b/cache"), *kind, *final;
+    char *root = make_tmp(), *cache = of_cache_path(root, "a/b/cache"), *kind, *final, *lock, path[PATH_MAX];
+    int fd;
 
     kind = of_cache_path(cache, "app");
-    final = of_cache_path(kind, "0123");
-    BAD(of_cache_install(cache, "app", "0123", final, fill_fail, NULL));
+    final = of_cache_path(kind, KEY);
+    OK(of_cache_prepare(cache));
+    CHECK(count_entries(cache) == 2 && count_entries(kind) == 0);
+    BAD(of_cache_install(kind, KEY, final, fill_fail, NULL));
     CHECK(!of_cache_exists(final) && count_entries(kind) == 0);
-    OK(of_cache_install(cache, "app", "0123", final, fill_ok, NULL));
-    CHECK(of_cache_exists(final) && exists(final, "marker") && count_entries(kind) == 1);
-    /* Lost race: the final directory is there already; the copy goes away. */
-    OK(of_cache_install(cache, "app", "0123", final, fill_ok, NULL));
+    OK(of_cache_install(kind, KEY, final, fill_ok, NULL));
+    CHECK(of_cache_exists(final) && exists(final, "marker") && count_entries(kind) == 1); /* no lock file left */
+    /* There already: nothing is made, nothing left. */
+    OK(of_cache_install(kind, KEY, final, fill_fail, NULL));
     CHECK(count_entries(kind) == 1);
+
+    /* Sweeping: leftovers whose key lock is free go, the rest stays. */
+    snprintf(path, sizeof(path), "%s/.tmp-%s-abcdef", kind, KEY);
+    OK(mkdir(path, 0700));
+    touch(path, "half-written");
+    snprintf(path, sizeof(path), "%s/.tmp-%s-ghijkl", kind, KEY2);
+    OK(mkdir(path, 0700));
+    touch(kind, ".lock-0123456789abcdef0123456789abcdee"); /* a stale lock alone */
+    touch(kind, ".tmp-notakey-abcdef");
+    touch(kind, "unrelated");
+    lock = of_cache_path(kind, ".lock-fedcba9876543210fedcba9876543210");
+    fd = open(lock, O_RDWR | O_CREAT, 0600); /* a live unpacker of KEY2 */
+    CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0);
+    CHECK(of_cache_sweep(kind) == 2);
+    CHECK(!exists(kind, ".tmp-0123456789abcdef0123456789abcdef-abcdef"));
+    CHECK(!exists(kind, ".lock-0123456789abcdef0123456789abcdee"));
+    CHECK(exists(kind, ".tmp-fedcba9876543210fedcba9876543210-ghijkl") && exists(kind, ".tmp-notakey-abcdef") &&
+          exists(kind, "unrelated") && exists(final, "marker"));
+    close(fd); /* the unpacker dies */
+    CHECK(of_cache_sweep(kind) == 2); /* its directory, then its lock file */
+    CHECK(!exists(kind, ".tmp-fedcba9876543210fedcba9876543210-ghijkl") &&
+          !exists(kind, ".lock-fedcba9876543210fedcba9876543210"));
+    CHECK(of_cache_sweep(kind) == 0);
+
+    /* Removing. */
+    CHECK(of_cache_uninstall(kind, KEY, final) == 1);
+    CHECK(!of_cache_exists(final) && count_entries(kind) == 2); /* the two unrelated files */
+    CHECK(of_cache_uninstall(kind, KEY, final) == 0);
+
     of_cache_remove(root);
+    free(lock);
     free(final);
     free(kind);
     free(cache);
     free(root);
+}
+
+static void test_roots(void)
+{
+    char *tmp = make_tmp(), *cwd = getcwd(NULL, 0), path[PATH_MAX], expected[PATH_MAX];
+    const char *saved_home = getenv("HOME");
+    struct of_cache_root r;
+    char *home = saved_home != NULL ? strdup(saved_home) : NULL;
+
+    unsetenv("XDG_CACHE_HOME");
+    setenv("ONEFILE_CACHE_DIR", "rel/dir/", 1);
+    OK(of_cache_root(&r, 1));
+    snprintf(expected, sizeof(expected), "%s/rel/dir", cwd);
+    CHECK(strcmp(r.path, expected) == 0 && !r.implicit);
+    of_cache_root_free(&r);
+    unsetenv("ONEFILE_CACHE_DIR");
+    setenv("XDG_CACHE_HOME", "relative", 1); /* ignored, as the spec says */
+    setenv("HOME", "/home/x", 1);
+    OK(of_cache_root(&r, 1));
+    CHECK(strcmp(r.path, "/home/x/.cache/onefile") == 0 && r.implicit);
+    of_cache_root_free(&r);
+    setenv("XDG_CACHE_HOME", "/xdg//", 1);
+    OK(of_cache_root(&r, 1));
+    CHECK(strcmp(r.path, "/xdg/onefile") == 0 && r.implicit);
+    of_cache_root_free(&r);
+    unsetenv("XDG_CACHE_HOME");
+
+    /* No HOME: a private directory under $TMPDIR, made so, and refused otherwise. */
+    unsetenv("HOME");
+    setenv("TMPDIR", tmp, 1);
+    snprintf(expected, sizeof(expected), "%s/onefile-%lu", tmp, (unsigned long)geteuid());
+    OK(of_cache_root(&r, 1));
+    CHECK(strcmp(r.path, expected) == 0 && of_cache_exists(expected) && !r.implicit);
+    of_cache_root_free(&r);
+    CHECK(chmod(expected, 0750) == 0);
+    BAD(of_cache_root(&r, 1));
+    CHECK(chmod(expected, 0700) == 0 && rmdir(expected) == 0);
+    CHECK(symlink(tmp, expected) == 0);
+    BAD(of_cache_root(&r, 1));
+    CHECK(unlink(expected) == 0);
+    touch(tmp, strrchr(expected, '/') + 1);
+    BAD(of_cache_root(&r, 1));
+    CHECK(unlink(expected) == 0);
+    OK(of_cache_fallback(&r, "test", 0)); /* without creating it */
+    CHECK(!exists(expected, ""));
+    of_cache_root_free(&r);
+    OK(of_cache_root(&r, 0));
+    CHECK(strcmp(r.path, expected) == 0 && !exists(expected, ""));
+    of_cache_root_free(&r);
+    setenv("HOME", "", 1);
+    OK(of_cache_root(&r, 1));
+    CHECK(strcmp(r.path, expected) == 0);
+    of_cache_root_free(&r);
+
+    /* Writable: an existing directory, or one that could be made. */
+    CHECK(of_cache_writable(tmp));
+    snprintf(path, sizeof(path), "%s/not/yet/there", tmp);
+    CHECK(of_cache_writable(path));
+    touch(tmp, "file");
+    snprintf(path, sizeof(path), "%s/file/below", tmp);
+    CHECK(!of_cache_writable(path));
+    CHECK(!of_cache_noexec(tmp) || 1); /* whatever /tmp is: it must not crash */
+
+    if (home != NULL)
+        setenv("HOME", home, 1);
+    unsetenv("TMPDIR");
+    of_cache_remove(tmp);
+    free(home);
+    free(cwd);
+    free(tmp);
+}
+
+static void test_crc32(void)
+{
+    CHECK(of_crc32(0, "", 0) == 0);
+    CHECK(of_crc32(0, "123456789", 9) == 0xCBF43926u);
+    CHECK(of_crc32(of_crc32(0, "1234", 4), "56789", 5) == 0xCBF43926u);
+}
+
+/* ---- ONEFILE=verify and info on a real unpacked directory ---- */
+
+static void write_file(const char *dir, const char *name, const char *content)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        if (write(fd, content, strlen(content)) < 0)
+            abort();
+        close(fd);
+    }
+}
+
+static char expected_buf[PATH_MAX];
+
+static void test_verify(void)
+{
+    static const char *json = "{\n  \"python\": \"3.12.1\",\n  \"entry_point\": {\"name\": \"t\"},\n"
+                              "  \"distributions\": {\"t\": \"1.0\", \"click\": \"8.1.7\"}\n}\n\x1b[31m";
+    static struct buf b;
+    struct of_layer layer;
+    FILE *null = fopen("/dev/null", "w");
+    char *dir, path[PATH_MAX], *manifest;
+
+    b.len = b.count = b.unpacked = 0;
+    put_entry(&b, "app/bin/", OF_MODE_DIRECTORY, "");
+    put_entry(&b, "app/bin/tool", OF_MODE_EXECUTABLE, "#!/bin/sh\n");
+    put_entry(&b, "app/lib/__pycache__/m.cpython-312.pyc", OF_MODE_FILE, "pyc");
+    put_entry(&b, "app/lib/m.py", OF_MODE_FILE, "x = 1\n");
+    put_entry(&b, "app/lib/link", OF_MODE_SYMLINK, "m.py");
+    put_zstd(&b, "app/onefile.json", OF_MODE_FILE, json);
+    layer = (struct of_layer){ 0, b.len, b.count, b.unpacked, { 0 } };
+
+    manifest = of_modes_manifest(b.data, &layer);
+    CHECK(manifest != NULL && strcmp(manifest, json) == 0);
+    free(manifest);
+
+    OK(unpack(&b, b.count, b.unpacked, &dir));
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, null) == 0);
+    /* Python's own bytecode is not a problem, anywhere. */
+    snprintf(path, sizeof(path), "%s/bin/__pycache__", dir);
+    OK(mkdir(path, 0755));
+    write_file(dir, "bin/__pycache__/x.pyc", "pyc");
+    write_file(dir, "lib/__pycache__/m.cpython-312.opt-1.pyc", "pyc");
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, null) == 0);
+    /* An app directory also has pyvenv.cfg and bin/python, pointing at its runtime. */
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", null) == 2);
+    write_file(dir, "pyvenv.cfg", "home = /rt/bin\ninclude-system-site-packages = false\n");
+    snprintf(path, sizeof(path), "%s/bin/python", dir);
+    CHECK(symlink("/rt/bin/python3", path) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", null) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/other", null) == 2);
+    /* Changed content (same size), mode, size; an extra file; a missing one; a link. */
+    write_file(dir, "lib/m.py", "x = 2\n");
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, null) == 3); /* + the two venv files */
+    write_file(dir, "lib/m.py", "x = 1\n");
+    snprintf(path, sizeof(path), "%s/bin/tool", dir);
+    CHECK(chmod(path, 0644) == 0);
+    write_file(dir, "lib/evil.pth", "import os");
+    snprintf(path, sizeof(path), "%s/onefile.json", dir);
+    CHECK(unlink(path) == 0);
+    snprintf(path, sizeof(path), "%s/lib/link", dir);
+    CHECK(unlink(path) == 0 && symlink("/etc/passwd", path) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", null) == 4);
+    /* A directory replaced by a link to a copy of itself is not looked through. */
+    of_cache_remove(dir);
+    free(dir);
+    OK(unpack(&b, b.count, b.unpacked, &dir));
+    snprintf(path, sizeof(path), "%s/lib", dir);
+    snprintf(expected_buf, sizeof(expected_buf), "%s/lib-copy", dir);
+    CHECK(rename(path, expected_buf) == 0 && symlink("lib-copy", path) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, verbose ? stdout : null) ==
+          5); /* extra: lib (a link), lib-copy; missing: the 3 entries below lib */
+    of_cache_remove(dir);
+    free(dir);
+    /* Not there, or a damaged layer: an error, not a crash. */
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/nonexistent/x", NULL, null) == -1);
+    layer.entry_count = b.len; /* more entries than can fit */
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/tmp", NULL, null) == -1);
+    layer.entry_count = b.count + 1;
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/tmp", NULL, null) == -1);
+    layer.entry_count = 2;
+    CHECK(of_modes_manifest(b.data, &layer) == NULL); /* not among the first two */
+    fclose(null);
 }
 
 int main(void)
@@ -655,6 +886,9 @@ int main(void)
     test_layers();
     test_remove();
     test_install();
+    test_roots();
+    test_crc32();
+    test_verify();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

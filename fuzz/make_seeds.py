@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Write small, valid onefile binaries (with a fake 16-byte stub) as fuzzing seeds.
+
+They are made with the real writer, onefile_backend/_format.py, so they start the
+fuzzer off with everything the launcher accepts: stored and zstd files, executables,
+directories, links (with leading ".."), a manifest, empty layers.
+
+    python fuzz/make_seeds.py OUTDIR
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from onefile_backend._format import (  # noqa: E402
+    MODE_DIRECTORY,
+    MODE_EXECUTABLE,
+    MODE_FILE,
+    MODE_SYMLINK,
+    FileEntry,
+    encode_block,
+    write_binary,
+)
+
+STUB = b"\x7fELF fake stub.."
+MANIFEST = json.dumps(
+    {
+        "python": "3.12.1",
+        "entry_point": {"name": "t", "value": "t:main", "kind": "console_scripts"},
+        "distributions": {"t": "1.0"},
+    },
+    indent=2,
+).encode()
+
+
+def _binary(runtime: list[FileEntry], app: list[FileEntry], level: int | None = 3) -> bytes:
+    out = io.BytesIO()
+    blocks = [
+        encode_block(entries, prefix, level=level, epoch=0, threads=1)
+        for entries, prefix in ((runtime, "runtime/"), (app, "app/"))
+    ]
+    zipapp = encode_block([], "", level=None, epoch=0, threads=1)
+    write_binary(out, STUB, blocks[0], blocks[1], zipapp, epoch=0)
+    return out.getvalue()
+
+
+def seeds() -> dict[str, bytes]:
+    text = b"import sys\nprint('hello from a file that is long enough to be compressed by zstd')\n" * 3
+    runtime = [
+        FileEntry("bin/python3", MODE_EXECUTABLE, b"\x7fELF not really"),
+        FileEntry("bin/python", MODE_SYMLINK, b"python3"),
+        FileEntry("lib/python3.12/", MODE_DIRECTORY, b""),
+        FileEntry("lib/python3.12/os.py", MODE_FILE, text),
+        FileEntry("lib/libpython3.12.so", MODE_EXECUTABLE, b"so"),
+        FileEntry("lib/python3.12/lib-dynload/x.so", MODE_SYMLINK, b"../../libpython3.12.so"),
+    ]
+    app = [
+        FileEntry("bin/onefile-main", MODE_EXECUTABLE, b"import t\nt.main()\n"),
+        FileEntry("lib/python3.12/site-packages/t/__init__.py", MODE_FILE, text),
+        FileEntry("lib/python3.12/site-packages/t/__pycache__/__init__.cpython-312.pyc", MODE_FILE, b"pyc"),
+        FileEntry("onefile.json", MODE_FILE, MANIFEST),
+    ]
+    return {
+        "full": _binary(runtime, app),
+        "stored": _binary(runtime[:3], app, level=None),
+        "empty-layers": _binary([], []),
+        "manifest-only": _binary([], [FileEntry("onefile.json", MODE_FILE, MANIFEST)]),
+        "links": _binary(
+            [FileEntry("a/b/c", MODE_SYMLINK, b"../../d"), FileEntry("d", MODE_FILE, b"d")],
+            [FileEntry("x/y", MODE_SYMLINK, b"../z"), FileEntry("z/", MODE_DIRECTORY, b"")],
+        ),
+    }
+
+
+def main() -> int:
+    outdir = Path(sys.argv[1])
+    outdir.mkdir(parents=True, exist_ok=True)
+    for name, data in seeds().items():
+        (outdir / f"seed-{name}").write_bytes(data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

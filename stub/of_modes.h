@@ -1,0 +1,51 @@
+/* ONEFILE=info, ONEFILE=verify, ONEFILE=clean: looking after a binary's cache entries
+ * without any other tool. See docs/reliability.md. */
+#ifndef OF_MODES_H
+#define OF_MODES_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "of_cache.h"
+#include "of_trailer.h"
+
+/* What the launcher knows about this binary and where its layers go. */
+struct of_binary {
+    const char *self; /* absolute path of the binary */
+    const uint8_t *file; /* all of it */
+    uint64_t size;
+    const struct of_trailer *trailer;
+    const struct of_cache_root *root;
+    const char *keys[OF_LAYER_COUNT]; /* the directory names: 32 hex digits */
+    const char *kind_dirs[OF_LAYER_COUNT]; /* <root>/runtime, <root>/app */
+    const char *dirs[OF_LAYER_COUNT]; /* <root>/runtime/<key>, <root>/app/<key> */
+};
+
+extern const char *const of_modes_layer_names[OF_LAYER_COUNT]; /* "runtime", "app" */
+extern const char *const of_modes_layer_prefixes[OF_LAYER_COUNT]; /* "runtime/", "app/" */
+
+/* Print the format, the layers, the cache paths and the app's manifest. Returns 0. */
+int of_modes_info(const struct of_binary *b, FILE *out);
+
+/* Check each layer against its SHA-256 and each unpacked layer directory against its
+ * layer. Returns 0 if all is well, 1 if problems were found (each printed on `out`). */
+int of_modes_verify(const struct of_binary *b, FILE *out);
+
+/* Remove this binary's app directory and, unless another app in the cache uses it, its
+ * runtime directory; also sweep leftovers. Returns 0, or -1 with of_error set. */
+int of_modes_clean(const struct of_binary *b, FILE *out);
+
+/* Compare the directory `dir` with `layer` (its entries named `prefix`...): every entry
+ * must be there with the same type, mode, size, CRC-32 or link target, and nothing else
+ * may be, except under __pycache__ (Python writes there) and, for the app layer
+ * (`runtime_dir` not NULL), the pyvenv.cfg and bin/python the launcher adds, which must
+ * point at `runtime_dir`. Prints one line per problem on `out` (NULL: silent) and
+ * returns how many there were, or -1 with of_error set if `layer` can't be read. */
+long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *dir,
+                        const char *runtime_dir, FILE *out);
+
+/* The app's manifest (app/onefile.json, malloc'd and NUL-terminated) from the app
+ * layer, or NULL with of_error set. */
+char *of_modes_manifest(const uint8_t *file, const struct of_layer *app);
+
+#endif
