@@ -2,6 +2,12 @@
 
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define OF_SHA256_HAVE_NI 1
+#endif
+
 static const uint32_t of_sha256_k[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -53,6 +59,72 @@ static void of_sha256_block(uint32_t s[8], const uint8_t *p)
     s[7] += h;
 }
 
+#ifdef OF_SHA256_HAVE_NI
+/* The same compression with the x86 SHA extensions (about 10x faster here): the state
+ * is kept as the two vectors the instructions work on, ABEF and CDGH. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void of_sha256_blocks_ni(uint32_t s[8], const uint8_t *p,
+                                                                             size_t count)
+{
+    const __m128i byteswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i dcba = _mm_loadu_si128((const __m128i *)&s[0]), hgfe = _mm_loadu_si128((const __m128i *)&s[4]);
+    __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1), efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+    __m128i abef = _mm_alignr_epi8(cdab, efgh, 8), cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+
+    for (; count > 0; count--, p += 64) {
+        __m128i w[4], msg, abef_in = abef, cdgh_in = cdgh;
+
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) {
+            __m128i *wi = &w[i % 4];
+
+            if (i < 4)
+                *wi = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), byteswap);
+            else /* w[i] from w[i-4] (this slot), w[i-3], w[i-2] and w[i-1] */
+                *wi = _mm_sha256msg2_epu32(
+                    _mm_add_epi32(_mm_sha256msg1_epu32(*wi, w[(i + 1) % 4]), _mm_alignr_epi8(w[(i + 3) % 4], w[(i + 2) % 4], 4)),
+                    w[(i + 3) % 4]);
+            msg = _mm_add_epi32(*wi, _mm_loadu_si128((const __m128i *)&of_sha256_k[4 * i]));
+            cdgh = _mm_sha256rnds2_epu32(cdgh, abef, msg);
+            abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(msg, 0x0E));
+        }
+        abef = _mm_add_epi32(abef, abef_in);
+        cdgh = _mm_add_epi32(cdgh, cdgh_in);
+    }
+    {
+        __m128i feba = _mm_shuffle_epi32(abef, 0x1B), dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+
+        _mm_storeu_si128((__m128i *)&s[0], _mm_blend_epi16(feba, dchg, 0xF0));
+        _mm_storeu_si128((__m128i *)&s[4], _mm_alignr_epi8(dchg, feba, 8));
+    }
+}
+
+static int of_sha256_have_ni(void)
+{
+    static int known = -1;
+    unsigned int a, b, c, d;
+
+    if (known < 0) {
+        int sse = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) && (c & bit_SSSE3);
+
+        known = sse && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+    }
+    return known;
+}
+#endif
+
+/* Compress `count` whole blocks, with the CPU's SHA instructions when it has them. */
+static void of_sha256_blocks(uint32_t s[8], const uint8_t *p, size_t count)
+{
+#ifdef OF_SHA256_HAVE_NI
+    if (count > 0 && of_sha256_have_ni()) {
+        of_sha256_blocks_ni(s, p, count);
+        return;
+    }
+#endif
+    for (; count > 0; count--, p += 64)
+        of_sha256_block(s, p);
+}
+
 void of_sha256_init(struct of_sha256 *ctx)
 {
     static const uint32_t iv[8] = {
@@ -81,8 +153,9 @@ void of_sha256_update(struct of_sha256 *ctx, const void *data, size_t len)
         of_sha256_block(ctx->state, ctx->block);
         ctx->used = 0;
     }
-    for (; len >= 64; p += 64, len -= 64)
-        of_sha256_block(ctx->state, p);
+    of_sha256_blocks(ctx->state, p, len / 64);
+    p += len - len % 64;
+    len %= 64;
     if (len > 0)
         memcpy(ctx->block, p, len);
     ctx->used = len;
