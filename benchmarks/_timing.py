@@ -1,0 +1,215 @@
+"""How compare.py measures a start: wall time, peak memory, time to first HTTP 200.
+
+Wall times of command-line starts come from hyperfine (``-N``: no shell in between)
+when it is installed, else from a plain loop around fork/exec that does the same thing
+less precisely. Peak memory is the ``ru_maxrss`` that ``wait4`` reports for the started
+process: the largest resident set of it *or* of any descendant it waited for (not a sum,
+so a launcher that keeps a parent alive next to its child, as PyInstaller's does, shows
+only the larger of the two).
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import json
+import os
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+HYPERFINE = shutil.which("hyperfine")
+
+
+class StartFailed(Exception):
+    """The measured command did not start (or serve) as it should."""
+
+
+# Cold starts move the cache aside (a rename) instead of deleting it right before the
+# start: on an ext4 without a journal (this VM's disk) a file created within a minute of
+# thousands of deletions first scans past every recently deleted inode (fs/ext4/ialloc.c,
+# recently_deleted()), which doubled onefile's measured cold start and no user's first
+# start pays. The moved copies are removed later with remove_moved_aside().
+_MOVE_ASIDE = (
+    "import os, sys, uuid; cache, aside = sys.argv[1:]; os.makedirs(aside, exist_ok=True); "
+    "os.path.lexists(cache) and os.rename(cache, os.path.join(aside, uuid.uuid4().hex))"
+)
+
+
+def moved_aside_dir(cache: Path) -> Path:
+    return cache.with_name(cache.name + ".moved-aside")
+
+
+def move_aside(cache: Optional[Path]) -> None:
+    if cache is not None:
+        subprocess.run([sys.executable, "-c", _MOVE_ASIDE, str(cache), str(moved_aside_dir(cache))], check=True)
+
+
+def remove_moved_aside(cache: Optional[Path]) -> None:
+    if cache is not None:
+        remove_tree(moved_aside_dir(cache))
+
+
+def remove_tree(path: Optional[Path]) -> None:
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def time_starts(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    runs: int,
+    warmup: int,
+    clear: Optional[Path] = None,
+) -> list[float]:
+    """Wall-clock seconds of ``runs`` starts; ``clear`` is moved aside before each one."""
+    if HYPERFINE:
+        return _hyperfine(HYPERFINE, command, env, runs=runs, warmup=warmup, clear=clear)
+    for _ in range(warmup):
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    times = []
+    for _ in range(runs):
+        move_aside(clear)
+        started = time.perf_counter()
+        result = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        times.append(time.perf_counter() - started)
+        if result.returncode != 0:
+            raise StartFailed(f"exit status {result.returncode}: {result.stderr.decode(errors='replace')[-500:]}")
+    return times
+
+
+def _hyperfine(
+    hyperfine: str, command: Sequence[str], env: Mapping[str, str], *, runs: int, warmup: int, clear: Optional[Path]
+) -> list[float]:
+    with tempfile.TemporaryDirectory(prefix="compare-hyperfine-") as scratch:
+        export = os.path.join(scratch, "result.json")
+        argv = [hyperfine, "-N", "--style", "none", "--runs", str(runs), "--warmup", str(warmup)]
+        if clear is not None:  # -N: hyperfine splits this like a shell would, and runs no shell
+            prepare = [sys.executable, "-c", _MOVE_ASIDE, str(clear), str(moved_aside_dir(clear))]
+            argv += ["--prepare", shlex.join(prepare)]
+        argv += ["--export-json", export, "--", shlex.join(command)]
+        result = subprocess.run(argv, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise StartFailed(result.stderr.strip()[-800:] or f"hyperfine exit status {result.returncode}")
+        with open(export, encoding="utf-8") as f:
+            return [float(t) for t in json.load(f)["results"][0]["times"]]
+
+
+def measure_peak_rss(command: Sequence[str], env: Mapping[str, str], *, clear: Optional[Path] = None) -> int:
+    """Bytes: the peak resident set of one start of ``command``."""
+    move_aside(clear)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise StartFailed(f"exit status {process.returncode}")
+    return usage.ru_maxrss * 1024
+
+
+def find_free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Served:
+    seconds: float  # from just before the fork to the first 200 response
+    max_rss: int  # bytes, over the server's whole life (see the module docstring)
+    path: str  # the URL path that answered 200
+
+
+def _get(port: int, path: str) -> Optional[int]:
+    """The status of GET http://127.0.0.1:port/path, or None when nothing answers yet."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    except (ConnectionError, http.client.HTTPException, socket.timeout):
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ECONNREFUSED, errno.ECONNRESET, errno.EPIPE):
+            return None
+        raise
+    finally:
+        connection.close()
+
+
+def serve_once(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    port: int,
+    paths: Sequence[str],
+    clear: Optional[Path] = None,
+    timeout: float = 60.0,
+) -> Served:
+    """Start a server, wait for its first HTTP 200 on 127.0.0.1:port, then SIGTERM it.
+
+    ``paths`` are asked in turn: the next one once the server has answered the current
+    one with something other than 200 (to find a health URL; timed runs pass one path).
+    """
+    move_aside(clear)
+    asked = list(paths)
+    statuses = []
+    with tempfile.TemporaryFile() as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
+        seconds, exited = None, False
+        try:
+            while asked and time.perf_counter() - started < timeout and process.poll() is None:
+                status = _get(port, asked[0])
+                if status == 200:
+                    seconds = time.perf_counter() - started
+                    break
+                if status is None:
+                    time.sleep(0.002)
+                else:
+                    statuses.append(f"{asked.pop(0)}: {status}")
+            exited = process.poll() is not None
+            if not exited:
+                process.send_signal(signal.SIGTERM)
+            usage = _reap(process, grace=15.0)
+        finally:
+            if process.returncode is None:  # an exception above: leave nothing running
+                _kill_group(process)
+                process.wait()
+        if seconds is None:
+            log.seek(0)
+            output = log.read().decode(errors="replace").strip()[-800:]
+            state = f"exited with status {process.returncode}" if exited else "still running"
+            answers = f" (answers: {', '.join(statuses)})" if statuses else ""
+            raise StartFailed(f"no HTTP 200 on 127.0.0.1:{port} within {timeout:.0f} s{answers} ({state}): {output}")
+    return Served(seconds, usage.ru_maxrss * 1024, asked[0])
+
+
+def _reap(process: subprocess.Popen[bytes], grace: float) -> resource.struct_rusage:
+    """wait4 the server, killing its whole process group if it outstays ``grace``."""
+    deadline = time.monotonic() + grace
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            _kill_group(process)  # workers that outlived their master
+            return usage
+        if time.monotonic() > deadline:
+            _kill_group(process)
+        time.sleep(0.01)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
