@@ -167,10 +167,11 @@ def _run_binary_hooks(
             python, builder.source_dir, system["build-backend"], system.get("backend-path"), hook, kwargs, extra
         )
 
-    requires = call("get_requires_for_build_binary", {"config_settings": dict(settings)})
-    if requires and env is not None:
-        out.step(f"Installing requirements of build_binary: {', '.join(requires)}")
-        env.install(requires)
+    if env is not None:  # without isolation nothing would be installed: skip a process
+        requires = call("get_requires_for_build_binary", {"config_settings": dict(settings)})
+        if requires:
+            out.step(f"Installing requirements of build_binary: {', '.join(requires)}")
+            env.install(requires)
     out.step("Building binary...")
     name = call("build_binary", {"binary_directory": outdir, "config_settings": dict(settings)})
     return os.path.join(outdir, str(name))

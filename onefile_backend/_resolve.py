@@ -260,8 +260,11 @@ def _make_scripts_relocatable(bin_dir: str) -> None:
 
 
 # Modules the runtime leaves out (see _runtime._PRUNED_*): importing them fails at run time.
-_LEFT_OUT_HINT = re.compile(rb"tkinter|turtle|idlelib")  # a fast first pass over every source
-_LEFT_OUT_MODULES = re.compile(rb"^\s*(?:import|from)\s+(_?tkinter|turtle|idlelib)\b", re.MULTILINE)
+_LEFT_OUT_HINT = re.compile(rb"tkinter|turtle|idlelib|nis")  # a fast first pass over every source
+_LEFT_OUT_MODULES = re.compile(rb"^\s*(?:import|from)\s+(_?tkinter|turtle|idlelib|nis)\b", re.MULTILINE)
+_WHY_LEFT_OUT = {
+    "nis": "deprecated (PEP 594) and it would bring Kerberos' libraries along",
+}
 
 
 def _owners(site_packages: str) -> dict[str, str]:
@@ -292,9 +295,10 @@ def warn_left_out_modules(entries: list[FileEntry], site_packages: str, stage: s
         if owner not in warned:
             warned.add(owner)
             module = match.group(1).decode()
+            why = _WHY_LEFT_OUT.get(module, "Tk needs an X server's libraries")
             log(
                 f"{owner}: {relative} imports {module}, which binaries do not include "
-                "(Tk needs an X server's libraries); that code will raise ImportError",
+                f"({why}); that code will raise ImportError",
                 kind="warning",
             )
 

@@ -32,7 +32,7 @@ from ._interpreters import Interpreter
 from ._tree import Log, compile_bytecode, entries_from_tree
 
 #: Bump when the recipe below changes what goes into a runtime layer.
-RECIPE_VERSION = 3
+RECIPE_VERSION = 4
 COMPRESSION_LEVEL = 19
 
 # Parts of the stdlib no app needs at run time: tests, the IDE, pip's bootstrapper,
@@ -56,7 +56,8 @@ _PRUNED_DIRECTORIES = {
     "tkinter/test",
 }
 _PRUNED_FILES = ("turtle.py", "*.exe", "*.pyc", "*.pyo")
-_PRUNED_MODULES = ("_test*", "_ctypes_test*", "xxlimited*", "xxsubtype*", "_xxtestfuzz*", "_tkinter*", "xx*")
+# nis (deprecated by PEP 594, gone in 3.13) alone pulls in Kerberos and 7 more libraries.
+_PRUNED_MODULES = ("_test*", "_ctypes_test*", "xxlimited*", "xxsubtype*", "_xxtestfuzz*", "_tkinter*", "xx*", "nis.*")
 
 
 @dataclass(frozen=True)
