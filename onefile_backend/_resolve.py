@@ -35,7 +35,7 @@ from ._entrypoints import EntryPoint
 from ._errors import ConfigError, ResolveError
 from ._format import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, FileEntry
 from ._interpreters import Interpreter
-from ._tree import Log, compile_bytecode, entries_from_tree, unshare_file, write_new_file
+from ._tree import Log, compile_bytecode, entries_from_tree, unshare_file, walk_files, write_new_file
 
 # A script made relocatable: sh runs the `python` next to it, which then reads the file
 # as Python, where the second and third lines are one string (pip's distlib does this).
@@ -181,7 +181,7 @@ FOREIGN_LIBRARIES = "lib/onefile.libs"
 
 def read_elves(stage: str, store: BlobStore) -> dict[str, ElfFacts]:
     """Each ELF file under ``stage`` and its facts, remembered by content in ``store``."""
-    files = _walk_files(stage)
+    files = walk_files(stage)
     elves = [path for path in files if (".so" in os.path.basename(path) or os.access(path, os.X_OK)) and is_elf(path)]
     keys = {}
     for path in elves:
@@ -240,10 +240,6 @@ def bundle_foreign_libraries(stage: str, elves: dict[str, ElfFacts], log: Log) -
             set_rpath(path, ":".join(filter(None, [facts.run_path, ours])))
     log(f"resolve: bundled libraries from this machine: {', '.join(sorted(foreign))}")
     return sorted(foreign)
-
-
-def _walk_files(root: str) -> list[str]:
-    return sorted(os.path.join(directory, name) for directory, _, names in os.walk(root) for name in names)
 
 
 def _make_scripts_relocatable(bin_dir: str) -> None:

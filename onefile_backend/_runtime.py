@@ -29,7 +29,7 @@ from ._elf import is_elf, required_glibc, resolve_libraries, set_rpath, strip
 from ._errors import RuntimeBuildError
 from ._format import PREFIX_RUNTIME, Block, encode_block
 from ._interpreters import Interpreter
-from ._tree import Log, compile_bytecode, entries_from_tree
+from ._tree import Log, compile_bytecode, entries_from_tree, walk_files
 
 #: Bump when the recipe below changes what goes into a runtime layer.
 RECIPE_VERSION = 4
@@ -139,7 +139,7 @@ def _stage(interpreter: Interpreter, stage: str, store: BlobStore, log: Log) -> 
     if missing:
         log(f"some runtime modules need libraries this machine lacks: {', '.join(missing)}", kind="warning")
 
-    elves = [path for path in _walk_files(stage) if is_elf(path)]
+    elves = [path for path in walk_files(stage) if is_elf(path)]
     stripped = strip(elves)
     if not stripped:
         log("strip not found: the runtime keeps its debug symbols (install binutils)", kind="warning")
@@ -194,10 +194,6 @@ def _smoke_test(python: str, dynload_dir: str, interpreter: Interpreter, log: Lo
         raise RuntimeBuildError(f"the relocatable copy of {interpreter.executable} does not run: {detail[0]}")
     if failed.strip():
         log(f"runtime modules that fail to import in the copy: {failed.strip()}", kind="warning")
-
-
-def _walk_files(root: str) -> list[str]:
-    return sorted(os.path.join(directory, name) for directory, _, names in os.walk(root) for name in names)
 
 
 def _load_cached(path: str, interpreter: Interpreter) -> Runtime | None:

@@ -16,6 +16,11 @@ from ._interpreters import Interpreter
 Log = Callable[..., None]
 
 
+def walk_files(root: str) -> list[str]:
+    """Every file (and link) below ``root``, sorted."""
+    return sorted(os.path.join(directory, name) for directory, _, names in os.walk(root) for name in names)
+
+
 def write_new_file(path: str, data: bytes) -> None:
     """Write ``path`` as a new file: an installed file may be a hard link into uv's cache."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
