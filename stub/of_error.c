@@ -7,8 +7,9 @@
 #include <string.h>
 
 static const char *of_error_prog = "onefile";
-static char of_error_buf[1024];
-static int of_error_saved_errno;
+/* Per thread: the unpacker's workers each record their own failure (of_unpack.c). */
+static _Thread_local char of_error_buf[1024];
+static _Thread_local int of_error_saved_errno;
 
 void of_error_init(const char *argv0)
 {
@@ -92,6 +93,13 @@ int of_error_hint(const char *fmt, ...)
     used += strlen(of_error_buf + used);
     of_error_buf[used++] = ')';
     of_error_buf[used] = '\0';
+    return -1;
+}
+
+int of_error_set(const char *message, int errnum)
+{
+    snprintf(of_error_buf, sizeof(of_error_buf), "%s", message);
+    of_error_saved_errno = errnum;
     return -1;
 }
 

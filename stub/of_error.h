@@ -16,6 +16,10 @@ int of_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Append " (<formatted text>)" to the recorded message; returns -1. */
 int of_error_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Record `message` as it is, with `errnum` behind it (another thread's failure, handed
+ * over: messages are per thread); returns -1. */
+int of_error_set(const char *message, int errnum);
+
 /* The errno behind the recorded message (of_error_errno), or 0. */
 int of_error_errnum(void);
 

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,6 +30,9 @@ struct of_unpack {
     uint8_t *buf; /* decompression output */
     size_t buf_size;
 };
+
+/* Files up to this size are decoded in one piece (per worker thread, at most this much memory). */
+#define OF_UNPACK_ONE_PASS_MAX ((size_t)16 << 20)
 
 /* Where decoded bytes go: a file, or a buffer of the entry's size (link targets). */
 struct of_sink {
@@ -188,21 +194,30 @@ cleanup:
 static int of_unpack_data(struct of_unpack *u, const struct of_entry *e, struct of_sink *sink)
 {
     ZSTD_inBuffer in = { e->data, e->compressed_size, 0 };
-    size_t done = 0, ret;
+    size_t done = 0, ret, want;
     int rc = -1;
 
     if (e->method == OF_ZIP_METHOD_STORED) {
         rc = of_unpack_emit(u, sink, e->data, e->size, &done);
         goto cleanup;
     }
-    if (u->zstd == NULL) {
-        u->zstd = ZSTD_createDCtx();
-        u->buf_size = ZSTD_DStreamOutSize();
-        u->buf = malloc(u->buf_size);
-        if (u->zstd == NULL || u->buf == NULL) {
+    if (u->zstd == NULL && (u->zstd = ZSTD_createDCtx()) == NULL) {
+        of_error("out of memory");
+        goto cleanup;
+    }
+    /* An output buffer that holds the whole file lets zstd decode the frame in one pass,
+     * straight into it, instead of through its window buffer. */
+    want = e->size < OF_UNPACK_ONE_PASS_MAX ? e->size : OF_UNPACK_ONE_PASS_MAX;
+    if (want < ZSTD_DStreamOutSize())
+        want = ZSTD_DStreamOutSize();
+    if (u->buf_size < want) {
+        free(u->buf);
+        u->buf_size = 0;
+        if ((u->buf = malloc(want)) == NULL) {
             of_error("out of memory");
             goto cleanup;
         }
+        u->buf_size = want;
     }
     ZSTD_DCtx_reset(u->zstd, ZSTD_reset_session_only);
     do {
@@ -318,19 +333,34 @@ cleanup:
     return rc;
 }
 
-static int of_unpack_one(struct of_unpack *u, const struct of_entry *e)
+/* Make the link `e` (main thread, after every file is written: until then the tree
+ * holds no link, so the workers' paths can't go through one). */
+static int of_unpack_link(struct of_unpack *u, const struct of_entry *e, int dirfd, const char *base)
 {
     char target[PATH_MAX];
     struct of_sink sink = { -1, target };
+
+    if (of_unpack_data(u, e, &sink) != 0)
+        return -1;
+    target[e->size] = '\0';
+    if (of_unpack_link_check(e->name, e->name_len, target, e->size) != 0)
+        return -1;
+    if (symlinkat(target, dirfd, base) != 0)
+        return of_error_errno("cannot create symbolic link %s/%s", u->rootpath, u->path);
+    return 0;
+}
+
+/* Make the directory `e`, or the parent directory of a file or link, walking from the
+ * root with O_NOFOLLOW; a link additionally is made now. Files are left to the workers. */
+static int of_unpack_prepare(struct of_unpack *u, const struct of_entry *e, int make_link)
+{
     char *slash, *base;
-    int dirfd, rc = -1;
+    int dirfd;
 
     memcpy(u->path, e->name, e->name_len);
     u->path[e->name_len] = '\0';
-    if (e->mode == OF_MODE_DIRECTORY) {
-        rc = of_unpack_dir(u, u->path) < 0 ? -1 : 0;
-        goto cleanup;
-    }
+    if (e->mode == OF_MODE_DIRECTORY)
+        return of_unpack_dir(u, u->path) < 0 ? -1 : 0;
     slash = strrchr(u->path, '/');
     if (slash != NULL)
         *slash = '\0';
@@ -338,48 +368,156 @@ static int of_unpack_one(struct of_unpack *u, const struct of_entry *e)
     if (slash != NULL)
         *slash = '/';
     if (dirfd < 0)
-        goto cleanup;
+        return -1;
     base = slash != NULL ? slash + 1 : u->path;
+    return make_link ? of_unpack_link(u, e, dirfd, base) : 0;
+}
 
-    if (e->mode == OF_MODE_SYMLINK) {
-        if (of_unpack_data(u, e, &sink) != 0)
-            goto cleanup;
-        target[e->size] = '\0';
-        if (of_unpack_link_check(e->name, e->name_len, target, e->size) != 0)
-            goto cleanup;
-        if (symlinkat(target, dirfd, base) != 0) {
-            of_error_errno("cannot create symbolic link %s/%s", u->rootpath, u->path);
-            goto cleanup;
-        }
-    } else {
-        sink.fd = openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, e->mode & 0777);
-        if (sink.fd < 0) {
-            of_error_errno("cannot create %s/%s", u->rootpath, u->path);
-            goto cleanup;
-        }
-        if (of_unpack_data(u, e, &sink) != 0)
-            goto cleanup;
-        if (close(sink.fd) != 0) {
-            sink.fd = -1;
-            of_error_errno("cannot write %s/%s", u->rootpath, u->path);
-            goto cleanup;
-        }
-        sink.fd = -1;
+/* Write the regular file `e`. Its directory exists and no link exists anywhere in the
+ * tree yet (see of_unpack_layer), so the relative path walks only our directories. */
+static int of_unpack_file(struct of_unpack *u, const struct of_entry *e)
+{
+    struct of_sink sink = { -1, NULL };
+    int rc = -1;
+
+    memcpy(u->path, e->name, e->name_len);
+    u->path[e->name_len] = '\0';
+    sink.fd = openat(u->rootfd, u->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, e->mode & 0777);
+    if (sink.fd < 0) {
+        of_error_errno("cannot create %s/%s", u->rootpath, u->path);
+        goto cleanup;
     }
-    rc = 0;
+    if (of_unpack_data(u, e, &sink) != 0)
+        goto cleanup;
+    rc = close(sink.fd);
+    sink.fd = -1;
+    if (rc != 0)
+        of_error_errno("cannot write %s/%s", u->rootpath, u->path);
 cleanup:
     if (sink.fd >= 0)
         close(sink.fd);
     return rc;
 }
 
+/* The files of a layer, written by up to OF_UNPACK_MAX_WORKERS threads. */
+#define OF_UNPACK_MAX_WORKERS 8
+#define OF_UNPACK_BYTES_PER_WORKER (4u << 20)
+
+struct of_unpack_pool {
+    int rootfd;
+    const char *rootpath;
+    struct of_entry *files; /* sorted biggest first, so no worker is left with one at the end */
+    size_t count;
+    size_t next; /* the next file to take (atomic) */
+    int failed; /* set once by the first worker that fails (atomic) */
+    pthread_mutex_t lock; /* guards message and errnum */
+    char message[1024];
+    int errnum;
+};
+
+static void *of_unpack_worker(void *arg)
+{
+    struct of_unpack_pool *pool = arg;
+    struct of_unpack u = { pool->rootfd, pool->rootpath, NULL, malloc(UINT16_MAX + 1), NULL, -1, NULL, 0 };
+    size_t i;
+
+    if (u.path == NULL) {
+        of_error("out of memory");
+        goto failed;
+    }
+    while (!__atomic_load_n(&pool->failed, __ATOMIC_RELAXED)) {
+        i = __atomic_fetch_add(&pool->next, 1, __ATOMIC_RELAXED);
+        if (i >= pool->count)
+            goto cleanup;
+        if (of_unpack_file(&u, &pool->files[i]) != 0)
+            goto failed;
+        OF_TEST_POINT("entry");
+    }
+    goto cleanup;
+failed:
+    pthread_mutex_lock(&pool->lock);
+    if (!pool->failed) {
+        snprintf(pool->message, sizeof(pool->message), "%s", of_error_message());
+        pool->errnum = of_error_errnum();
+        __atomic_store_n(&pool->failed, 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&pool->lock);
+cleanup:
+    ZSTD_freeDCtx(u.zstd);
+    free(u.buf);
+    free(u.path);
+    return NULL;
+}
+
+static int of_unpack_by_size(const void *a, const void *b)
+{
+    const struct of_entry *x = a, *y = b;
+
+    return x->compressed_size < y->compressed_size ? 1 : x->compressed_size > y->compressed_size ? -1 : 0;
+}
+
+/* How many threads to write `bytes` in `count` files with: one per CPU we may run on,
+ * but none for less than OF_UNPACK_BYTES_PER_WORKER each. */
+static size_t of_unpack_worker_count(size_t count, uint64_t bytes)
+{
+    cpu_set_t cpus;
+    size_t n = 1;
+
+    if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+        n = (size_t)CPU_COUNT(&cpus);
+    if (n > OF_UNPACK_MAX_WORKERS)
+        n = OF_UNPACK_MAX_WORKERS;
+    if (n > 1 + bytes / OF_UNPACK_BYTES_PER_WORKER)
+        n = 1 + bytes / OF_UNPACK_BYTES_PER_WORKER;
+    if (n > count)
+        n = count;
+    return n > 0 ? n : 1;
+}
+
+/* Write pool->files on this thread and up to `workers - 1` more; 0 or -1 (of_error set). */
+static int of_unpack_files(struct of_unpack_pool *pool, size_t workers)
+{
+    pthread_t threads[OF_UNPACK_MAX_WORKERS];
+    size_t started = 0;
+
+    qsort(pool->files, pool->count, sizeof(*pool->files), of_unpack_by_size);
+    /* A thread that can't be started (a process limit) just leaves more to the others. */
+    while (started + 1 < workers && pthread_create(&threads[started], NULL, of_unpack_worker, pool) == 0)
+        started++;
+    of_unpack_worker(pool);
+    while (started > 0)
+        pthread_join(threads[--started], NULL);
+    return pool->failed ? of_error_set(pool->message, pool->errnum) : 0;
+}
+
+/* Append `e` to the array `*list` of `*count` entries with room for `*room`; 0 or -1. */
+static int of_unpack_push(struct of_entry **list, size_t *count, size_t *room, const struct of_entry *e)
+{
+    struct of_entry *grown;
+
+    if (*count == *room) {
+        grown = realloc(*list, (*room > 0 ? 2 * *room : 256) * sizeof(**list));
+        if (grown == NULL)
+            return of_error("out of memory");
+        *list = grown;
+        *room = *room > 0 ? 2 * *room : 256;
+    }
+    (*list)[(*count)++] = *e;
+    return 0;
+}
+
+/* Three passes: (1) check every entry and make the directories, (2) write the files in
+ * parallel, (3) make the links. Links come last so that while files are written the
+ * tree holds only directories this function made, walked with O_NOFOLLOW. */
 int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
                     int dirfd, const char *dirpath)
 {
     struct of_unpack u = { dirfd, dirpath, NULL, NULL, NULL, -1, NULL, 0 };
+    struct of_unpack_pool pool = { dirfd, dirpath, NULL, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, "", 0 };
     const uint8_t *data = file + layer->offset;
+    struct of_entry *files = NULL, *links = NULL, e;
+    size_t file_room = 0, link_count = 0, link_room = 0;
     uint64_t pos = 0, total = 0, n;
-    struct of_entry e;
     int rc = -1;
 
     u.path = malloc(UINT16_MAX + 1);
@@ -404,17 +542,33 @@ int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const cha
             of_error("%s is damaged: its entries hold more than the trailer's unpacked size", what);
             goto cleanup;
         }
-        if (of_unpack_one(&u, &e) != 0) {
+        pos += e.total;
+        total += e.size;
+        if (of_unpack_prepare(&u, &e, 0) != 0) {
             of_error_prefix("%s", what);
             goto cleanup;
         }
-        pos += e.total;
-        total += e.size;
-        OF_TEST_POINT("entry");
+        if (e.mode == OF_MODE_DIRECTORY)
+            OF_TEST_POINT("entry");
+        else if (e.mode == OF_MODE_SYMLINK ? of_unpack_push(&links, &link_count, &link_room, &e)
+                                           : of_unpack_push(&files, &pool.count, &file_room, &e))
+            goto cleanup;
     }
     if (pos != layer->size || total != layer->unpacked_size) {
         of_error("%s is damaged: its entries do not match the trailer's size or unpacked size", what);
         goto cleanup;
+    }
+    pool.files = files;
+    if (pool.count > 0 && of_unpack_files(&pool, of_unpack_worker_count(pool.count, total)) != 0) {
+        of_error_prefix("%s", what);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < link_count; i++) {
+        if (of_unpack_prepare(&u, &links[i], 1) != 0) {
+            of_error_prefix("%s", what);
+            goto cleanup;
+        }
+        OF_TEST_POINT("entry");
     }
     rc = 0;
 cleanup:
@@ -424,5 +578,7 @@ cleanup:
     free(u.buf);
     free(u.dir);
     free(u.path);
+    free(files);
+    free(links);
     return rc;
 }
