@@ -2,39 +2,43 @@
 ``build_binary``, makes one executable that runs the project with no Python installed.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
+from ._errors import OnefileError
+
 __version__ = "0.1.0"
 
-from ._backend import (  # noqa: E402  (the hooks need __version__ defined first)
-    build_binary,
-    build_sdist,
-    build_wheel,
-    get_requires_for_build_binary,
-    get_requires_for_build_sdist,
-    get_requires_for_build_wheel,
-    prepare_metadata_for_build_wheel,
-)
-from ._errors import OnefileError  # noqa: E402
-
-# PEP 660 hooks exist in setuptools 64 and newer; re-export them when present.
-try:
-    from setuptools.build_meta import (  # noqa: E402
-        build_editable,
-        get_requires_for_build_editable,
-        prepare_metadata_for_build_editable,
-    )
-except ImportError:  # pragma: no cover
-    pass
-
-__all__ = [
-    "OnefileError",
+_OURS = (
     "build_binary",
-    "build_editable",
     "build_sdist",
     "build_wheel",
     "get_requires_for_build_binary",
-    "get_requires_for_build_editable",
     "get_requires_for_build_sdist",
     "get_requires_for_build_wheel",
-    "prepare_metadata_for_build_editable",
     "prepare_metadata_for_build_wheel",
-]
+)
+# PEP 660 hooks exist in setuptools 64 and newer; passed through when present.
+_SETUPTOOLS_ONLY = ("build_editable", "get_requires_for_build_editable", "prepare_metadata_for_build_editable")
+
+__all__ = ["OnefileError", *_OURS, *_SETUPTOOLS_ONLY]
+
+
+def __getattr__(name: str) -> Any:
+    # The hooks are looked up on first use (PEP 562), so `python -m onefile_backend`
+    # and `import onefile_backend` don't pay for importing setuptools.
+    if name in _OURS:
+        from . import _backend
+
+        return getattr(_backend, name)
+    if name in _SETUPTOOLS_ONLY:
+        from setuptools import build_meta
+
+        if hasattr(build_meta, name):
+            return getattr(build_meta, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_OURS, *_SETUPTOOLS_ONLY])

@@ -12,8 +12,6 @@ import os
 import shutil
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 from typing import IO, Iterator
 
 import zstandard
@@ -41,6 +39,8 @@ def _download(url: str, sha256: str, destination: str, log: Log) -> None:
     fd, temporary = tempfile.mkstemp(dir=os.path.dirname(destination), prefix=".download-")
     try:
         digest = hashlib.sha256()
+        import urllib.request  # only archives given by URL need it (and ssl, http.client)
+
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
             total = int(response.headers.get("Content-Length") or 0)
             for chunk in iter(lambda: response.read(1 << 20), b""):
@@ -53,7 +53,7 @@ def _download(url: str, sha256: str, destination: str, log: Log) -> None:
                 url, f"tool.onefile.python: {url} has sha256 {digest.hexdigest()}, but {sha256} was expected"
             )
         os.replace(temporary, destination)
-    except (OSError, urllib.error.URLError) as exc:
+    except OSError as exc:  # urllib.error.URLError is one
         raise InterpreterNotFound(url, f"tool.onefile.python: cannot download {url} ({exc})") from None
     finally:
         if os.path.exists(temporary):

@@ -12,14 +12,11 @@ from setuptools import build_meta as _setuptools
 from ._capture import captured_output
 from ._config import KNOWN_KEYS
 from ._errors import OnefileError
+from ._shared import ENV_HOOK_RUNNER, ENV_VERBOSITY
 
 T = TypeVar("T")
 ConfigSettings = Mapping[str, Any]
 
-#: Set by onefile's own hook runner, which reports errors itself.
-ENV_HOOK_RUNNER = "ONEFILE_HOOK_RUNNER"
-#: Set by the front end's -q/-v: below 0 only warnings and errors are shown.
-ENV_VERBOSITY = "ONEFILE_VERBOSITY"
 _OUR_SETTINGS = ("binary", *KNOWN_KEYS)  # the rest of config_settings is setuptools'
 
 

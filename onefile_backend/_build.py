@@ -19,6 +19,7 @@ from ._format import PREFIX_APP, encode_block
 from ._interpreters import find_interpreter
 from ._resolve import build_project_wheel, manifest_entry, stage_app
 from ._runtime import build_runtime
+from ._shared import display_path
 from ._tree import Log
 
 APP_COMPRESSION_LEVEL = 10
@@ -55,12 +56,6 @@ def source_date_epoch() -> int:
 
 def _glibc(version: tuple[int, ...]) -> str:
     return ".".join(map(str, version)) if version else "any"
-
-
-def display_path(path: str) -> str:
-    """``path`` relative to the working directory when it is below it, else absolute."""
-    relative = os.path.relpath(path)
-    return path if relative.startswith("..") else relative
 
 
 def _megabytes(size: int) -> str:

@@ -7,13 +7,9 @@ import re
 import shutil
 import subprocess
 import sysconfig
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection
 
 from ._errors import RuntimeBuildError
 
@@ -59,6 +55,12 @@ class ElfFacts:
 
 def read_elf(path: str) -> ElfFacts:
     """What the loader needs of ``path``, in one pass over its sections."""
+    # pyelftools is imported here: rebuilds find these facts in the build cache.
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerNeedSection
+
     needed: list[str] = []
     rpath = ""
     glibc: tuple[int, ...] = ()
@@ -96,10 +98,13 @@ def resolve_libraries(paths: Iterable[str]) -> tuple[dict[str, str], list[str]]:
     paths = list(paths)
     if not paths:
         return {}, []
-    result = subprocess.run(["ldd", *paths], capture_output=True, text=True)
+    # ldd runs the loader once per file: split the files over one ldd per CPU.
+    chunks = [paths[i :: os.cpu_count() or 1] for i in range(min(os.cpu_count() or 1, len(paths)))]
+    with ThreadPoolExecutor() as pool:
+        outputs = pool.map(lambda chunk: subprocess.run(["ldd", *chunk], capture_output=True, text=True).stdout, chunks)
     found: dict[str, str] = {}
     missing: list[str] = []
-    for line in result.stdout.splitlines():
+    for line in "".join(outputs).splitlines():
         match = _LDD_LINE.match(line)
         if not match or line.endswith(":") or not match["path"]:
             continue

@@ -24,10 +24,8 @@ from packaging.utils import canonicalize_name
 import build
 
 from . import __version__
-from ._backend import ENV_HOOK_RUNNER, ENV_VERBOSITY
-from ._build import display_path
 from ._errors import OnefileError
-from ._inspect import describe, render
+from ._shared import ENV_HOOK_RUNNER, ENV_VERBOSITY, display_path
 
 Distribution = Literal["sdist", "wheel", "binary"]
 
@@ -253,6 +251,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command_inspect(args: argparse.Namespace) -> int:
+    from ._inspect import describe, render  # zstandard: only this command needs it
+
     facts = describe(args.binary)
     print(json.dumps(facts, indent=2, sort_keys=True) if args.json else render(facts))
     return 0

@@ -35,7 +35,7 @@ from ._entrypoints import EntryPoint
 from ._errors import ConfigError, ResolveError
 from ._format import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, FileEntry
 from ._interpreters import Interpreter
-from ._tree import Log, compile_bytecode, entries_from_tree, unshare_file, walk_files, write_new_file
+from ._tree import Log, compile_bytecode, entries_from_tree, merge_entries, unshare_file, walk_files, write_new_file
 
 # A script made relocatable: sh runs the `python` next to it, which then reads the file
 # as Python, where the second and third lines are one string (pip's distlib does this).
@@ -336,9 +336,9 @@ def stage_app(
             os.unlink(os.path.join(bin_dir, name))  # the stub links bin/python to the runtime
     elves = read_elves(stage, store)
     bundle_foreign_libraries(stage, elves, log)
-    compile_bytecode(interpreter, stage, os.path.relpath(site_packages, stage), store)
+    bytecode = compile_bytecode(interpreter, stage, os.path.relpath(site_packages, stage), store)
     launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)
-    entries = [e for e in entries_from_tree(stage) if e.path != APP_MAIN]
+    entries = [e for e in merge_entries(entries_from_tree(stage), bytecode) if e.path != APP_MAIN]
     warn_left_out_modules(entries, site_packages, stage, log)
     entries.append(FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode()))
     min_glibc = max((facts.glibc for facts in elves.values()), default=())

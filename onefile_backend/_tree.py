@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import subprocess
+import tempfile
 from typing import Callable
 
 from ._buildcache import BlobStore
@@ -76,11 +77,18 @@ def entries_from_tree(root: str) -> list[FileEntry]:
     return entries
 
 
-# Run by the runtime's interpreter: compile the (source, display name) pairs on stdin.
+def merge_entries(entries: list[FileEntry], more: list[FileEntry]) -> list[FileEntry]:
+    """``entries`` and ``more``, sorted; ``more`` wins where both have a path."""
+    by_path = {entry.path: entry for entry in entries}
+    by_path.update((entry.path, entry) for entry in more)
+    return [by_path[path] for path in sorted(by_path)]
+
+
+# Run by the runtime's interpreter: compile (source, display name, output) triples from stdin.
 _COMPILE = """
 import json, py_compile, sys
-for source, display in json.load(sys.stdin):
-    py_compile.compile(source, dfile=display, doraise=False, quiet=2,
+for source, display, output in json.load(sys.stdin):
+    py_compile.compile(source, cfile=output, dfile=display, doraise=False, quiet=2,
                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 """
 
@@ -90,14 +98,15 @@ def _pyc_path(source: str, cache_tag: str) -> str:
     return os.path.join(directory, "__pycache__", f"{name[:-3]}.{cache_tag}.pyc")
 
 
-def compile_bytecode(interpreter: Interpreter, stage: str, directory: str, store: BlobStore) -> None:
-    """Write unchecked-hash ``.pyc`` files for the sources in ``stage/directory``.
+def compile_bytecode(interpreter: Interpreter, stage: str, directory: str, store: BlobStore) -> list[FileEntry]:
+    """Unchecked-hash ``.pyc`` entries for the sources in ``stage/directory``.
 
     Unchecked-hash pycs are used without looking at the source's mtime, which the stub
     can't preserve and ``PYTHONDONTWRITEBYTECODE`` would make us recompile on every run.
     The name compiled in is relative to the stage, so no build path ends up in the binary
     (and importlib shows the real path in tracebacks). Results are kept in ``store``,
-    keyed by interpreter, name and source, so a rebuild compiles only what changed.
+    keyed by interpreter, name and source, so a rebuild compiles only what changed; they
+    are returned, not written into the stage (creating a thousand files costs seconds).
     """
     root = os.path.join(stage, directory)
     sources = sorted(
@@ -109,39 +118,48 @@ def compile_bytecode(interpreter: Interpreter, stage: str, directory: str, store
             content = f.read()
         display = os.path.relpath(source, stage)
         keys[source] = hashlib.sha256(b"\0".join([interpreter.magic.encode(), display.encode(), content])).digest()
-    cached = store.get_many(keys.values())
-    missing = []
-    for source in sources:
-        bytecode = cached.get(keys[source])
-        if bytecode is None:
-            missing.append([source, os.path.relpath(source, stage)])
-            continue
-        write_new_file(_pyc_path(source, interpreter.cache_tag), bytecode)
-    if not missing:
-        return
-    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0"}
-    workers = min(os.cpu_count() or 1, max(1, len(missing) // 50))
-    processes = [
-        subprocess.Popen(
-            [interpreter.executable, "-s", "-c", _COMPILE],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=environment,
-        )
-        for _ in range(workers)
+    bytecode = store.get_many(keys.values())
+    missing = [source for source in sources if keys[source] not in bytecode]
+    if missing:
+        bytecode.update(_compile(interpreter, stage, {keys[source]: source for source in missing}, store))
+    return [
+        FileEntry(os.path.relpath(_pyc_path(source, interpreter.cache_tag), stage), MODE_FILE, bytecode[keys[source]])
+        for source in sources
+        if keys[source] in bytecode  # not there: a syntax error (test data, Python 2 leftovers), as Python skips it
     ]
-    for index, process in enumerate(processes):
-        assert process.stdin is not None
-        process.stdin.write(json.dumps(missing[index::workers]).encode())
-        process.stdin.close()
-    for process in processes:
-        process.wait()
-    compiled = {}
-    for source, _ in missing:
-        try:
-            with open(_pyc_path(source, interpreter.cache_tag), "rb") as f:
-                compiled[keys[source]] = f.read()
-        except FileNotFoundError:
-            pass  # a syntax error (test data, Python 2 leftovers): Python ignores it too
+
+
+def _compile(interpreter: Interpreter, stage: str, sources: dict[bytes, str], store: BlobStore) -> dict[bytes, bytes]:
+    """Compile ``sources`` (by key) with the runtime's interpreter; remember them in ``store``."""
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0"}
+    with tempfile.TemporaryDirectory(prefix="onefile-pyc-") as output:
+        jobs = [
+            [source, os.path.relpath(source, stage), os.path.join(output, f"{n}.pyc")]
+            for n, source in enumerate(sources.values())
+        ]
+        workers = min(os.cpu_count() or 1, max(1, len(jobs) // 50))
+        processes = [
+            subprocess.Popen(
+                [interpreter.executable, "-s", "-c", _COMPILE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=environment,
+            )
+            for _ in range(workers)
+        ]
+        for index, process in enumerate(processes):
+            assert process.stdin is not None
+            process.stdin.write(json.dumps(jobs[index::workers]).encode())
+            process.stdin.close()
+        for process in processes:
+            process.wait()
+        compiled = {}
+        for key, (_, _, pyc) in zip(sources, jobs):
+            try:
+                with open(pyc, "rb") as f:
+                    compiled[key] = f.read()
+            except FileNotFoundError:
+                pass
     store.put_many(compiled)
+    return compiled
