@@ -15,7 +15,7 @@ from ._buildcache import BlobStore
 from ._config import ArchiveRuntime, load_config
 from ._entrypoints import choose_entry_point, read_scripts
 from ._errors import AssembleError, ConfigError
-from ._format import PREFIX_APP, encode_block
+from ._format import PREFIX_APP, encode_block, join_blocks
 from ._interpreters import find_interpreter
 from ._resolve import build_project_wheel, manifest_entry, stage_app
 from ._runtime import build_runtime
@@ -97,9 +97,11 @@ def build_binary(
                 wheel,
                 entry_point,
                 interpreter,
-                os.path.join(work, "app"),
+                work,
                 store,
                 log,
+                level=APP_COMPRESSION_LEVEL,
+                epoch=epoch,
                 extras=config.extras,
                 lock=config.lock,
             )
@@ -116,8 +118,13 @@ def build_binary(
         )
         with stages.timed("compress"):
             try:
-                app_block = encode_block(
+                project = encode_block(
                     app.entries + [manifest], PREFIX_APP, level=APP_COMPRESSION_LEVEL, epoch=epoch, store=store
+                )
+                # The project's files win over a dependency's at the same path, as they
+                # would installed in that order.
+                app_block = join_blocks(
+                    [app.dependencies.without({member.name for member in project.members}), project]
                 )
             except ValueError as exc:  # a file name or link no launcher would unpack
                 raise AssembleError(f"cannot put an installed file into the binary: {exc}") from None

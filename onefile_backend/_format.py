@@ -17,8 +17,8 @@ import struct
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterable, Mapping, Protocol, Sequence
+from dataclasses import dataclass, replace
+from typing import BinaryIO, Callable, Collection, Iterable, Mapping, Protocol, Sequence
 
 import zstandard
 
@@ -95,6 +95,16 @@ class Block:
             for m in self.members
         ]
 
+    def without(self, names: Collection[bytes]) -> Block:
+        """This block less the members called ``names`` (full names, with the prefix)."""
+        if not any(member.name in names for member in self.members):
+            return self
+        ends = [m.offset_in_block for m in self.members[1:]] + [len(self.data)]
+        kept = [(m, end) for m, end in zip(self.members, ends) if m.name not in names]
+        return join_blocks(
+            [Block(self.data[m.offset_in_block : end], (replace(m, offset_in_block=0),)) for m, end in kept]
+        )
+
     @classmethod
     def from_json(cls, index: list[list[object]], data: bytes) -> Block | None:
         try:
@@ -105,6 +115,16 @@ class Block:
         except (TypeError, ValueError):
             return None
         return cls(data, members)
+
+
+def join_blocks(blocks: Sequence[Block]) -> Block:
+    """One block holding the members of ``blocks``, in order."""
+    members: list[_Member] = []
+    offset = 0
+    for block in blocks:
+        members += (replace(member, offset_in_block=member.offset_in_block + offset) for member in block.members)
+        offset += len(block.data)
+    return Block(b"".join(block.data for block in blocks), tuple(members))
 
 
 def check_entry(entry: FileEntry) -> None:

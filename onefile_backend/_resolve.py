@@ -20,6 +20,8 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -27,13 +29,14 @@ from typing import Any, Mapping
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from . import __version__
 from ._bootstrap import render_launcher
 from ._buildcache import BlobStore
 from ._capture import captured_output
 from ._elf import SYSTEM_LIBRARIES, ElfFacts, is_elf, read_elf, resolve_libraries, set_rpath
 from ._entrypoints import EntryPoint
 from ._errors import ConfigError, ResolveError
-from ._format import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, FileEntry
+from ._format import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, PREFIX_APP, Block, FileEntry, encode_block
 from ._interpreters import Interpreter
 from ._tree import Log, compile_bytecode, entries_from_tree, merge_entries, unshare_file, walk_files, write_new_file
 
@@ -44,7 +47,8 @@ _TRAMPOLINE = b"#!/bin/sh\n'''exec' \"$(dirname -- \"$0\")/python\" \"$0\" \"$@\
 
 @dataclass(frozen=True)
 class AppTree:
-    entries: list[FileEntry]
+    dependencies: Block  # the dependencies' part of the app layer, encoded (often from the build cache)
+    entries: list[FileEntry]  # the project's own files and the launcher, to encode after it
     distributions: dict[str, str]  # name -> version, of everything installed
     min_glibc: tuple[int, ...]  # the highest glibc its native extensions need
 
@@ -63,17 +67,11 @@ def build_project_wheel(wheel_dir: str, config_settings: Mapping[str, Any] | Non
     return os.path.join(wheel_dir, name)
 
 
-def _uv() -> str:
+def _uv(interpreter: Interpreter, *arguments: str) -> str:
+    """Run uv for the runtime's interpreter; its output, or ResolveError with its complaint."""
     from uv import find_uv_bin
 
-    return str(find_uv_bin())
-
-
-def _uv_install(interpreter: Interpreter, prefix: str, *arguments: str) -> None:
-    command = [
-        _uv(), "pip", "install", "--quiet", "--no-python-downloads",
-        "--python", interpreter.executable, "--prefix", prefix, *arguments,
-    ]  # fmt: skip
+    command = [str(find_uv_bin()), *arguments, "--quiet", "--no-python-downloads", "--python", interpreter.executable]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         detail = result.stderr.strip() or result.stdout.strip()
@@ -81,6 +79,7 @@ def _uv_install(interpreter: Interpreter, prefix: str, *arguments: str) -> None:
         raise ResolveError(
             f"cannot install the project's dependencies for Python {interpreter.short_version}: {' '.join(lines[:6])}"
         )
+    return result.stdout
 
 
 def _marker_environment(interpreter: Interpreter) -> dict[str, str]:
@@ -102,11 +101,11 @@ def _wheel_metadata(wheel: str) -> email.message.Message:
 
 
 def _check_lock_covers(
-    wheel: str, extras: tuple[str, ...], site_packages: str, lock: str, interpreter: Interpreter
+    wheel: str, extras: tuple[str, ...], distributions: dict[str, str], lock: str, interpreter: Interpreter
 ) -> None:
     """Every requirement of the project must be met by what the lock installed."""
     headers = _wheel_metadata(wheel)
-    installed = {canonicalize_name(name): version for name, version in _installed_distributions(site_packages).items()}
+    installed = {canonicalize_name(name): version for name, version in distributions.items()}
     environment = _marker_environment(interpreter)
     unmet = []
     for text in headers.get_all("Requires-Dist") or []:
@@ -139,23 +138,50 @@ def _check_extras(wheel: str, extras: tuple[str, ...]) -> None:
             )
 
 
-def install(
-    wheel: str, interpreter: Interpreter, prefix: str, *, extras: tuple[str, ...] = (), lock: str | None = None
-) -> None:
-    """Install ``wheel`` (with ``extras``) and its dependencies for ``interpreter`` into ``prefix``.
+#: How long a resolution of unchanged requirements is reused without asking the index
+#: again: as long as PyPI tells clients to cache its pages.
+PINS_FRESH_SECONDS = 600
 
-    With a lock file (PEP 751 ``pylock.toml``, or a requirements file, with hashes when it
-    has them) exactly what it pins is installed, then the project without dependencies.
+
+def _interpreter_facts(interpreter: Interpreter) -> list[object]:
+    return [interpreter.executable, interpreter.version_string, interpreter.magic, interpreter.cache_tag]
+
+
+def _pin_dependencies(wheel: str, extras: tuple[str, ...], interpreter: Interpreter, store: BlobStore) -> str:
+    """requirements.txt lines pinning every dependency of the project (not the project).
+
+    A rebuild with the same requirements reuses the last answer for PINS_FRESH_SECONDS.
     """
-    _check_extras(wheel, extras)
-    target = wheel + (f"[{','.join(extras)}]" if extras else "")
-    if lock is None:
-        _uv_install(interpreter, prefix, target)
-        return
-    _uv_install(interpreter, prefix, "-r", lock)
-    _uv_install(interpreter, prefix, "--no-deps", target)
-    site_packages = os.path.join(prefix, "lib", interpreter.stdlib_name, "site-packages")
-    _check_lock_covers(wheel, extras, site_packages, lock, interpreter)
+    headers = _wheel_metadata(wheel)
+    requirements = sorted(headers.get_all("Requires-Dist") or [])
+    if not requirements:
+        return ""
+    facts = ["pins-1", _interpreter_facts(interpreter), requirements, sorted(extras)]
+    key = hashlib.sha256(json.dumps(facts).encode()).digest()
+    remembered = store.get_many([key]).get(key)
+    if remembered is not None:
+        made, pins = json.loads(remembered)
+        if 0 <= time.time() - made < PINS_FRESH_SECONDS:
+            return str(pins)
+    with tempfile.TemporaryDirectory(prefix="onefile-pins-") as scratch:
+        wanted = os.path.join(scratch, "requirements.in")
+        with open(wanted, "w", encoding="utf-8") as f:
+            f.write(wheel + (f"[{','.join(extras)}]" if extras else "") + "\n")
+        pins = _uv(
+            interpreter, "pip", "compile", "--no-header", "--no-annotate",
+            "--no-emit-package", str(headers["Name"]), wanted,
+        )  # fmt: skip
+    store.put_many({key: json.dumps([time.time(), pins]).encode()})
+    return pins
+
+
+def _dependencies_key(interpreter: Interpreter, pins: str, level: int, epoch: int) -> bytes | None:
+    """What identifies the encoded dependencies, or None when the pins can't say (a local
+    path or URL may change behind the same line)."""
+    if any(" @ " in line or line.startswith(("/", ".", "file:", "-e")) for line in pins.splitlines()):
+        return None
+    facts = ["dependencies-1", __version__, _interpreter_facts(interpreter), pins, level, epoch]
+    return hashlib.sha256(json.dumps(facts).encode()).digest()
 
 
 # Written by the installer about this machine: the temporary wheel's path, the time.
@@ -308,22 +334,11 @@ def _installed_distributions(site_packages: str) -> dict[str, str]:
     return distributions
 
 
-def stage_app(
-    wheel: str,
-    entry_point: EntryPoint,
-    interpreter: Interpreter,
-    stage: str,
-    store: BlobStore,
-    log: Log,
-    *,
-    extras: tuple[str, ...] = (),
-    lock: str | None = None,
-) -> AppTree:
-    """Install the app into ``stage`` and return its entries (without the manifest)."""
-    pins = f" pinned by {os.path.basename(lock)}" if lock else ""
-    version = interpreter.short_version
-    log(f"resolve: installing {os.path.basename(wheel)} and its dependencies{pins} for Python {version}")
-    install(wheel, interpreter, stage, extras=extras, lock=lock)
+def _process(
+    stage: str, interpreter: Interpreter, store: BlobStore, log: Log
+) -> tuple[list[FileEntry], dict[str, str], tuple[int, ...]]:
+    """Make what uv installed into ``stage`` relocatable; return its entries, distributions
+    and the glibc its extensions need."""
     site_packages = os.path.join(stage, "lib", interpreter.stdlib_name, "site-packages")
     if not os.path.isdir(site_packages):
         raise ResolveError(f"uv installed nothing into {site_packages}")
@@ -337,12 +352,103 @@ def stage_app(
     elves = read_elves(stage, store)
     bundle_foreign_libraries(stage, elves, log)
     bytecode = compile_bytecode(interpreter, stage, os.path.relpath(site_packages, stage), store)
-    launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)
-    entries = [e for e in merge_entries(entries_from_tree(stage), bytecode) if e.path != APP_MAIN]
+    entries = merge_entries(entries_from_tree(stage), bytecode)
     warn_left_out_modules(entries, site_packages, stage, log)
-    entries.append(FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode()))
     min_glibc = max((facts.glibc for facts in elves.values()), default=())
-    return AppTree(sorted(entries, key=lambda e: e.path), _installed_distributions(site_packages), min_glibc)
+    return entries, _installed_distributions(site_packages), min_glibc
+
+
+def _stage_dependencies(
+    wheel: str, extras: tuple[str, ...], lock: str | None, interpreter: Interpreter,
+    work: str, store: BlobStore, log: Log, *, level: int, epoch: int,
+) -> tuple[Block, dict[str, str], tuple[int, ...]]:  # fmt: skip
+    """The dependencies, installed, made relocatable and encoded: from the build cache
+    when the same pins (or lock file) were staged before for this runtime."""
+    if lock is not None:
+        with open(lock, encoding="utf-8", errors="replace") as lock_file:
+            pins = lock_file.read()
+    else:
+        pins = _pin_dependencies(wheel, extras, interpreter, store)
+    key = _dependencies_key(interpreter, pins, level, epoch)
+    if key is not None:
+        found = store.get_many([key, key + b"-data"])
+        if len(found) == 2:
+            facts = json.loads(found[key])
+            block = Block.from_json(facts["block"], found[key + b"-data"])
+            if block is not None:
+                for warning in facts["warnings"]:
+                    log(warning, kind="warning")
+                return block, facts["distributions"], tuple(facts["min_glibc"])
+    if not pins.strip():
+        return Block(b"", ()), {}, ()
+    stage = os.path.join(work, "dependencies")
+    if lock is not None:
+        _uv(interpreter, "pip", "install", "--prefix", stage, "-r", lock)
+    else:
+        pinned = os.path.join(work, "pins.txt")
+        with open(pinned, "w", encoding="utf-8") as f:
+            f.write(pins)
+        _uv(interpreter, "pip", "install", "--prefix", stage, "--no-deps", "-r", pinned)
+    warnings: list[str] = []
+
+    def recording(message: str, kind: str = "info") -> None:
+        if kind == "warning":
+            warnings.append(message)
+        log(message, kind=kind)
+
+    entries, distributions, min_glibc = _process(stage, interpreter, store, recording)
+    try:
+        block = encode_block(entries, PREFIX_APP, level=level, epoch=epoch, store=store)
+    except ValueError as exc:  # a file name or link no launcher would unpack
+        raise ResolveError(f"cannot put an installed file into the binary: {exc}") from None
+    if key is not None:
+        facts = {
+            "block": block.to_json(),
+            "distributions": distributions,
+            "min_glibc": list(min_glibc),
+            "warnings": warnings,
+        }
+        store.put_many({key + b"-data": block.data, key: json.dumps(facts).encode()})
+    return block, distributions, min_glibc
+
+
+def stage_app(
+    wheel: str,
+    entry_point: EntryPoint,
+    interpreter: Interpreter,
+    work: str,
+    store: BlobStore,
+    log: Log,
+    *,
+    level: int,
+    epoch: int,
+    extras: tuple[str, ...] = (),
+    lock: str | None = None,
+) -> AppTree:
+    """Install the app for ``interpreter``: its dependencies (encoded, often from the
+    build cache), then the project itself without them (entries, without the manifest).
+
+    With a lock file (PEP 751 ``pylock.toml``, or a requirements file, with hashes when it
+    has them) exactly what it pins is installed; else what uv resolves now, remembered for
+    PINS_FRESH_SECONDS.
+    """
+    pins = f" pinned by {os.path.basename(lock)}" if lock else ""
+    version = interpreter.short_version
+    log(f"resolve: installing {os.path.basename(wheel)} and its dependencies{pins} for Python {version}")
+    _check_extras(wheel, extras)
+    dependencies, distributions, deps_glibc = _stage_dependencies(
+        wheel, extras, lock, interpreter, work, store, log, level=level, epoch=epoch
+    )
+    stage = os.path.join(work, "project")
+    _uv(interpreter, "pip", "install", "--prefix", stage, "--no-deps", wheel)
+    entries, own, min_glibc = _process(stage, interpreter, store, log)
+    if lock is not None:
+        _check_lock_covers(wheel, extras, distributions, lock, interpreter)
+    launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)
+    entries = [e for e in entries if e.path != APP_MAIN] + [FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode())]
+    return AppTree(
+        dependencies, sorted(entries, key=lambda e: e.path), {**distributions, **own}, max(min_glibc, deps_glibc)
+    )
 
 
 def manifest_entry(facts: dict[str, Any]) -> FileEntry:
