@@ -137,6 +137,22 @@ def test_rebuild_after_app_change_unpacks_only_the_app_layer(hidden: Hidden, tmp
     assert len(after["app"]) == 2 and before["app"][0] in after["app"]
 
 
+def test_rebuild_after_app_change_reuses_the_dependencies_and_gives_the_same_bytes(
+    hidden: Hidden, tmp_path: Path
+) -> None:
+    project = copy_project("behaviour", tmp_path)
+    env = {"SOURCE_DATE_EPOCH": "1700000000", "ONEFILE_BUILD_CACHE": str(tmp_path / "build-cache")}
+    build_binary(project, tmp_path / "dist1", env=env)
+    cli = project / "src" / "behaviour" / "cli.py"
+    cli.write_text(cli.read_text().replace("APP_CODE_REVISION = 1", "APP_CODE_REVISION = 2"))
+    # No index and no uv cache: only the project itself may be installed now.
+    offline = {**env, "UV_NO_CACHE": "1", "UV_INDEX_URL": "http://127.0.0.1:9/simple", "UV_OFFLINE": "1"}
+    rebuilt = build_binary(project, tmp_path / "dist2", env=offline)
+    assert _info(hidden, rebuilt)["revision"] == 2  # click, a dependency, prints it
+    fresh = build_binary(project, tmp_path / "dist3", env={**env, "ONEFILE_BUILD_CACHE": str(tmp_path / "fresh")})
+    assert rebuilt.read_bytes() == fresh.read_bytes()
+
+
 @pytest.mark.parametrize("version", ["3.12", "3.13"])
 def test_runtime_python_differs_from_the_build_python(hidden: Hidden, tmp_path: Path, version: str) -> None:
     if not shutil.which(f"python{version}") and not list(

@@ -62,3 +62,14 @@ def test_layer_bytes_do_not_depend_on_position():
 
 def test_dos_datetime_clamps_before_1980():
     assert fmt.dos_datetime(0) == fmt.dos_datetime(315532800) == (0, (0 << 9) | (1 << 5) | 1)
+
+
+def test_joined_blocks_and_a_block_less_some_members_encode_as_if_built_so():
+    a, b, c = (fmt.FileEntry(name, fmt.MODE_FILE, name.encode() * 100) for name in ("a", "b", "c"))
+
+    def block(*entries):
+        return fmt.encode_block(list(entries), fmt.PREFIX_APP, level=3, epoch=0)
+
+    assert fmt.join_blocks([block(a), block(b, c)]) == block(a, b, c)
+    assert block(a, b, c).without({b"app/b"}) == block(a, c)
+    assert block(a, b).without({b"app/x"}) == block(a, b)

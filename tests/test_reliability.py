@@ -9,11 +9,13 @@ layer or trailer, or hand-made malicious entries.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import re
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -209,6 +211,34 @@ def test_sixteen_cold_starts_at_once_unpack_once(hidden: Hidden, tiny: Path) -> 
         assert out.split()[:2] == ["tinyapp", "ok"] and out.split()[3:] == ["run", str(i)]
     assert_one_of_each(hidden.cache)
     assert len({out.split()[2] for out, _, _ in results}) == 16
+
+
+def _tree(root: Path) -> dict[str, tuple[int, str]]:
+    """Each path under ``root``: its mode and its content's hash (or a link's target)."""
+    tree = {}
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            what = os.readlink(path)
+        elif stat.S_ISREG(info.st_mode):
+            what = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            what = ""
+        tree[str(path.relative_to(root))] = (info.st_mode, what)
+    return tree
+
+
+def test_one_cpu_or_all_unpack_the_same_tree(hidden: Hidden, tiny: Path, tmp_path: Path) -> None:
+    trees = []
+    for name, prefix in (("one", ["taskset", "-c", "0"]), ("all", [])):
+        cache = tmp_path / name
+        assert_ok(hidden.run([*prefix, str(tiny), name], {"ONEFILE_CACHE_DIR": str(cache)}), name)
+        trees.append(_tree(cache))
+    assert trees[0].keys() == trees[1].keys()
+    # The app's venv files name the cache directory; everything else is the same.
+    differ = {p for p in trees[0] if trees[0][p] != trees[1][p]}
+    assert all(p.endswith(("pyvenv.cfg", "bin/python")) for p in differ), sorted(differ)
+    assert len([p for p in trees[0] if "/lib/python3" in p]) > 1000  # the runtime's stdlib is in there
 
 
 # ---- crash safety ----
