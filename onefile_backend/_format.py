@@ -33,6 +33,8 @@ APP_MAIN = "bin/onefile-main"
 
 METHOD_STORED = 0
 METHOD_ZSTD = 93
+#: Levels up to 19 (without long mode) keep zstd windows within the launcher's 8 MiB limit.
+MAX_ZSTD_LEVEL = 19
 EXTRA_MODE_ID = 0x4F46
 FLAG_UTF8 = 0x0800
 MADE_BY_UNIX = 0x033F  # Unix, zip spec 6.3
@@ -174,7 +176,7 @@ def _pack(
     todo = [index for index, key in keys.items() if key not in known]
 
     def compress(index: int) -> bytes:
-        return zstandard.ZstdCompressor(level=level or 3).compress(entries[index].data)
+        return zstandard.ZstdCompressor(level=min(level or 3, MAX_ZSTD_LEVEL)).compress(entries[index].data)
 
     fresh: dict[int, bytes] = {}
     with ThreadPoolExecutor(max_workers=threads or None) as pool:

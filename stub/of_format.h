@@ -35,6 +35,9 @@
 #define OF_LAYER_SHA256_AT 32u
 
 /* Zip local file header, as the layers use it. */
+/* zstd frames use windows of at most 2^23 bytes (levels up to 19 do, without long mode). */
+#define OF_ZSTD_WINDOW_LOG_MAX 23
+
 #define OF_ZIP_LOCAL_SIGNATURE 0x04034b50u
 #define OF_ZIP_LOCAL_HEADER_SIZE 30u
 #define OF_ZIP_LOCAL_FLAGS_AT 6u

@@ -201,9 +201,15 @@ static int of_unpack_data(struct of_unpack *u, const struct of_entry *e, struct 
         rc = of_unpack_emit(u, sink, e->data, e->size, &done);
         goto cleanup;
     }
-    if (u->zstd == NULL && (u->zstd = ZSTD_createDCtx()) == NULL) {
-        of_error("out of memory");
-        goto cleanup;
+    if (u->zstd == NULL) {
+        u->zstd = ZSTD_createDCtx();
+        /* The builder's frames use windows of at most 8 MiB (docs/format.md); refusing
+         * bigger ones caps what a hostile frame makes each worker allocate. */
+        if (u->zstd == NULL ||
+            ZSTD_isError(ZSTD_DCtx_setParameter(u->zstd, ZSTD_d_windowLogMax, OF_ZSTD_WINDOW_LOG_MAX))) {
+            of_error("out of memory");
+            goto cleanup;
+        }
     }
     /* An output buffer that holds the whole file lets zstd decode the frame in one pass,
      * straight into it, instead of through its window buffer. */

@@ -41,10 +41,11 @@ int of_unpack_link_check(const char *name, size_t name_len, const char *target, 
  * (*out). Returns 0, or -1 with of_error set. */
 int of_unpack_read(const struct of_entry *e, char **out);
 
-/* Extract `layer` of `file` into the empty directory `dirfd` (`dirpath`, for messages).
- * `what` names the layer in messages ("<binary>: app layer"). Nothing is created
- * outside `dirfd`: parents are walked with O_NOFOLLOW and files made with O_EXCL.
- * Modes are subject to the umask (the launcher sets 022). */
+/* Extract `layer` of `file` into the empty directory `dirfd` (`dirpath`, for messages),
+ * writing its files on up to one thread per CPU. `what` names the layer in messages
+ * ("<binary>: app layer"). Nothing is created outside `dirfd`: directories are made
+ * first (parents walked with O_NOFOLLOW), then files with O_EXCL while the tree holds
+ * no link, then the links. Modes are subject to the umask (the launcher sets 022). */
 int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
                     int dirfd, const char *dirpath);
 

@@ -22,9 +22,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Mapping
 from unittest import mock
 
 import pytest
+import zstandard
 from conftest import PROJECTS, REPO, Hidden, build_binary
 
 from onefile_backend import _format
@@ -245,14 +247,16 @@ def test_one_cpu_or_all_unpack_the_same_tree(hidden: Hidden, tiny: Path, tmp_pat
 
 
 # Where the test launcher kills itself: "<point>:<n>", the n-th time it gets there
-# (RT: the runtime layer's entry count). Points are OF_TEST_POINT()s in stub/*.c.
+# (RT: the runtime layer's entry count). Points are OF_TEST_POINT()s in stub/*.c; a
+# layer's "entry" points count its directories, then its files as threads finish
+# them, then its links.
 KILL_POINTS = [
     "locked:1",  # holding the runtime's lock, nothing made yet
     "tmpdir:1",  # an empty temporary directory
-    "entry:1",  # one file written
+    "entry:1",  # one entry done
     "entry:2",
     "entry:RT/2",
-    "entry:RT",  # the runtime's last entry written
+    "entry:RT",  # the runtime's last entry done
     "filled:1",  # runtime complete, not renamed
     "renamed:1",  # runtime in place, its lock file not removed yet
     "entry:RT+1",  # the app layer's first entry
@@ -484,6 +488,33 @@ def test_malicious_entries_are_refused(
         assert not (root / "escaped").exists() and not (root / "x").exists()
     listing = cache_listing(hidden.cache / "deep" / "cache")
     assert listing["app"] == [] and len(listing["runtime"]) == 1, listing
+
+
+class _Forced:
+    """A build store that hands every entry the same "compressed" payload."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
+        return {key: self.payload for key in keys}
+
+    def put_many(self, items: Mapping[bytes, bytes]) -> None:
+        pass
+
+
+def test_a_zstd_frame_with_a_window_over_8_mib_is_refused(
+    hidden: Hidden, parts: Parts, fake_runtime: Block, tmp_path: Path
+) -> None:
+    data = os.urandom(1 << 16) * 32
+    wide = zstandard.ZstdCompressionParameters.from_level(3, window_log=24)
+    streaming = zstandard.ZstdCompressor(compression_params=wide).compressobj()  # size unknown: the window stays
+    frame = streaming.compress(data) + streaming.flush()
+    app = encode_block([FileEntry("big", MODE_FILE, data)], "app/", level=3, epoch=0, store=_Forced(frame))
+    binary = assemble(tmp_path / "tinyapp", parts.stub, fake_runtime, app)
+    result = hidden.run([str(binary)])
+    assert_one_line_error(result, str(binary), "app layer", "'big': damaged zstd data")
+    assert cache_listing(hidden.cache)["app"] == []
 
 
 def _name_is_safe(name: str) -> bool:
