@@ -81,10 +81,10 @@ def build_binary(
     python = config.python
     if isinstance(python, ArchiveRuntime):
         python = interpreter_from_archive(python, log)
-    interpreter = find_interpreter(python)
-    log(f"python: {interpreter.version_string.split()[0]} from {interpreter.executable}")
     store = BlobStore.default()
     with tempfile.TemporaryDirectory(prefix="onefile-build-") as work, contextlib.closing(store):
+        interpreter = find_interpreter(python, store)
+        log(f"python: {interpreter.version_string.split()[0]} from {interpreter.executable}")
         if wheel is None:
             log("wheel: building the project with setuptools")
             with stages.timed("wheel"):

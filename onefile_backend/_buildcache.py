@@ -12,8 +12,13 @@ import time
 from typing import Iterable, Mapping
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS blobs (key BLOB PRIMARY KEY, value BLOB NOT NULL, used REAL NOT NULL)"
+# Without it, finding old entries reads every row, big values and all.
+_USED_INDEX = "CREATE INDEX IF NOT EXISTS blobs_used ON blobs (used)"
 #: Entries not used for this long are dropped when the store is opened.
 MAX_AGE_SECONDS = 30 * 24 * 3600
+#: An entry's last use is written at most this often: SQLite rewrites the whole row,
+#: which for an encoded layer is megabytes.
+USED_RESOLUTION_SECONDS = 24 * 3600
 
 
 def build_cache_dir() -> str:
@@ -38,6 +43,7 @@ class BlobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # a lost entry is only recomputed
             self._db.execute(_SCHEMA)
+            self._db.execute(_USED_INDEX)
             self._db.execute("DELETE FROM blobs WHERE used < ?", (time.time() - MAX_AGE_SECONDS,))
         except (OSError, sqlite3.Error):
             self._db = None  # a cache that can't be opened only makes the build slower
@@ -60,7 +66,10 @@ class BlobStore:
             if found:
                 now = time.time()
                 self._db.execute("BEGIN")
-                self._db.executemany("UPDATE blobs SET used = ? WHERE key = ?", ((now, k) for k in found))
+                self._db.executemany(
+                    "UPDATE blobs SET used = ? WHERE key = ? AND used < ?",
+                    ((now, key, now - USED_RESOLUTION_SECONDS) for key in found),
+                )
                 self._db.execute("COMMIT")
         except sqlite3.Error:
             return {}

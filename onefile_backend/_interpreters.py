@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -10,7 +11,9 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import Any
 
+from ._buildcache import BlobStore
 from ._errors import InterpreterNotFound
 
 _VERSION = re.compile(r"^(3)\.(\d+)(t?)$")
@@ -69,15 +72,41 @@ class Interpreter:
         return os.path.basename(self.stdlib.rstrip("/"))
 
 
-def inspect_interpreter(executable: str) -> Interpreter:
-    """Run ``executable`` and describe it; raise if it is not a usable CPython 3."""
+def _introspect(executable: str, store: BlobStore | None) -> dict[str, Any]:
+    """What ``executable`` says about itself; remembered in ``store`` while its file is the same."""
+    key = None
+    if store is not None:
+        try:
+            info = os.stat(executable)
+        except OSError:
+            pass
+        else:
+            facts = [
+                "interpreter-1",
+                executable,
+                os.path.realpath(executable),
+                info.st_size,
+                info.st_mtime_ns,
+                info.st_ino,
+            ]
+            key = hashlib.sha256(json.dumps(facts).encode()).digest()
+            known = store.get_many([key]).get(key)
+            if known is not None:
+                return dict(json.loads(known))
     try:
         result = subprocess.run([executable, "-I", "-c", _INTROSPECT], capture_output=True, text=True, timeout=60)
     except OSError as exc:
         raise InterpreterNotFound(executable, f"python: cannot run {executable!r} ({exc.strerror})") from None
     if result.returncode != 0:
         raise InterpreterNotFound(executable, f"python: {executable!r} is not a working Python interpreter")
-    facts = json.loads(result.stdout)
+    if store is not None and key is not None:
+        store.put_many({key: result.stdout.encode()})
+    return dict(json.loads(result.stdout))
+
+
+def inspect_interpreter(executable: str, store: BlobStore | None = None) -> Interpreter:
+    """Describe ``executable`` (asking it, or ``store``); raise if it is not a usable CPython 3."""
+    facts = _introspect(executable, store)
     if facts["implementation"] != "cpython" or facts["version"][0] != 3 or facts["version"][1] < 8:
         raise InterpreterNotFound(
             executable, f"python: {executable!r} is not CPython 3.8 or newer (only those can be bundled)"
@@ -132,19 +161,19 @@ def _candidates(version: str) -> list[str]:
     return found
 
 
-def find_interpreter(wanted: str | None) -> Interpreter:
+def find_interpreter(wanted: str | None, store: BlobStore | None = None) -> Interpreter:
     """The interpreter named by ``tool.onefile.python``; by default the one running the build.
 
     ``wanted`` is a path to an interpreter, or a version such as ``"3.12"`` (``"3.13t"``
     for a free-threaded build).
     """
     if wanted is None:
-        return inspect_interpreter(sys.executable)
+        return inspect_interpreter(sys.executable, store)
     if "/" in wanted:
         path = os.path.abspath(os.path.expanduser(wanted))
         if not os.path.isfile(path):
             raise InterpreterNotFound(wanted, f"tool.onefile.python: {wanted!r} does not exist")
-        return inspect_interpreter(path)
+        return inspect_interpreter(path, store)
     match = _VERSION.match(wanted)
     if not match:
         raise InterpreterNotFound(
@@ -155,7 +184,7 @@ def find_interpreter(wanted: str | None) -> Interpreter:
     want = (int(match[1]), int(match[2]))
     for candidate in _candidates(wanted):
         try:
-            interpreter = inspect_interpreter(candidate)
+            interpreter = inspect_interpreter(candidate, store)
         except InterpreterNotFound:
             continue
         if interpreter.version[:2] == want and interpreter.free_threaded == bool(match[3]):

@@ -180,7 +180,8 @@ def _dependencies_key(interpreter: Interpreter, pins: str, level: int, epoch: in
     path or URL may change behind the same line)."""
     if any(" @ " in line or line.startswith(("/", ".", "file:", "-e")) for line in pins.splitlines()):
         return None
-    facts = ["dependencies-1", __version__, _interpreter_facts(interpreter), pins, level, epoch]
+    # Bump the first item when _process changes what it makes of an install.
+    facts = ["dependencies-2", __version__, _interpreter_facts(interpreter), pins, level, epoch]
     return hashlib.sha256(json.dumps(facts).encode()).digest()
 
 
@@ -342,6 +343,8 @@ def _process(
     site_packages = os.path.join(stage, "lib", interpreter.stdlib_name, "site-packages")
     if not os.path.isdir(site_packages):
         raise ResolveError(f"uv installed nothing into {site_packages}")
+    if os.path.isfile(os.path.join(stage, ".lock")):
+        os.unlink(os.path.join(stage, ".lock"))  # uv's lock on the environment, not part of it
     for dist_info in glob.glob(os.path.join(site_packages, "*.dist-info")):
         _drop_install_records(dist_info)
     bin_dir = os.path.join(stage, "bin")

@@ -32,7 +32,7 @@ struct of_unpack {
 };
 
 /* Files up to this size are decoded in one piece (per worker thread, at most this much memory). */
-#define OF_UNPACK_ONE_PASS_MAX ((size_t)16 << 20)
+#define OF_UNPACK_ONE_PASS_MAX ((size_t)1 << 20)
 
 /* Where decoded bytes go: a file, or a buffer of the entry's size (link targets). */
 struct of_sink {
