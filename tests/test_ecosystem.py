@@ -136,3 +136,26 @@ def test_runtime_from_a_local_archive_path(hidden: Hidden, tmp_path: Path) -> No
     result = onefile("build", "--binary", "-n", str(project), "-o", str(tmp_path / "dist"), env=env)
     assert result.returncode == 0, result.stderr
     assert hidden.run([str(tmp_path / "dist" / "behaviour"), "child"]).returncode == 0
+
+
+def test_a_resolution_is_reused_while_fresh_then_asked_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from onefile_backend import _resolve
+    from onefile_backend._buildcache import BlobStore
+    from onefile_backend._errors import ResolveError
+    from onefile_backend._interpreters import inspect_interpreter
+
+    wheel = onefile("build", "--wheel", "-n", str(copy_project("behaviour", tmp_path)), "-o", str(tmp_path / "w"))
+    assert wheel.returncode == 0, wheel.stderr
+    (built,) = (tmp_path / "w").glob("*.whl")
+    interpreter = inspect_interpreter(sys.executable)
+    store = BlobStore(str(tmp_path / "blobs.sqlite3"))
+    pins = _resolve._pin_dependencies(str(built), (), interpreter, store)
+    assert pins.startswith("click==") and "behaviour" not in pins
+    # With no index and no uv cache, only a remembered answer can come back.
+    for name, value in {"UV_NO_CACHE": "1", "UV_INDEX_URL": "http://127.0.0.1:9/simple", "UV_OFFLINE": "1"}.items():
+        monkeypatch.setenv(name, value)
+    assert _resolve._pin_dependencies(str(built), (), interpreter, store) == pins
+    monkeypatch.setattr(_resolve, "PINS_FRESH_SECONDS", 0)
+    with pytest.raises(ResolveError, match="click"):
+        _resolve._pin_dependencies(str(built), (), interpreter, store)
+    store.close()
