@@ -104,6 +104,7 @@ def build_binary(
                 epoch=epoch,
                 extras=config.extras,
                 lock=config.lock,
+                exclude=config.exclude,
             )
         min_glibc = max(runtime.min_glibc, app.min_glibc)
         manifest = manifest_entry(

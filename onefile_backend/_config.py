@@ -16,7 +16,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 #: ``[tool.onefile]`` keys; ``config_settings`` (``-C key=value``) may override each.
-KNOWN_KEYS = ("entry-point", "python", "output", "extras", "lock")
+KNOWN_KEYS = ("entry-point", "python", "output", "extras", "lock", "exclude")
 #: Found next to pyproject.toml when ``lock`` is not given (PEP 751's default name).
 DEFAULT_LOCK = "pylock.toml"
 _EXTRA_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -43,6 +43,7 @@ class Config:
     output: str | None  # None: the entry point's name
     extras: tuple[str, ...]
     lock: str | None  # absolute path of a pylock.toml or requirements file
+    exclude: tuple[str, ...]  # glob patterns of paths in site-packages to leave out
 
 
 def _check_string(key: str, value: Any) -> str:
@@ -64,6 +65,20 @@ def _check_extras(value: Any) -> tuple[str, ...]:
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str) and _EXTRA_NAME.match(v) for v in value):
         raise ConfigError("tool.onefile.extras", f"{value!r} is not allowed (expected a list of extra names)")
+    return tuple(value)
+
+
+def _check_exclude(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):  # from -C exclude=a,b
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and v.strip() and not v.startswith("/") and "\0" not in v for v in value
+    ):
+        raise ConfigError(
+            "tool.onefile.exclude",
+            f"{value!r} is not allowed (expected a list of glob patterns of paths in site-packages, "
+            'such as "*/tests/*")',
+        )
     return tuple(value)
 
 
@@ -131,4 +146,5 @@ def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = No
         output=_check_output(_check_string("output", output)) if output is not None else None,
         extras=_check_extras(values.get("extras", [])),
         lock=_find_lock(project_dir, values.get("lock")),
+        exclude=_check_exclude(values.get("exclude", [])),
     )

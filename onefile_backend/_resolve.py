@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.message
 import email.parser
+import fnmatch
 import glob
 import hashlib
 import json
@@ -175,13 +176,15 @@ def _pin_dependencies(wheel: str, extras: tuple[str, ...], interpreter: Interpre
     return pins
 
 
-def _dependencies_key(interpreter: Interpreter, pins: str, level: int, epoch: int) -> bytes | None:
+def _dependencies_key(
+    interpreter: Interpreter, pins: str, exclude: tuple[str, ...], level: int, epoch: int
+) -> bytes | None:
     """What identifies the encoded dependencies, or None when the pins can't say (a local
     path or URL may change behind the same line)."""
     if any(" @ " in line or line.startswith(("/", ".", "file:", "-e")) for line in pins.splitlines()):
         return None
     # Bump the first item when _process changes what it makes of an install.
-    facts = ["dependencies-2", __version__, _interpreter_facts(interpreter), pins, level, epoch]
+    facts = ["dependencies-2", __version__, _interpreter_facts(interpreter), pins, sorted(exclude), level, epoch]
     return hashlib.sha256(json.dumps(facts).encode()).digest()
 
 
@@ -335,8 +338,34 @@ def _installed_distributions(site_packages: str) -> dict[str, str]:
     return distributions
 
 
+_PYC = re.compile(r"^(?P<directory>(?:.*/)?)__pycache__/(?P<name>[^/.]+)\.[^/]+\.pyc$")
+
+
+def _without_excluded(
+    entries: list[FileEntry], stage: str, site_packages: str, exclude: tuple[str, ...], log: Log
+) -> list[FileEntry]:
+    """``entries`` less the files in site-packages that match ``exclude`` (``tool.onefile.exclude``);
+    a ``.pyc`` goes with its source."""
+    if not exclude:
+        return entries
+    prefix = os.path.relpath(site_packages, stage) + "/"
+
+    def excluded(path: str) -> bool:
+        if not path.startswith(prefix):
+            return False
+        relative = path[len(prefix) :]
+        compiled = _PYC.match(relative)
+        candidates = [relative] + ([f"{compiled['directory']}{compiled['name']}.py"] if compiled else [])
+        return any(fnmatch.fnmatchcase(name, pattern) for name in candidates for pattern in exclude)
+
+    kept = [entry for entry in entries if not excluded(entry.path)]
+    if len(kept) < len(entries):
+        log(f"resolve: left out {len(entries) - len(kept)} files matching tool.onefile.exclude")
+    return kept
+
+
 def _process(
-    stage: str, interpreter: Interpreter, store: BlobStore, log: Log
+    stage: str, interpreter: Interpreter, store: BlobStore, log: Log, exclude: tuple[str, ...]
 ) -> tuple[list[FileEntry], dict[str, str], tuple[int, ...]]:
     """Make what uv installed into ``stage`` relocatable; return its entries, distributions
     and the glibc its extensions need."""
@@ -355,14 +384,14 @@ def _process(
     elves = read_elves(stage, store)
     bundle_foreign_libraries(stage, elves, log)
     bytecode = compile_bytecode(interpreter, stage, os.path.relpath(site_packages, stage), store)
-    entries = merge_entries(entries_from_tree(stage), bytecode)
+    entries = _without_excluded(merge_entries(entries_from_tree(stage), bytecode), stage, site_packages, exclude, log)
     warn_left_out_modules(entries, site_packages, stage, log)
     min_glibc = max((facts.glibc for facts in elves.values()), default=())
     return entries, _installed_distributions(site_packages), min_glibc
 
 
 def _stage_dependencies(
-    wheel: str, extras: tuple[str, ...], lock: str | None, interpreter: Interpreter,
+    wheel: str, extras: tuple[str, ...], lock: str | None, exclude: tuple[str, ...], interpreter: Interpreter,
     work: str, store: BlobStore, log: Log, *, level: int, epoch: int,
 ) -> tuple[Block, dict[str, str], tuple[int, ...]]:  # fmt: skip
     """The dependencies, installed, made relocatable and encoded: from the build cache
@@ -372,7 +401,7 @@ def _stage_dependencies(
             pins = lock_file.read()
     else:
         pins = _pin_dependencies(wheel, extras, interpreter, store)
-    key = _dependencies_key(interpreter, pins, level, epoch)
+    key = _dependencies_key(interpreter, pins, exclude, level, epoch)
     if key is not None:
         found = store.get_many([key, key + b"-data"])
         if len(found) == 2:
@@ -399,7 +428,7 @@ def _stage_dependencies(
             warnings.append(message)
         log(message, kind=kind)
 
-    entries, distributions, min_glibc = _process(stage, interpreter, store, recording)
+    entries, distributions, min_glibc = _process(stage, interpreter, store, recording, exclude)
     try:
         block = encode_block(entries, PREFIX_APP, level=level, epoch=epoch, store=store)
     except ValueError as exc:  # a file name or link no launcher would unpack
@@ -427,24 +456,25 @@ def stage_app(
     epoch: int,
     extras: tuple[str, ...] = (),
     lock: str | None = None,
+    exclude: tuple[str, ...] = (),
 ) -> AppTree:
     """Install the app for ``interpreter``: its dependencies (encoded, often from the
     build cache), then the project itself without them (entries, without the manifest).
 
     With a lock file (PEP 751 ``pylock.toml``, or a requirements file, with hashes when it
     has them) exactly what it pins is installed; else what uv resolves now, remembered for
-    PINS_FRESH_SECONDS.
+    PINS_FRESH_SECONDS. Files in site-packages matching ``exclude`` are left out.
     """
     pins = f" pinned by {os.path.basename(lock)}" if lock else ""
     version = interpreter.short_version
     log(f"resolve: installing {os.path.basename(wheel)} and its dependencies{pins} for Python {version}")
     _check_extras(wheel, extras)
     dependencies, distributions, deps_glibc = _stage_dependencies(
-        wheel, extras, lock, interpreter, work, store, log, level=level, epoch=epoch
+        wheel, extras, lock, exclude, interpreter, work, store, log, level=level, epoch=epoch
     )
     stage = os.path.join(work, "project")
     _uv(interpreter, "pip", "install", "--prefix", stage, "--no-deps", wheel)
-    entries, own, min_glibc = _process(stage, interpreter, store, log)
+    entries, own, min_glibc = _process(stage, interpreter, store, log, exclude)
     if lock is not None:
         _check_lock_covers(wheel, extras, distributions, lock, interpreter)
     launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)

@@ -22,7 +22,7 @@ def test_defaults(tmp_path):
 
 def test_unknown_key_is_named(tmp_path):
     with pytest.raises(
-        ConfigError, match=r"tool\.onefile\.pyhton: unknown key \(allowed: entry-point, python, output, extras, lock\)"
+        ConfigError, match=r"tool\.onefile\.pyhton: unknown key \(allowed: entry-point, python, output, extras, lock, exclude\)"
     ):
         load_config(_project(tmp_path, '[tool.onefile]\npyhton = "3.12"\n'))
 

@@ -8,6 +8,7 @@ import http.server
 import sys
 import tarfile
 import threading
+import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -159,3 +160,19 @@ def test_a_resolution_is_reused_while_fresh_then_asked_again(tmp_path: Path, mon
     with pytest.raises(ResolveError, match="click"):
         _resolve._pin_dependencies(str(built), (), interpreter, store)
     store.close()
+
+
+def test_exclude_leaves_out_matching_files_of_dependencies(hidden: Hidden, tmp_path: Path) -> None:
+    project = copy_project("behaviour", tmp_path)
+    env = {"ONEFILE_BUILD_CACHE": str(tmp_path / "build-cache")}
+    whole = build_binary(project, tmp_path / "whole", env=env)  # leaves the dependencies cached
+    trimmed = build_binary(project, tmp_path / "trimmed", "-C", "exclude=click/testing.py", env=env)
+    site = "app/lib/python{0}.{1}/site-packages/click/".format(*sys.version_info)
+    for binary, expected in ((whole, True), (trimmed, False)):
+        names = zipfile.ZipFile(binary).namelist()
+        assert site + "core.py" in names
+        assert (site + "testing.py" in names) is expected
+        assert any(n.startswith(site + "__pycache__/testing.") for n in names) is expected  # its .pyc goes too
+    assert hidden.run([str(trimmed), "info"]).returncode == 0
+    wrong = onefile("build", "--binary", "-n", str(project), "-o", str(tmp_path / "x"), "-C", "exclude=/etc/*")
+    assert _error_line(wrong.stderr).startswith("ERROR tool.onefile.exclude: ['/etc/*'] is not allowed")
