@@ -167,7 +167,7 @@ def test_exclude_leaves_out_matching_files_of_dependencies(hidden: Hidden, tmp_p
     env = {"ONEFILE_BUILD_CACHE": str(tmp_path / "build-cache")}
     whole = build_binary(project, tmp_path / "whole", env=env)  # leaves the dependencies cached
     trimmed = build_binary(project, tmp_path / "trimmed", "-C", "exclude=click/testing.py", env=env)
-    site = "app/lib/python{0}.{1}/site-packages/click/".format(*sys.version_info)
+    site = f"app/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages/click/"
     for binary, expected in ((whole, True), (trimmed, False)):
         names = zipfile.ZipFile(binary).namelist()
         assert site + "core.py" in names
