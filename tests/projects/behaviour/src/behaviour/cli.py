@@ -73,7 +73,10 @@ def main():
     elif command == "sigint":
         try:
             print("ready", flush=True)
-            time.sleep(60)
+            # Short sleeps: a signal handled just before a long sleep begins would not
+            # end it (the C handler already ran; the sleep sees no EINTR).
+            for _ in range(600):
+                time.sleep(0.1)
         except KeyboardInterrupt:
             print("KeyboardInterrupt", flush=True)
             sys.exit(130)
@@ -89,7 +92,8 @@ def main():
     elif command == "wait-term":
         signal.signal(signal.SIGTERM, _on_term)
         print("ready", flush=True)
-        time.sleep(60)
+        for _ in range(600):  # short sleeps, as for "sigint"
+            time.sleep(0.1)
         sys.exit(1)
     elif command == "child":
         child = subprocess.run(
