@@ -96,7 +96,14 @@ def test_app_reexecuting_itself_like_a_reloader(shared: Hidden, behaviour: Path)
 
 
 def test_sigint_becomes_keyboard_interrupt(shared: Hidden, behaviour: Path) -> None:
-    process = shared.popen([str(behaviour), "sigint"])
+    # A handler here, so the child starts with SIGINT at its default even when this run
+    # was started with it ignored (`cmd &` in a script): an ignored SIGINT is inherited,
+    # and Python, like any program, then leaves it ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = shared.popen([str(behaviour), "sigint"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert process.stdout is not None and process.stdout.readline() == "ready\n"
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
