@@ -117,6 +117,7 @@ class Context:
     work: Path
     tools_bin: Optional[Path]  # bin/ of the venv holding pyinstaller, shiv, pex
     onefile_path: Path = REPO  # holds the onefile_backend package the run builds with
+    run_dir: Optional[Path] = None  # run-time caches and TMPDIR of starts (default: work/run-caches)
     versions: dict[str, str] = field(default_factory=dict)  # tool name -> version
 
 

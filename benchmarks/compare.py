@@ -224,15 +224,24 @@ def build_app(tool: Tool, app: App, env: dict[str, str]) -> tuple[Result, Option
         return result, None
 
 
+def run_dir(tool: Tool) -> Path:
+    return tool.context.run_dir or tool.context.work / "run-caches"
+
+
 def run_cache_dir(tool: Tool, app: App) -> Optional[Path]:
     if tool.run_cache_variable is None:
         return None
-    return tool.context.work / "run-caches" / f"{tool.name}-{app.name}"
+    return run_dir(tool) / f"{tool.name}-{app.name}"
 
 
 def start_env(tool: Tool, app: App, env: dict[str, str]) -> dict[str, str]:
+    """The environment of a start: the tool's run-time cache, and a TMPDIR (where
+    PyInstaller unpacks) on the same file system."""
+    temporary = run_dir(tool) / "tmp"
+    temporary.mkdir(parents=True, exist_ok=True)
     cache = run_cache_dir(tool, app)
-    return {**env, tool.run_cache_variable: str(cache)} if tool.run_cache_variable and cache else dict(env)
+    extra = {tool.run_cache_variable: str(cache)} if tool.run_cache_variable and cache else {}
+    return {**env, "TMPDIR": str(temporary), **extra}
 
 
 def split_runs(runs: int) -> list[int]:
@@ -471,6 +480,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10, help="starts per measurement (default 10)")
     parser.add_argument("--json", type=Path, help="also write every number and sample here")
     parser.add_argument("--work", type=Path, help="work here and keep it (default: a temp dir, removed)")
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        help="put run-time caches and the starts' TMPDIR here, e.g. on tmpfs (default: WORK/run-caches)",
+    )
     args = parser.parse_args()
     tool_names = [t for t in args.tools.split(",") if t]
     unknown = [t for t in tool_names if t not in TOOLS]
@@ -487,6 +501,13 @@ def main() -> int:
         work = (args.work or Path(temporary)).resolve()
         work.mkdir(parents=True, exist_ok=True)
         context = Context(python=sys.executable, work=work, tools_bin=None)
+        if args.run_dir is not None:
+            context.run_dir = args.run_dir.resolve()
+            context.run_dir.mkdir(parents=True, exist_ok=True)
+        where = context.run_dir or work
+        info["run-time caches on"] = subprocess.run(
+            ["stat", "-f", "-c", "%T", str(where)], capture_output=True, text=True
+        ).stdout.strip()
         context.onefile_path = snapshot_onefile_backend(work)
         info["onefile-backend"] = describe_checkout()
         failed = install_peer_tools(context, set(tool_names), env)
