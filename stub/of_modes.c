@@ -483,28 +483,34 @@ static int of_modes_runtime_users(const struct of_binary *b)
     return users;
 }
 
+/* Remove `layer`'s directory if it is there, saying so on `out`: 1, 0 (not there) or -1. */
+static int of_modes_uninstall(const struct of_binary *b, int layer, FILE *out)
+{
+    int r = of_cache_uninstall(b->kind_dirs[layer], b->keys[layer], b->dirs[layer]);
+
+    if (r > 0)
+        fprintf(out, "removed %s\n", b->dirs[layer]);
+    return r;
+}
+
 int of_modes_clean(const struct of_binary *b, FILE *out)
 {
     int removed = 0, swept = 0, users, r, rc = -1;
 
     for (int i = 0; i < OF_LAYER_COUNT; i++)
         swept += of_cache_sweep(b->kind_dirs[i]);
-    r = of_cache_uninstall(b->kind_dirs[OF_LAYER_APP], b->keys[OF_LAYER_APP], b->dirs[OF_LAYER_APP]);
+    r = of_modes_uninstall(b, OF_LAYER_APP, out);
     if (r < 0)
         goto cleanup;
-    if (r > 0)
-        fprintf(out, "removed %s\n", b->dirs[OF_LAYER_APP]);
     removed += r;
     users = of_modes_runtime_users(b);
     if (users > 0 && of_cache_exists(b->dirs[OF_LAYER_RUNTIME])) {
         fprintf(out, "kept %s: %d other app%s in this cache use%s it\n", b->dirs[OF_LAYER_RUNTIME], users,
                 users == 1 ? "" : "s", users == 1 ? "s" : "");
     } else if (users == 0) {
-        r = of_cache_uninstall(b->kind_dirs[OF_LAYER_RUNTIME], b->keys[OF_LAYER_RUNTIME], b->dirs[OF_LAYER_RUNTIME]);
+        r = of_modes_uninstall(b, OF_LAYER_RUNTIME, out);
         if (r < 0)
             goto cleanup;
-        if (r > 0)
-            fprintf(out, "removed %s\n", b->dirs[OF_LAYER_RUNTIME]);
         removed += r;
     }
     if (swept > 0)
