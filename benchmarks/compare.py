@@ -250,6 +250,13 @@ def split_runs(runs: int) -> list[int]:
     return [runs // count + (1 if i < runs % count else 0) for i in range(count)]
 
 
+def start_of(
+    tool: Tool, app: App, artifact: Path, env: dict[str, str]
+) -> tuple[list[str], dict[str, str], Optional[Path]]:
+    """How to start ``artifact``: its command, environment and run-time cache (or None)."""
+    return tool.start_command(app, artifact) + list(app.args), start_env(tool, app, env), run_cache_dir(tool, app)
+
+
 def measure_cli_starts(app: App, built: list[tuple[Tool, Result, Path]], env: dict[str, str], runs: int) -> None:
     """Warm and cold starts, each in rounds across the tools; then peak memory."""
     for kind in ("warm", "cold"):
@@ -258,8 +265,7 @@ def measure_cli_starts(app: App, built: list[tuple[Tool, Result, Path]], env: di
                 if result.error:
                     continue
                 log(f"{app.name}/{tool.name}: {kind} starts, round {number}")
-                command = tool.start_command(app, artifact) + list(app.args)
-                tool_env, cache = start_env(tool, app, env), run_cache_dir(tool, app)
+                command, tool_env, cache = start_of(tool, app, artifact, env)
                 try:
                     if kind == "warm":
                         result.warm_samples += time_starts(command, tool_env, runs=count, warmup=WARMUP)
@@ -271,8 +277,7 @@ def measure_cli_starts(app: App, built: list[tuple[Tool, Result, Path]], env: di
         if result.error:
             continue
         log(f"{app.name}/{tool.name}: peak memory")
-        command = tool.start_command(app, artifact) + list(app.args)
-        tool_env, cache = start_env(tool, app, env), run_cache_dir(tool, app)
+        command, tool_env, cache = start_of(tool, app, artifact, env)
         try:
             cold = [measure_peak_rss(command, tool_env, clear=cache) for _ in range(RSS_RUNS)]
             measure_peak_rss(command, tool_env)  # populate the cache again
