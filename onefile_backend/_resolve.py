@@ -176,12 +176,17 @@ def _pin_dependencies(wheel: str, extras: tuple[str, ...], interpreter: Interpre
     return pins
 
 
+# A pin of a local path or URL: requirements lines "./x", "/x.whl", "-e ...", "x @ URL",
+# "file:..."; pylock.toml's `path = ...` (directories, archives, wheels on disk).
+_LOCAL_SOURCE = re.compile(r"^\s*(?:[./]|-e\s)| @ |file:|\bpath\s*=", re.MULTILINE)
+
+
 def _dependencies_key(
     interpreter: Interpreter, pins: str, exclude: tuple[str, ...], level: int, epoch: int
 ) -> bytes | None:
     """What identifies the encoded dependencies, or None when the pins can't say (a local
     path or URL may change behind the same line)."""
-    if any(" @ " in line or line.startswith(("/", ".", "file:", "-e")) for line in pins.splitlines()):
+    if _LOCAL_SOURCE.search(pins):
         return None
     # Bump the first item when _process changes what it makes of an install.
     facts = ["dependencies-2", __version__, _interpreter_facts(interpreter), pins, sorted(exclude), level, epoch]

@@ -176,3 +176,22 @@ def test_exclude_leaves_out_matching_files_of_dependencies(hidden: Hidden, tmp_p
     assert hidden.run([str(trimmed), "info"]).returncode == 0
     wrong = onefile("build", "--binary", "-n", str(project), "-o", str(tmp_path / "x"), "-C", "exclude=/etc/*")
     assert _error_line(wrong.stderr).startswith("ERROR tool.onefile.exclude: ['/etc/*'] is not allowed")
+
+
+@pytest.mark.parametrize(
+    ("pins", "cached"),
+    [
+        ("click==8.1.7 --hash=sha256:ae74\n", True),
+        ('[[packages]]\nname = "click"\nwheels = [{ url = "https://files.pythonhosted.org/c.whl" }]\n', True),
+        ("./vendored/pkg\n", False),
+        ("-e ../sibling\n", False),
+        ("pkg @ https://example.org/pkg.whl\n", False),
+        ('[[packages]]\nname = "lib"\ndirectory = { path = "../lib" }\n', False),
+    ],
+)
+def test_dependencies_from_local_paths_or_urls_are_never_cached(pins: str, cached: bool) -> None:
+    from onefile_backend import _resolve
+    from onefile_backend._interpreters import inspect_interpreter
+
+    key = _resolve._dependencies_key(inspect_interpreter(sys.executable), pins, (), 10, 0)
+    assert (key is not None) is cached
