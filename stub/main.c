@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,22 @@ struct of_main_paths {
     char *dirs[OF_LAYER_COUNT];
 };
 
+/* The SHA-256 of one layer, computed on its own thread while the layers are unpacked. */
+struct of_main_hash {
+    const uint8_t *data;
+    size_t size;
+    uint8_t digest[OF_SHA256_DIGEST_SIZE];
+    pthread_t thread;
+    int state; /* OF_MAIN_HASH_* */
+};
+enum { OF_MAIN_HASH_NONE, OF_MAIN_HASH_RUNNING, OF_MAIN_HASH_DONE };
+
 /* What of_main_fill_layer needs to fill one layer's directory. */
 struct of_main_fill {
     const struct of_binary *b;
     int layer; /* OF_LAYER_RUNTIME or OF_LAYER_APP */
     char what[PATH_MAX + 32]; /* "<binary>: app layer", for messages */
+    struct of_main_hash hashes[OF_LAYER_COUNT]; /* of the layers being unpacked */
 };
 
 /* The binary's own path (malloc'd), from /proc/self/exe. */
@@ -92,20 +104,64 @@ cleanup:
     return rc;
 }
 
+static void *of_main_hash_run(void *arg)
+{
+    struct of_main_hash *h = arg;
+
+    of_sha256(h->data, h->size, h->digest);
+    return NULL;
+}
+
+/* Start hashing a layer; on this thread when no other can be started. */
+static void of_main_hash_start(struct of_main_hash *h, const uint8_t *data, size_t size)
+{
+    h->data = data;
+    h->size = size;
+    if (pthread_create(&h->thread, NULL, of_main_hash_run, h) == 0) {
+        h->state = OF_MAIN_HASH_RUNNING;
+    } else {
+        of_main_hash_run(h);
+        h->state = OF_MAIN_HASH_DONE;
+    }
+}
+
+static void of_main_hash_wait(struct of_main_hash *h)
+{
+    if (h->state == OF_MAIN_HASH_RUNNING) {
+        pthread_join(h->thread, NULL);
+        h->state = OF_MAIN_HASH_DONE;
+    }
+}
+
+/* Wait for the hash of every layer being unpacked; -1 (of_error set) when one does not
+ * match the trailer. Called before a layer is published, so that no layer of a damaged
+ * binary is, not even an intact one. */
+static int of_main_hashes_match(struct of_main_fill *f)
+{
+    for (int i = 0; i < OF_LAYER_COUNT; i++) {
+        of_main_hash_wait(&f->hashes[i]);
+        if (f->hashes[i].state == OF_MAIN_HASH_DONE &&
+            memcmp(f->hashes[i].digest, f->b->trailer->layers[i].sha256, OF_SHA256_DIGEST_SIZE) != 0)
+            return of_error("%s: the %s layer is damaged (its SHA-256 does not match the trailer); "
+                            "download or build the file again", f->b->self, of_modes_layer_names[i]);
+    }
+    return 0;
+}
+
+/* Unpack a layer into dirpath; also fails when a layer's hash does not match, which then
+ * is the error shown, as the cause of any damage the unpacking ran into. */
 static int of_main_fill_layer(int dirfd, const char *dirpath, void *arg)
 {
-    const struct of_main_fill *f = arg;
+    struct of_main_fill *f = arg;
     const struct of_binary *b = f->b;
-    int rc = -1;
+    int unpacked;
 
-    if (of_unpack_layer(b->file, &b->trailer->layers[f->layer], of_modes_layer_prefixes[f->layer], f->what, dirfd,
-                        dirpath) != 0)
-        goto cleanup;
-    if (f->layer == OF_LAYER_APP && of_main_venv(dirfd, dirpath, b->dirs[OF_LAYER_RUNTIME]) != 0)
-        goto cleanup;
-    rc = 0;
-cleanup:
-    return rc;
+    unpacked = of_unpack_layer(b->file, &b->trailer->layers[f->layer], of_modes_layer_prefixes[f->layer], f->what,
+                               dirfd, dirpath) == 0 &&
+               (f->layer != OF_LAYER_APP || of_main_venv(dirfd, dirpath, b->dirs[OF_LAYER_RUNTIME]) == 0);
+    if (of_main_hashes_match(f) != 0)
+        return -1;
+    return unpacked ? 0 : -1;
 }
 
 static void of_main_paths_free(struct of_main_paths *p)
@@ -194,37 +250,31 @@ static void of_main_hint_space(const struct of_binary *b, int layer)
                       b->root->path);
 }
 
-/* Unpack the layers that are not in the cache yet. Both are checked against their
- * SHA-256 first, so a damaged binary leaves nothing behind. */
+/* Unpack the layers that are not in the cache yet. Their SHA-256s are computed while
+ * they are unpacked (the unpacker takes the file as hostile input anyway) and checked
+ * before each rename: a damaged binary leaves no layer behind. */
 static int of_main_unpack(const struct of_binary *b)
 {
     struct of_main_fill *fill = calloc(1, sizeof(*fill));
-    uint8_t digest[OF_SHA256_DIGEST_SIZE];
     int missing[OF_LAYER_COUNT], rc = -1;
 
     if (fill == NULL) {
         of_error("out of memory");
         goto cleanup;
     }
+    fill->b = b;
     for (int i = 0; i < OF_LAYER_COUNT; i++) {
         const struct of_layer *layer = &b->trailer->layers[i];
 
         missing[i] = !of_cache_exists(b->dirs[i]);
-        if (!missing[i])
-            continue;
-        of_sha256(b->file + layer->offset, layer->size, digest);
-        if (memcmp(digest, layer->sha256, sizeof(digest)) != 0) {
-            of_error("%s: the %s layer is damaged (its SHA-256 does not match the trailer); "
-                     "download or build the file again", b->self, of_modes_layer_names[i]);
-            goto cleanup;
-        }
+        if (missing[i])
+            of_main_hash_start(&fill->hashes[i], b->file + layer->offset, layer->size);
     }
     if (of_cache_prepare(b->root->path) != 0)
         goto cleanup;
     /* Cold start: the time to remove what killed unpackers left behind. */
     for (int i = 0; i < OF_LAYER_COUNT; i++)
         of_cache_sweep(b->kind_dirs[i]);
-    fill->b = b;
     for (int i = 0; i < OF_LAYER_COUNT; i++) {
         if (!missing[i])
             continue;
@@ -235,8 +285,14 @@ static int of_main_unpack(const struct of_binary *b)
             goto cleanup;
         }
     }
-    rc = 0;
+    /* Another process may have unpacked them meanwhile (of_cache_install then fills
+     * nothing): a damaged binary still fails, as it does when it unpacks. */
+    rc = of_main_hashes_match(fill);
 cleanup:
+    if (fill != NULL) {
+        for (int i = 0; i < OF_LAYER_COUNT; i++)
+            of_main_hash_wait(&fill->hashes[i]);
+    }
     free(fill);
     return rc;
 }
