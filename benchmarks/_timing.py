@@ -39,9 +39,14 @@ class StartFailed(Exception):
 # thousands of deletions first scans past every recently deleted inode (fs/ext4/ialloc.c,
 # recently_deleted()), which doubled onefile's measured cold start and no user's first
 # start pays. The moved copies are removed later with remove_moved_aside().
-_MOVE_ASIDE = (
-    "import os, sys, uuid; cache, aside = sys.argv[1:]; os.makedirs(aside, exist_ok=True); "
-    "os.path.lexists(cache) and os.rename(cache, os.path.join(aside, uuid.uuid4().hex))"
+# Then the disk is left to settle (sync): a start that unpacks leaves ~40-130 MB of dirty
+# pages whose writeback would otherwise run during, and throttle, the next measured start
+# (PyInstaller removes its files before they are written back); a user's first start
+# doesn't follow a hundred others. Every tool's cold starts get the same.
+_PREPARE_COLD = (
+    "import os, sys, uuid; cache, aside = sys.argv[1:]; "
+    "cache and os.path.lexists(cache) and (os.makedirs(aside, exist_ok=True), "
+    "os.rename(cache, os.path.join(aside, uuid.uuid4().hex))); os.sync()"
 )
 
 
@@ -49,9 +54,14 @@ def moved_aside_dir(cache: Path) -> Path:
     return cache.with_name(cache.name + ".moved-aside")
 
 
-def move_aside(cache: Optional[Path]) -> None:
-    if cache is not None:
-        subprocess.run([sys.executable, "-c", _MOVE_ASIDE, str(cache), str(moved_aside_dir(cache))], check=True)
+def _prepare_cold_argv(cache: Optional[Path]) -> list[str]:
+    aside = [str(cache), str(moved_aside_dir(cache))] if cache is not None else ["", ""]
+    return [sys.executable, "-c", _PREPARE_COLD] + aside
+
+
+def prepare_cold(cache: Optional[Path]) -> None:
+    """Before a cold start: move the run-time cache (if any) aside and let the disk settle."""
+    subprocess.run(_prepare_cold_argv(cache), check=True)
 
 
 def remove_moved_aside(cache: Optional[Path]) -> None:
@@ -70,16 +80,18 @@ def time_starts(
     *,
     runs: int,
     warmup: int,
+    cold: bool = False,
     clear: Optional[Path] = None,
 ) -> list[float]:
-    """Wall-clock seconds of ``runs`` starts; ``clear`` is moved aside before each one."""
+    """Wall-clock seconds of ``runs`` starts; ``cold``: each after prepare_cold(clear)."""
     if HYPERFINE:
-        return _hyperfine(HYPERFINE, command, env, runs=runs, warmup=warmup, clear=clear)
+        return _hyperfine(HYPERFINE, command, env, runs=runs, warmup=warmup, cold=cold, clear=clear)
     for _ in range(warmup):
         subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     times = []
     for _ in range(runs):
-        move_aside(clear)
+        if cold:
+            prepare_cold(clear)
         started = time.perf_counter()
         result = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         times.append(time.perf_counter() - started)
@@ -89,14 +101,20 @@ def time_starts(
 
 
 def _hyperfine(
-    hyperfine: str, command: Sequence[str], env: Mapping[str, str], *, runs: int, warmup: int, clear: Optional[Path]
+    hyperfine: str,
+    command: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    runs: int,
+    warmup: int,
+    cold: bool,
+    clear: Optional[Path],
 ) -> list[float]:
     with tempfile.TemporaryDirectory(prefix="compare-hyperfine-") as scratch:
         export = os.path.join(scratch, "result.json")
         argv = [hyperfine, "-N", "--style", "none", "--runs", str(runs), "--warmup", str(warmup)]
-        if clear is not None:  # -N: hyperfine splits this like a shell would, and runs no shell
-            prepare = [sys.executable, "-c", _MOVE_ASIDE, str(clear), str(moved_aside_dir(clear))]
-            argv += ["--prepare", shlex.join(prepare)]
+        if cold:  # -N: hyperfine splits this like a shell would, and runs no shell
+            argv += ["--prepare", shlex.join(_prepare_cold_argv(clear))]
         argv += ["--export-json", export, "--", shlex.join(command)]
         result = subprocess.run(argv, env=env, capture_output=True, text=True)
         if result.returncode != 0:
@@ -105,9 +123,12 @@ def _hyperfine(
             return [float(t) for t in json.load(f)["results"][0]["times"]]
 
 
-def measure_peak_rss(command: Sequence[str], env: Mapping[str, str], *, clear: Optional[Path] = None) -> int:
+def measure_peak_rss(
+    command: Sequence[str], env: Mapping[str, str], *, cold: bool = False, clear: Optional[Path] = None
+) -> int:
     """Bytes: the peak resident set of one start of ``command``."""
-    move_aside(clear)
+    if cold:
+        prepare_cold(clear)
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -152,6 +173,7 @@ def serve_once(
     *,
     port: int,
     paths: Sequence[str],
+    cold: bool = False,
     clear: Optional[Path] = None,
     timeout: float = 60.0,
 ) -> Served:
@@ -160,7 +182,8 @@ def serve_once(
     ``paths`` are asked in turn: the next one once the server has answered the current
     one with something other than 200 (to find a health URL; timed runs pass one path).
     """
-    move_aside(clear)
+    if cold:
+        prepare_cold(clear)
     asked = list(paths)
     statuses = []
     with tempfile.TemporaryFile() as log:

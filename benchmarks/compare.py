@@ -9,7 +9,8 @@ Per app and tool, in one run on one machine, with the interpreter running this s
 - warm start: median wall time with the tool's run-time cache populated (hyperfine);
 - cold start: the same with that cache moved aside before each run (onefile's
   ONEFILE_CACHE_DIR, shiv's SHIV_ROOT, pex's PEX_ROOT; PyInstaller unpacks on every run
-  anyway and a venv has nothing to unpack, so theirs is just another set of starts);
+  anyway and a venv has nothing to unpack, so theirs is just another set of starts;
+  every cold start, of every tool, after a sync);
 - for a server app, a start lasts until the first HTTP 200 on 127.0.0.1 (then SIGTERM);
 - size of what the user ships (for a venv: the venv directory, without the interpreter);
 - build time from a clean tree with warm and with cold build caches, and the rebuild
@@ -270,7 +271,7 @@ def measure_cli_starts(app: App, built: list[tuple[Tool, Result, Path]], env: di
                     if kind == "warm":
                         result.warm_samples += time_starts(command, tool_env, runs=count, warmup=WARMUP)
                     else:
-                        result.cold_samples += time_starts(command, tool_env, runs=count, warmup=0, clear=cache)
+                        result.cold_samples += time_starts(command, tool_env, runs=count, warmup=0, cold=True, clear=cache)
                 except StartFailed as exc:
                     result.error = f"does not start: {exc}"
     for tool, result, artifact in built:
@@ -279,7 +280,7 @@ def measure_cli_starts(app: App, built: list[tuple[Tool, Result, Path]], env: di
         log(f"{app.name}/{tool.name}: peak memory")
         command, tool_env, cache = start_of(tool, app, artifact, env)
         try:
-            cold = [measure_peak_rss(command, tool_env, clear=cache) for _ in range(RSS_RUNS)]
+            cold = [measure_peak_rss(command, tool_env, cold=True, clear=cache) for _ in range(RSS_RUNS)]
             measure_peak_rss(command, tool_env)  # populate the cache again
             warm = [measure_peak_rss(command, tool_env) for _ in range(RSS_RUNS)]
             result.rss_cold_bytes, result.rss_warm_bytes = int(statistics.median(cold)), int(statistics.median(warm))
@@ -330,14 +331,15 @@ def measure_server_starts(app: App, built: list[tuple[Tool, Result, Path]], env:
     probe_tool, _, probe_artifact = live[0]
     args, paths = plan_server(app, probe_tool.start_command(app, probe_artifact), start_env(probe_tool, app, env))
 
-    def serve(tool: Tool, artifact: Path, paths: list[str], clear: Optional[Path]) -> Served:
+    def serve(tool: Tool, artifact: Path, paths: list[str], cold: bool) -> Served:
         port = find_free_port()
         command = tool.start_command(app, artifact) + [a.replace("{port}", str(port)) for a in args]
-        return serve_once(command, server_env(start_env(tool, app, env), port), port=port, paths=paths, clear=clear)
+        tool_env = server_env(start_env(tool, app, env), port)
+        return serve_once(command, tool_env, port=port, paths=paths, cold=cold, clear=run_cache_dir(tool, app))
 
     for tool, result, artifact in live:  # fill the caches; the first that serves picks the path
         try:
-            paths = [serve(tool, artifact, paths, None).path]
+            paths = [serve(tool, artifact, paths, False).path]
         except StartFailed as exc:
             result.error = f"does not serve: {exc}"
     log(f"{app.name}: started with {' '.join(args) or '(no arguments)'}, timed to the first 200 on {paths[0]}")
@@ -348,10 +350,9 @@ def measure_server_starts(app: App, built: list[tuple[Tool, Result, Path]], env:
                 if result.error:
                     continue
                 log(f"{app.name}/{tool.name}: {kind} server starts, round {number}")
-                clear = run_cache_dir(tool, app) if kind == "cold" else None
                 try:
                     for _ in range(count):
-                        served = serve(tool, artifact, paths, clear)
+                        served = serve(tool, artifact, paths, kind == "cold")
                         (result.warm_samples if kind == "warm" else result.cold_samples).append(served.seconds)
                         rss.setdefault((tool.name, kind), []).append(served.max_rss)
                 except StartFailed as exc:
@@ -444,7 +445,8 @@ def render_report(results: list[Result], skipped: list[str], info: dict[str, obj
         "each start and deleted only after the app's series (see _timing.py: deleting it right before a start "
         "slows file creation on this VM's journal-less ext4); "
         "PyInstaller unpacks to a new temp dir on every start and a venv unpacks nothing, so for them "
-        "cold is just another set of starts"
+        "cold is just another set of starts; every tool's cold start follows a sync (untimed), so none runs "
+        "while the files of the one before are written back"
     )
     parts = [
         render_table(results),
