@@ -105,6 +105,7 @@ def build_binary(
                 extras=config.extras,
                 lock=config.lock,
                 exclude=config.exclude,
+                keep_tests=config.keep_tests,
             )
         min_glibc = max(runtime.min_glibc, app.min_glibc)
         manifest = manifest_entry(

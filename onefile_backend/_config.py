@@ -16,7 +16,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 #: ``[tool.onefile]`` keys; ``config_settings`` (``-C key=value``) may override each.
-KNOWN_KEYS = ("entry-point", "python", "output", "extras", "lock", "exclude")
+KNOWN_KEYS = ("entry-point", "python", "output", "extras", "lock", "exclude", "keep-tests")
 #: Found next to pyproject.toml when ``lock`` is not given (PEP 751's default name).
 DEFAULT_LOCK = "pylock.toml"
 _EXTRA_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -44,6 +44,7 @@ class Config:
     extras: tuple[str, ...]
     lock: str | None  # absolute path of a pylock.toml or requirements file
     exclude: tuple[str, ...]  # glob patterns of paths in site-packages to leave out
+    keep_tests: bool  # keep the dependencies' test modules (left out by default)
 
 
 def _check_string(key: str, value: Any) -> str:
@@ -80,6 +81,14 @@ def _check_exclude(value: Any) -> tuple[str, ...]:
             'such as "*/tests/*")',
         )
     return tuple(value)
+
+
+def _check_bool(key: str, value: Any) -> bool:
+    if isinstance(value, str) and value.lower() in ("true", "false"):  # from -C key=true
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise ConfigError(f"tool.onefile.{key}", f"{value!r} is not allowed (expected true or false)")
+    return value
 
 
 def _check_python(value: Any, project_dir: str) -> PythonChoice:
@@ -147,4 +156,5 @@ def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = No
         extras=_check_extras(values.get("extras", [])),
         lock=_find_lock(project_dir, values.get("lock")),
         exclude=_check_exclude(values.get("exclude", [])),
+        keep_tests=_check_bool("keep-tests", values.get("keep-tests", False)),
     )

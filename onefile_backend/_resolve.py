@@ -182,14 +182,15 @@ _LOCAL_SOURCE = re.compile(r"^\s*(?:[./]|-e\s)| @ |file:|\bpath\s*=", re.MULTILI
 
 
 def _dependencies_key(
-    interpreter: Interpreter, pins: str, exclude: tuple[str, ...], level: int, epoch: int
+    interpreter: Interpreter, pins: str, exclude: tuple[str, ...], keep_tests: bool, level: int, epoch: int
 ) -> bytes | None:
     """What identifies the encoded dependencies, or None when the pins can't say (a local
     path or URL may change behind the same line)."""
     if _LOCAL_SOURCE.search(pins):
         return None
     # Bump the first item when _process changes what it makes of an install.
-    facts = ["dependencies-2", __version__, _interpreter_facts(interpreter), pins, sorted(exclude), level, epoch]
+    facts = ["dependencies-3", __version__, _interpreter_facts(interpreter), pins, sorted(exclude), keep_tests]
+    facts += [level, epoch]
     return hashlib.sha256(json.dumps(facts).encode()).digest()
 
 
@@ -268,13 +269,53 @@ def bundle_foreign_libraries(stage: str, elves: dict[str, ElfFacts], log: Log) -
     for soname, source in sorted(foreign.items()):
         shutil.copyfile(source, os.path.join(libs_dir, soname))
         set_rpath(os.path.join(libs_dir, soname), "$ORIGIN")
-    for path, facts in elves.items():
-        if set(facts.needed) & set(foreign):
+    pointed_at_libs_dir = False
+    for path, facts in sorted(elves.items()):
+        needs = sorted(set(facts.needed) & set(foreign))
+        if not needs:
+            continue
+        home = _run_path_directory(path, facts.run_path, real_stage)
+        if home is not None:
+            # Next to the libraries its run path already finds (a wheel's vendored ones):
+            # a longer run path would make patchelf add a load segment, which it aligns
+            # like the others (2 MiB in many manylinux builds): 1.4 MB of zeros in
+            # numpy's libgfortran, written on every cold start.
+            for soname in _with_dependencies(needs, libs_dir, set(foreign)):
+                if not os.path.lexists(os.path.join(home, soname)):
+                    shutil.copyfile(os.path.join(libs_dir, soname), os.path.join(home, soname))
+        else:
             unshare_file(path)
             ours = "$ORIGIN/" + os.path.relpath(libs_dir, os.path.dirname(path))
             set_rpath(path, ":".join(filter(None, [facts.run_path, ours])))
+            pointed_at_libs_dir = True
+    if not pointed_at_libs_dir:
+        shutil.rmtree(libs_dir)
     log(f"resolve: bundled libraries from this machine: {', '.join(sorted(foreign))}")
     return sorted(foreign)
+
+
+def _with_dependencies(sonames: list[str], libs_dir: str, foreign: set[str]) -> list[str]:
+    """``sonames`` and the libraries of ``foreign`` they load, directly or not."""
+    found: set[str] = set()
+    todo = list(sonames)
+    while todo:
+        soname = todo.pop()
+        if soname not in found:
+            found.add(soname)
+            todo += [name for name in read_elf(os.path.join(libs_dir, soname)).needed if name in foreign]
+    return sorted(found)
+
+
+def _run_path_directory(path: str, run_path: str, real_stage: str) -> str | None:
+    """The first directory of ``path``'s run path that is an ``$ORIGIN``-relative one
+    inside the stage, or None."""
+    for entry in run_path.split(":"):
+        for origin in ("$ORIGIN", "${ORIGIN}"):
+            if entry == origin or entry.startswith(origin + "/"):
+                directory = os.path.realpath(os.path.join(os.path.dirname(path), entry[len(origin) :].lstrip("/")))
+                if directory.startswith(real_stage + os.sep) and os.path.isdir(directory):
+                    return directory
+    return None
 
 
 def _make_scripts_relocatable(bin_dir: str) -> None:
@@ -344,36 +385,46 @@ def _installed_distributions(site_packages: str) -> dict[str, str]:
 
 
 _PYC = re.compile(r"^(?P<directory>(?:.*/)?)__pycache__/(?P<name>[^/.]+)\.[^/]+\.pyc$")
+# What only a test runner imports: pytest's test modules and conftest files, in a package's
+# tests/ directory. Other modules there stay: runtime code may import them (astropy's
+# __init__ imports astropy.tests.runner).
+_TEST_MODULE = re.compile(r"^(?:.*/)?tests/(?:.*/)?(?:test_[^/]*|[^/]*_test|conftest)\.py$")
 
 
 def _without_excluded(
-    entries: list[FileEntry], stage: str, site_packages: str, exclude: tuple[str, ...], log: Log
+    entries: list[FileEntry], stage: str, site_packages: str, exclude: tuple[str, ...], drop_tests: bool, log: Log
 ) -> list[FileEntry]:
-    """``entries`` less the files in site-packages that match ``exclude`` (``tool.onefile.exclude``);
-    a ``.pyc`` goes with its source."""
-    if not exclude:
+    """``entries`` less the files in site-packages that match ``exclude`` (``tool.onefile.exclude``)
+    and, with ``drop_tests``, the test modules; a ``.pyc`` goes with its source."""
+    if not exclude and not drop_tests:
         return entries
     prefix = os.path.relpath(site_packages, stage) + "/"
-
-    def excluded(path: str) -> bool:
-        if not path.startswith(prefix):
-            return False
-        relative = path[len(prefix) :]
-        compiled = _PYC.match(relative)
-        candidates = [relative] + ([f"{compiled['directory']}{compiled['name']}.py"] if compiled else [])
-        return any(fnmatch.fnmatchcase(name, pattern) for name in candidates for pattern in exclude)
-
-    kept = [entry for entry in entries if not excluded(entry.path)]
-    if len(kept) < len(entries):
-        log(f"resolve: left out {len(entries) - len(kept)} files matching tool.onefile.exclude")
+    kept: list[FileEntry] = []
+    left_out = {"exclude": 0, "tests": 0}
+    for entry in entries:
+        if entry.path.startswith(prefix):
+            relative = entry.path[len(prefix) :]
+            compiled = _PYC.match(relative)
+            source = f"{compiled['directory']}{compiled['name']}.py" if compiled else relative
+            if any(fnmatch.fnmatchcase(name, pattern) for name in {relative, source} for pattern in exclude):
+                left_out["exclude"] += 1
+                continue
+            if drop_tests and _TEST_MODULE.match(source):
+                left_out["tests"] += 1
+                continue
+        kept.append(entry)
+    if left_out["exclude"]:
+        log(f"resolve: left out {left_out['exclude']} files matching tool.onefile.exclude")
+    if left_out["tests"]:
+        log(f"resolve: left out {left_out['tests']} files of the dependencies' test suites (keep-tests = true keeps them)")
     return kept
 
 
 def _process(
-    stage: str, interpreter: Interpreter, store: BlobStore, log: Log, exclude: tuple[str, ...]
+    stage: str, interpreter: Interpreter, store: BlobStore, log: Log, exclude: tuple[str, ...], drop_tests: bool
 ) -> tuple[list[FileEntry], dict[str, str], tuple[int, ...]]:
-    """Make what uv installed into ``stage`` relocatable; return its entries, distributions
-    and the glibc its extensions need."""
+    """Make what uv installed into ``stage`` relocatable; return its entries (less what
+    ``exclude`` and ``drop_tests`` leave out), distributions and the glibc its extensions need."""
     site_packages = os.path.join(stage, "lib", interpreter.stdlib_name, "site-packages")
     if not os.path.isdir(site_packages):
         raise ResolveError(f"uv installed nothing into {site_packages}")
@@ -389,15 +440,16 @@ def _process(
     elves = read_elves(stage, store)
     bundle_foreign_libraries(stage, elves, log)
     bytecode = compile_bytecode(interpreter, stage, os.path.relpath(site_packages, stage), store)
-    entries = _without_excluded(merge_entries(entries_from_tree(stage), bytecode), stage, site_packages, exclude, log)
+    entries = merge_entries(entries_from_tree(stage), bytecode)
+    entries = _without_excluded(entries, stage, site_packages, exclude, drop_tests, log)
     warn_left_out_modules(entries, site_packages, stage, log)
     min_glibc = max((facts.glibc for facts in elves.values()), default=())
     return entries, _installed_distributions(site_packages), min_glibc
 
 
 def _stage_dependencies(
-    wheel: str, extras: tuple[str, ...], lock: str | None, exclude: tuple[str, ...], interpreter: Interpreter,
-    work: str, store: BlobStore, log: Log, *, level: int, epoch: int,
+    wheel: str, extras: tuple[str, ...], lock: str | None, exclude: tuple[str, ...], keep_tests: bool,
+    interpreter: Interpreter, work: str, store: BlobStore, log: Log, *, level: int, epoch: int,
 ) -> tuple[Block, dict[str, str], tuple[int, ...]]:  # fmt: skip
     """The dependencies, installed, made relocatable and encoded: from the build cache
     when the same pins (or lock file) were staged before for this runtime."""
@@ -406,7 +458,7 @@ def _stage_dependencies(
             pins = lock_file.read()
     else:
         pins = _pin_dependencies(wheel, extras, interpreter, store)
-    key = _dependencies_key(interpreter, pins, exclude, level, epoch)
+    key = _dependencies_key(interpreter, pins, exclude, keep_tests, level, epoch)
     if key is not None:
         found = store.get_many([key, key + b"-data"])
         if len(found) == 2:
@@ -433,7 +485,7 @@ def _stage_dependencies(
             warnings.append(message)
         log(message, kind=kind)
 
-    entries, distributions, min_glibc = _process(stage, interpreter, store, recording, exclude)
+    entries, distributions, min_glibc = _process(stage, interpreter, store, recording, exclude, not keep_tests)
     try:
         block = encode_block(entries, PREFIX_APP, level=level, epoch=epoch, store=store)
     except ValueError as exc:  # a file name or link no launcher would unpack
@@ -462,24 +514,26 @@ def stage_app(
     extras: tuple[str, ...] = (),
     lock: str | None = None,
     exclude: tuple[str, ...] = (),
+    keep_tests: bool = False,
 ) -> AppTree:
     """Install the app for ``interpreter``: its dependencies (encoded, often from the
     build cache), then the project itself without them (entries, without the manifest).
 
     With a lock file (PEP 751 ``pylock.toml``, or a requirements file, with hashes when it
     has them) exactly what it pins is installed; else what uv resolves now, remembered for
-    PINS_FRESH_SECONDS. Files in site-packages matching ``exclude`` are left out.
+    PINS_FRESH_SECONDS. Files in site-packages matching ``exclude`` are left out, and so are
+    the dependencies' test modules unless ``keep_tests``: the project's own files are kept.
     """
     pins = f" pinned by {os.path.basename(lock)}" if lock else ""
     version = interpreter.short_version
     log(f"resolve: installing {os.path.basename(wheel)} and its dependencies{pins} for Python {version}")
     _check_extras(wheel, extras)
     dependencies, distributions, deps_glibc = _stage_dependencies(
-        wheel, extras, lock, exclude, interpreter, work, store, log, level=level, epoch=epoch
+        wheel, extras, lock, exclude, keep_tests, interpreter, work, store, log, level=level, epoch=epoch
     )
     stage = os.path.join(work, "project")
     _uv(interpreter, "pip", "install", "--prefix", stage, "--no-deps", wheel)
-    entries, own, min_glibc = _process(stage, interpreter, store, log, exclude)
+    entries, own, min_glibc = _process(stage, interpreter, store, log, exclude, False)
     if lock is not None:
         _check_lock_covers(wheel, extras, distributions, lock, interpreter)
     launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,10 @@ def _json(hidden: Hidden, command: list[str], env: dict[str, str] | None = None)
 
 def test_native_extensions_from_real_wheels(shared: Hidden, tmp_path_factory: pytest.TempPathFactory) -> None:
     binary = _build("natives", tmp_path_factory)
+    names = zipfile.ZipFile(binary).namelist()
+    site = f"app/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages/"
+    assert site + "numpy/_core/tests/_locales.py" in names  # test modules go, other modules stay
+    assert not [name for name in names if "/tests/" in name and name.rsplit("/", 1)[-1].startswith("test_")]
     assert _json(shared, [str(binary)]) == {
         "black": "x = (1,)\n",
         "black_compiled": True,

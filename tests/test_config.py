@@ -21,9 +21,8 @@ def test_defaults(tmp_path):
 
 
 def test_unknown_key_is_named(tmp_path):
-    with pytest.raises(
-        ConfigError, match=r"tool\.onefile\.pyhton: unknown key \(allowed: entry-point, python, output, extras, lock, exclude\)"
-    ):
+    allowed = "entry-point, python, output, extras, lock, exclude, keep-tests"
+    with pytest.raises(ConfigError, match=rf"tool\.onefile\.pyhton: unknown key \(allowed: {allowed}\)"):
         load_config(_project(tmp_path, '[tool.onefile]\npyhton = "3.12"\n'))
 
 
@@ -32,6 +31,14 @@ def test_bad_value_is_named(tmp_path):
         load_config(_project(tmp_path, "[tool.onefile]\npython = 3.12\n"))
     with pytest.raises(ConfigError, match="tool.onefile.output: 'a/b' is not a file name"):
         load_config(_project(tmp_path, '[tool.onefile]\noutput = "a/b"\n'))
+
+
+def test_keep_tests_is_a_boolean(tmp_path):
+    assert load_config(_project(tmp_path)).keep_tests is False
+    assert load_config(_project(tmp_path, "[tool.onefile]\nkeep-tests = true\n")).keep_tests is True
+    assert load_config(_project(tmp_path), {"keep-tests": "true"}).keep_tests is True
+    with pytest.raises(ConfigError, match=r"tool\.onefile\.keep-tests: 'yes' is not allowed \(expected true or false\)"):
+        load_config(_project(tmp_path, '[tool.onefile]\nkeep-tests = "yes"\n'))
 
 
 def test_config_settings_override_the_table(tmp_path):

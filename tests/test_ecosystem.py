@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import subprocess
 import sys
 import tarfile
 import threading
@@ -162,6 +163,68 @@ def test_a_resolution_is_reused_while_fresh_then_asked_again(tmp_path: Path, mon
     store.close()
 
 
+def test_test_modules_of_dependencies_are_left_out_unless_kept(tmp_path: Path) -> None:
+    from onefile_backend import _resolve
+    from onefile_backend._format import MODE_FILE, FileEntry
+
+    site = "lib/python3.11/site-packages/"
+    paths = [
+        "pkg/__init__.py",
+        "pkg/test_util.py",  # not in a tests/ directory: could be anything
+        "pkg/tests/__init__.py",
+        "pkg/tests/runner.py",  # runtime code may import it (astropy.tests.runner)
+        "pkg/tests/data/table.csv",
+        "pkg/tests/conftest.py",
+        "pkg/tests/test_core.py",
+        "pkg/tests/__pycache__/test_core.cpython-311.pyc",
+        "pkg/sub/tests/deep/io_test.py",
+        "tests/test_top.py",  # a stray top-level tests package some wheels ship
+        "bin/test_tool.py",  # outside site-packages
+    ]
+    entries = [FileEntry(path if path.startswith("bin/") else site + path, MODE_FILE, b"") for path in paths]
+    messages: list[str] = []
+
+    def log(message: str, kind: str = "info") -> None:
+        messages.append(message)
+
+    def kept(exclude: tuple[str, ...], drop_tests: bool) -> list[str]:
+        chosen = _resolve._without_excluded(entries, str(tmp_path), str(tmp_path / site), exclude, drop_tests, log)
+        return [entry.path.removeprefix(site) for entry in chosen]
+
+    assert kept((), False) == paths
+    assert kept((), True) == [
+        "pkg/__init__.py", "pkg/test_util.py", "pkg/tests/__init__.py", "pkg/tests/runner.py",
+        "pkg/tests/data/table.csv", "bin/test_tool.py",
+    ]  # fmt: skip
+    assert messages[-1] == "resolve: left out 5 files of the dependencies' test suites (keep-tests = true keeps them)"
+    assert kept(("pkg/tests/*",), True) == ["pkg/__init__.py", "pkg/test_util.py", "bin/test_tool.py"]
+
+
+def test_machine_libraries_go_next_to_the_vendored_ones_their_loader_finds(tmp_path: Path) -> None:
+    from onefile_backend import _resolve
+    from onefile_backend._elf import read_elf
+
+    site = tmp_path / "stage/lib/python3.11/site-packages"
+    (site / "pkg.libs").mkdir(parents=True)
+    (site / "plain").mkdir()
+    (tmp_path / "x.c").write_text("int x(void) { return 1; }\n")
+
+    def library(path: Path, rpath: str = "") -> Path:  # one that loads this machine's libzstd.so.1
+        command = ["cc", "-shared", "-fPIC", "-o", str(path), str(tmp_path / "x.c"), "-Wl,--no-as-needed", "-lzstd"]
+        subprocess.run(command + ([f"-Wl,-rpath,{rpath}", "-Wl,--disable-new-dtags"] if rpath else []), check=True)
+        return path
+
+    vendored = library(site / "pkg.libs/libvendored.so", "$ORIGIN")
+    plain = library(site / "plain/_plain.so")
+    size = vendored.stat().st_size
+    elves = {str(path): read_elf(str(path)) for path in (vendored, plain)}
+    assert _resolve.bundle_foreign_libraries(str(tmp_path / "stage"), elves, lambda *a, **k: None) == ["libzstd.so.1"]
+    assert (site / "pkg.libs/libzstd.so.1").is_file()
+    assert vendored.stat().st_size == size and read_elf(str(vendored)).run_path == "$ORIGIN"  # left as it was
+    assert (tmp_path / "stage/lib/onefile.libs/libzstd.so.1").is_file()
+    assert read_elf(str(plain)).run_path == "$ORIGIN/../../../onefile.libs"
+
+
 def test_exclude_leaves_out_matching_files_of_dependencies(hidden: Hidden, tmp_path: Path) -> None:
     project = copy_project("behaviour", tmp_path)
     env = {"ONEFILE_BUILD_CACHE": str(tmp_path / "build-cache")}
@@ -170,6 +233,7 @@ def test_exclude_leaves_out_matching_files_of_dependencies(hidden: Hidden, tmp_p
     site = f"app/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages/click/"
     for binary, expected in ((whole, True), (trimmed, False)):
         names = zipfile.ZipFile(binary).namelist()
+        assert site.replace("click/", "behaviour/tests/test_own.py") in names  # the project is never trimmed
         assert site + "core.py" in names
         assert (site + "testing.py" in names) is expected
         assert any(n.startswith(site + "__pycache__/testing.") for n in names) is expected  # its .pyc goes too
@@ -193,5 +257,5 @@ def test_dependencies_from_local_paths_or_urls_are_never_cached(pins: str, cache
     from onefile_backend import _resolve
     from onefile_backend._interpreters import inspect_interpreter
 
-    key = _resolve._dependencies_key(inspect_interpreter(sys.executable), pins, (), 10, 0)
+    key = _resolve._dependencies_key(inspect_interpreter(sys.executable), pins, (), False, 10, 0)
     assert (key is not None) is cached
