@@ -189,7 +189,7 @@ def _dependencies_key(
     if _LOCAL_SOURCE.search(pins):
         return None
     # Bump the first item when _process changes what it makes of an install.
-    facts = ["dependencies-3", __version__, _interpreter_facts(interpreter), pins, sorted(exclude), keep_tests]
+    facts = ["dependencies-4", __version__, _interpreter_facts(interpreter), pins, sorted(exclude), keep_tests]
     facts += [level, epoch]
     return hashlib.sha256(json.dumps(facts).encode()).digest()
 
