@@ -293,6 +293,7 @@ cleanup:
         for (int i = 0; i < OF_LAYER_COUNT; i++)
             of_main_hash_wait(&fill->hashes[i]);
     }
+    of_unpack_release();
     free(fill);
     return rc;
 }

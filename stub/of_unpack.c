@@ -409,12 +409,32 @@ cleanup:
 #define OF_UNPACK_MAX_WORKERS 8
 #define OF_UNPACK_BYTES_PER_WORKER (4u << 20)
 
+/* A worker's decoder and output buffer, kept for the same worker of the next layer's
+ * pool: their pages (zstd's window is up to 8 MiB) are faulted in once per start, not
+ * once per layer. Worker i of a pool has slot i; pools run one after another. */
+struct of_unpack_slot {
+    ZSTD_DCtx *zstd;
+    uint8_t *buf;
+    size_t buf_size;
+};
+static struct of_unpack_slot of_unpack_slots[OF_UNPACK_MAX_WORKERS];
+
+void of_unpack_release(void)
+{
+    for (size_t i = 0; i < OF_UNPACK_MAX_WORKERS; i++) {
+        ZSTD_freeDCtx(of_unpack_slots[i].zstd);
+        free(of_unpack_slots[i].buf);
+        of_unpack_slots[i] = (struct of_unpack_slot){ NULL, NULL, 0 };
+    }
+}
+
 struct of_unpack_pool {
     int rootfd;
     const char *rootpath;
     struct of_entry *files; /* sorted biggest first, so no worker is left with one at the end */
     size_t count;
     size_t next; /* the next file to take (atomic) */
+    size_t slots; /* slots handed out to workers so far (atomic) */
     int failed; /* set once by the first worker that fails (atomic) */
     pthread_mutex_t lock; /* guards message and errnum */
     char message[1024];
@@ -424,7 +444,9 @@ struct of_unpack_pool {
 static void *of_unpack_worker(void *arg)
 {
     struct of_unpack_pool *pool = arg;
-    struct of_unpack u = { pool->rootfd, pool->rootpath, NULL, malloc(UINT16_MAX + 1), NULL, -1, NULL, 0 };
+    struct of_unpack_slot *slot = &of_unpack_slots[__atomic_fetch_add(&pool->slots, 1, __ATOMIC_RELAXED)];
+    struct of_unpack u = { pool->rootfd, pool->rootpath, slot->zstd, malloc(UINT16_MAX + 1), NULL, -1, slot->buf,
+                           slot->buf_size };
     size_t i;
 
     if (u.path == NULL) {
@@ -449,8 +471,7 @@ failed:
     }
     pthread_mutex_unlock(&pool->lock);
 cleanup:
-    ZSTD_freeDCtx(u.zstd);
-    free(u.buf);
+    *slot = (struct of_unpack_slot){ u.zstd, u.buf, u.buf_size };
     free(u.path);
     return NULL;
 }
@@ -519,7 +540,7 @@ int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const cha
                     int dirfd, const char *dirpath)
 {
     struct of_unpack u = { dirfd, dirpath, NULL, NULL, NULL, -1, NULL, 0 };
-    struct of_unpack_pool pool = { dirfd, dirpath, NULL, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, "", 0 };
+    struct of_unpack_pool pool = { dirfd, dirpath, NULL, 0, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, "", 0 };
     const uint8_t *data = file + layer->offset;
     struct of_entry *files = NULL, *links = NULL, e;
     size_t file_room = 0, link_count = 0, link_room = 0;

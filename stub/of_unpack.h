@@ -49,4 +49,7 @@ int of_unpack_read(const struct of_entry *e, char **out);
 int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
                     int dirfd, const char *dirpath);
 
+/* Free the decoders and buffers of_unpack_layer keeps for its next call. */
+void of_unpack_release(void);
+
 #endif
