@@ -34,8 +34,9 @@ from ._tree import Log, compile_bytecode, entries_from_tree, merge_entries, walk
 
 #: Bump when the recipe below changes what goes into a runtime layer.
 RECIPE_VERSION = 4
-# 15, not 19: 5 % bigger, three times faster to build (docs/performance.md).
-COMPRESSION_LEVEL = 15
+# 9: 3 % bigger than 15, which takes 4.7 times the CPU (decoding is as fast): the cold-cache
+# build of a small app is mostly this (docs/performance.md).
+COMPRESSION_LEVEL = 9
 
 # Parts of the stdlib no app needs at run time: tests, the IDE, pip's bootstrapper,
 # Tk (its libraries would need an X server's), and the build's static library.
