@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
@@ -69,9 +70,33 @@ def remove_moved_aside(cache: Optional[Path]) -> None:
         remove_tree(moved_aside_dir(cache))
 
 
+# Trees removed while a run measures (build dirs, moved-aside caches) are renamed into a
+# trash directory on the same file system and deleted when the run ends, for the reason
+# given above _PREPARE_COLD: deleting thousands of files slows every file creation of
+# the next minutes on this disk, and so the cold starts that follow a build.
+_trash: list[Path] = []
+
+
+def use_trash(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    _trash[:] = [directory]
+
+
 def remove_tree(path: Optional[Path]) -> None:
-    if path is not None:
-        shutil.rmtree(path, ignore_errors=True)
+    if path is None or not os.path.lexists(path):
+        return
+    if _trash:
+        try:
+            os.rename(path, _trash[0] / uuid.uuid4().hex)
+            return
+        except OSError:  # another file system (--run-dir): delete it now
+            pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def empty_trash() -> None:
+    if _trash:
+        shutil.rmtree(_trash[0], ignore_errors=True)
 
 
 def time_starts(

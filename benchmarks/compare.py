@@ -50,12 +50,14 @@ from _timing import (
     HYPERFINE,
     Served,
     StartFailed,
+    empty_trash,
     find_free_port,
     measure_peak_rss,
     remove_moved_aside,
     remove_tree,
     serve_once,
     time_starts,
+    use_trash,
 )
 
 DEFAULT_APPS = "hello,numbers,server"
@@ -207,7 +209,7 @@ def build_app(tool: Tool, app: App, env: dict[str, str]) -> tuple[Result, Option
         result.build_cold_s = timed_build(tool, app, tree, base / "out-cold", build_env, False, result.details)
         remove_tree(base / "out-cold")
         remove_tree(base / "out-cold-pyinstaller")  # PyInstaller's work dir for that build
-        shutil.rmtree(tree)
+        remove_tree(tree)
         copy_clean_tree(app, tree, setuptools=tool.setuptools_tree)
         log(f"{app.name}/{tool.name}: build from a clean tree with warm caches")
         result.build_s = timed_build(tool, app, tree, base / "out", build_env, False, result.details)
@@ -271,7 +273,8 @@ def measure_cli_starts(app: App, built: list[tuple[Tool, Result, Path]], env: di
                     if kind == "warm":
                         result.warm_samples += time_starts(command, tool_env, runs=count, warmup=WARMUP)
                     else:
-                        result.cold_samples += time_starts(command, tool_env, runs=count, warmup=0, cold=True, clear=cache)
+                        samples = time_starts(command, tool_env, runs=count, warmup=0, cold=True, clear=cache)
+                        result.cold_samples += samples
                 except StartFailed as exc:
                     result.error = f"does not start: {exc}"
     for tool, result, artifact in built:
@@ -507,6 +510,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="onefile-compare-") as temporary:
         work = (args.work or Path(temporary)).resolve()
         work.mkdir(parents=True, exist_ok=True)
+        use_trash(work / "trash")
         context = Context(python=sys.executable, work=work, tools_bin=None)
         if args.run_dir is not None:
             context.run_dir = args.run_dir.resolve()
@@ -548,6 +552,7 @@ def main() -> int:
                     result.warm_s = statistics.median(result.warm_samples)
                     result.cold_s = statistics.median(result.cold_samples)
         info["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        empty_trash()
         info["tools"] = ", ".join(f"{k} {v}" for k, v in sorted(context.versions.items())) or "none"
     text = render_report(results, skipped, info, args.runs)
     print(text)

@@ -416,7 +416,8 @@ def _without_excluded(
     if left_out["exclude"]:
         log(f"resolve: left out {left_out['exclude']} files matching tool.onefile.exclude")
     if left_out["tests"]:
-        log(f"resolve: left out {left_out['tests']} files of the dependencies' test suites (keep-tests = true keeps them)")
+        tests = left_out["tests"]
+        log(f"resolve: left out {tests} files of the dependencies' test suites (keep-tests = true keeps them)")
     return kept
 
 
