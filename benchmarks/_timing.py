@@ -71,9 +71,9 @@ def remove_moved_aside(cache: Optional[Path]) -> None:
 
 
 # Trees removed while a run measures (build dirs, moved-aside caches) are renamed into a
-# trash directory on the same file system and deleted when the run ends, for the reason
-# given above _PREPARE_COLD: deleting thousands of files slows every file creation of
-# the next minutes on this disk, and so the cold starts that follow a build.
+# trash directory on the same file system and deleted when the run ends: a precaution
+# for the reason given above _PREPARE_COLD (deleting a cache right before a start slowed
+# it), applied to every deletion of the run.
 _trash: list[Path] = []
 
 
