@@ -74,20 +74,21 @@ def remove_moved_aside(cache: Optional[Path]) -> None:
 # trash directory on the same file system and deleted when the run ends: a precaution
 # for the reason given above _PREPARE_COLD (deleting a cache right before a start slowed
 # it), applied to every deletion of the run.
-_trash: list[Path] = []
+_trash: Optional[Path] = None
 
 
 def use_trash(directory: Path) -> None:
+    global _trash
     directory.mkdir(parents=True, exist_ok=True)
-    _trash[:] = [directory]
+    _trash = directory
 
 
 def remove_tree(path: Optional[Path]) -> None:
     if path is None or not os.path.lexists(path):
         return
-    if _trash:
+    if _trash is not None:
         try:
-            os.rename(path, _trash[0] / uuid.uuid4().hex)
+            os.rename(path, _trash / uuid.uuid4().hex)
             return
         except OSError:  # another file system (--run-dir): delete it now
             pass
@@ -95,8 +96,8 @@ def remove_tree(path: Optional[Path]) -> None:
 
 
 def empty_trash() -> None:
-    if _trash:
-        shutil.rmtree(_trash[0], ignore_errors=True)
+    if _trash is not None:
+        shutil.rmtree(_trash, ignore_errors=True)
 
 
 def time_starts(

@@ -400,23 +400,22 @@ def _without_excluded(
         return entries
     prefix = os.path.relpath(site_packages, stage) + "/"
     kept: list[FileEntry] = []
-    left_out = {"exclude": 0, "tests": 0}
+    excluded = tests = 0
     for entry in entries:
         if entry.path.startswith(prefix):
             relative = entry.path[len(prefix) :]
             compiled = _PYC.match(relative)
             source = f"{compiled['directory']}{compiled['name']}.py" if compiled else relative
             if any(fnmatch.fnmatchcase(name, pattern) for name in {relative, source} for pattern in exclude):
-                left_out["exclude"] += 1
+                excluded += 1
                 continue
             if drop_tests and _TEST_MODULE.match(source):
-                left_out["tests"] += 1
+                tests += 1
                 continue
         kept.append(entry)
-    if left_out["exclude"]:
-        log(f"resolve: left out {left_out['exclude']} files matching tool.onefile.exclude")
-    if left_out["tests"]:
-        tests = left_out["tests"]
+    if excluded:
+        log(f"resolve: left out {excluded} files matching tool.onefile.exclude")
+    if tests:
         log(f"resolve: left out {tests} files of the dependencies' test suites (keep-tests = true keeps them)")
     return kept
 
