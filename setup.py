@@ -6,12 +6,8 @@ import subprocess
 import sysconfig
 
 from setuptools import setup
+from setuptools.command.bdist_wheel import bdist_wheel  # setuptools >= 70.1 (build-system.requires)
 from setuptools.command.build_py import build_py
-
-try:
-    from setuptools.command.bdist_wheel import bdist_wheel
-except ImportError:  # setuptools < 70
-    from wheel.bdist_wheel import bdist_wheel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
