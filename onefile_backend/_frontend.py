@@ -2,11 +2,16 @@
 
 sdist and wheel go through pypa/build as a library, with its flags; ``--binary`` runs
 ``build_binary`` through our own hook runner in the same kind of isolated environment.
+When the project's backend is someone else's (it has no ``build_binary``), its wheel is
+built by that backend and the binary stage runs here, on that wheel. ``--from REQ``
+builds a published tool with no project (see _published); ``wheelhouse`` writes this
+copy's own wheel for front ends that look for onefile-backend on an index.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -15,7 +20,7 @@ import sys
 import tarfile
 import tempfile
 from importlib import metadata
-from typing import Any, Collection, Literal, Mapping, Sequence
+from typing import Any, Collection, Iterator, Literal, Mapping, Sequence
 
 import build.env
 from packaging.requirements import InvalidRequirement, Requirement
@@ -40,6 +45,36 @@ class _Output:
     def step(self, message: str) -> None:
         if self.verbosity >= 0:
             print(f"* {message}", file=sys.stderr, flush=True)
+
+
+class _HookRunner:
+    """pyproject-hooks' subprocess runner with the backend's output captured: shown in
+    full when the hook fails (its last line also goes into our one-line error), or with -v."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.last_line = ""
+
+    def __call__(
+        self, cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
+    ) -> None:
+        environ = {**os.environ, **(extra_environ or {})}
+        if self.verbose:
+            subprocess.run(cmd, cwd=cwd, env=environ, check=True)
+            return
+        result = subprocess.run(cmd, cwd=cwd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if result.returncode != 0:
+            output = result.stdout.decode("utf-8", "replace").rstrip()
+            lines = [line.strip() for line in output.splitlines() if line.strip()]
+            self.last_line = lines[-1] if lines else ""
+            if output:
+                sys.stderr.write(f"{output}\n")
+                sys.stderr.flush()
+            raise subprocess.CalledProcessError(result.returncode, cmd, result.stdout)
+
+
+class _NoBinaryHook(Exception):
+    """The project's build backend has no ``build_binary``: the front end makes the binary."""
 
 
 def _parse_config_settings(pairs: Sequence[str]) -> dict[str, Any]:
@@ -142,9 +177,7 @@ def _call_hook(
     if "user_error" in reply:
         raise OnefileError(reply["user_error"])
     if reply.get("unsupported"):
-        raise OnefileError(
-            f'the project\'s build backend {backend!r} has no {hook} hook (use build-backend = "onefile_backend")'
-        )
+        raise _NoBinaryHook(hook)
     return reply["return_val"]
 
 
@@ -156,7 +189,10 @@ def _run_binary_hooks(
     env: build.env.DefaultIsolatedEnv | None,
     out: _Output,
 ) -> str:
-    """get_requires_for_build_binary (installed into ``env`` when isolated), then build_binary."""
+    """get_requires_for_build_binary (installed into ``env`` when isolated), then build_binary.
+
+    Raises _NoBinaryHook, before doing anything, when the backend has no such hooks.
+    """
     system = builder._build_system  # pypa/build's checked [build-system] table
     extra = env.make_extra_environ() if env is not None else {}
 
@@ -175,25 +211,108 @@ def _run_binary_hooks(
     return os.path.join(outdir, str(name))
 
 
-def _build(
-    srcdir: str, outdir: str, distribution: Distribution, settings: Mapping[str, Any], isolation: bool, out: _Output
+def _backend_name(builder: build.ProjectBuilder) -> str:
+    return str(builder._build_system["build-backend"])
+
+
+def _backend_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """config_settings for someone else's backend: without ours (binary, [tool.onefile] keys)."""
+    from ._config import KNOWN_KEYS
+
+    return {key: value for key, value in settings.items() if key not in ("binary", *KNOWN_KEYS)}
+
+
+@contextlib.contextmanager
+def _as_backend_error(builder: build.ProjectBuilder, runner: _HookRunner, hook: str) -> Iterator[None]:
+    """A failure of the project's backend, named as that backend's (its output is above)."""
+    try:
+        yield
+    except build.BuildBackendException as exc:
+        detail = runner.last_line or str(exc)
+        raise OnefileError(
+            f"the project's build backend {_backend_name(builder)!r} failed in {hook}: {detail}"
+        ) from None
+
+
+def _build_with_project_backend(
+    builder: build.ProjectBuilder,
+    runner: _HookRunner,
+    distribution: Literal["sdist", "wheel"],
+    outdir: str,
+    settings: Mapping[str, Any],
+    env: build.env.DefaultIsolatedEnv | None,
+    out: _Output,
 ) -> str:
-    if not isolation:
-        builder = build.ProjectBuilder(srcdir)
-        if distribution == "binary":
-            return _run_binary_hooks(builder, sys.executable, outdir, settings, None, out)
+    if env is not None:
+        with _as_backend_error(builder, runner, f"get_requires_for_build_{distribution}"):
+            requires = builder.get_requires_for_build(distribution, dict(settings))
+        if requires:
+            out.step(f"Installing requirements of build_{distribution}: {', '.join(sorted(requires))}")
+            env.install(requires)
+    out.step(f"Building {distribution}...")
+    with _as_backend_error(builder, runner, f"build_{distribution}"):
         return builder.build(distribution, outdir, dict(settings))
+
+
+def _binary_from_wheel(srcdir: str, outdir: str, settings: Mapping[str, Any], wheel: str) -> str:
+    """The binary stage on a wheel built by the project's own backend, in this process
+    (which has onefile-backend and its dependencies, whatever the build env has)."""
+    from ._backend import _log  # the backend's voice: same lines as a native build
+    from ._build import build_binary
+
+    os.makedirs(outdir, exist_ok=True)
+    return os.path.join(outdir, build_binary(srcdir, outdir, settings, wheel=wheel, log=_log))
+
+
+def _build_binary(
+    builder: build.ProjectBuilder,
+    runner: _HookRunner,
+    python: str,
+    outdir: str,
+    settings: Mapping[str, Any],
+    env: build.env.DefaultIsolatedEnv | None,
+    wheel: str | None,
+    out: _Output,
+) -> str:
+    """The backend's build_binary; for a backend without one, its wheel (``wheel`` when
+    this run already built it), then our binary stage on that wheel."""
+    try:
+        return _run_binary_hooks(builder, python, outdir, settings, env, out)
+    except _NoBinaryHook:
+        pass
+    out.step(
+        f"The project's build backend {_backend_name(builder)!r} has no build_binary hook: "
+        "building the binary from the wheel it builds"
+    )
+    if wheel is not None:
+        return _binary_from_wheel(builder.source_dir, outdir, settings, wheel)
+    with tempfile.TemporaryDirectory(prefix="onefile-wheel-") as wheel_dir:
+        wheel = _build_with_project_backend(builder, runner, "wheel", wheel_dir, _backend_settings(settings), env, out)
+        return _binary_from_wheel(builder.source_dir, outdir, settings, wheel)
+
+
+def _build(
+    srcdir: str,
+    outdir: str,
+    distribution: Distribution,
+    settings: Mapping[str, Any],
+    isolation: bool,
+    out: _Output,
+    wheel: str | None = None,
+) -> str:
+    runner = _HookRunner(verbose=out.verbosity > 0)
+    if not isolation:
+        builder = build.ProjectBuilder(srcdir, runner=runner)
+        if distribution == "binary":
+            return _build_binary(builder, runner, sys.executable, outdir, settings, None, wheel, out)
+        return _build_with_project_backend(builder, runner, distribution, outdir, settings, None, out)
     out.step(f"Creating isolated environment for the {distribution}")
     with build.env.DefaultIsolatedEnv(installer="uv" if _has_uv() else "pip") as env:
-        builder = build.ProjectBuilder.from_isolated_env(env, srcdir)
+        builder = build.ProjectBuilder.from_isolated_env(env, srcdir, runner=runner)
         _prepare_env(env, builder.build_system_requires, out)
         if distribution == "binary":
-            return _run_binary_hooks(builder, env.python_executable, outdir, settings, env, out)
-        requires = builder.get_requires_for_build(distribution, dict(settings))
-        if requires:
-            env.install(requires)
-        out.step(f"Building {distribution}...")
-        return builder.build(distribution, outdir, dict(settings))
+            return _build_binary(builder, runner, env.python_executable, outdir, settings, env, wheel, out)
+        return _build_with_project_backend(builder, runner, distribution, outdir, settings, env, out)
 
 
 def _has_uv() -> bool:
@@ -205,7 +324,13 @@ def _has_uv() -> bool:
 
 
 def _command_build(args: argparse.Namespace, out: _Output) -> int:
-    srcdir = os.path.abspath(args.srcdir)
+    if args.from_requirement is not None:
+        return _command_build_from(args)
+    for option in ("script", "python", "output", "lock", "with_requirements"):
+        if getattr(args, option):
+            flag = "--with" if option == "with_requirements" else f"--{option}"
+            raise OnefileError(f"{flag} goes with --from REQ; for a project, use [tool.onefile] or -C")
+    srcdir = os.path.abspath(args.srcdir or ".")
     outdir = os.path.abspath(args.outdir or os.path.join(srcdir, "dist"))
     settings = _parse_config_settings(args.config_setting or [])
     isolation = not args.no_isolation
@@ -213,6 +338,7 @@ def _command_build(args: argparse.Namespace, out: _Output) -> int:
     if not os.path.isfile(os.path.join(srcdir, "pyproject.toml")):
         raise OnefileError(f"{srcdir}: no pyproject.toml here (give the project's directory)")
     built: list[str] = []
+    wheel = None
     if "sdist" in wanted:
         built.append(_build(srcdir, outdir, "sdist", settings, isolation, out))
         if "wheel" in wanted:  # like pypa/build: the wheel is built from the sdist
@@ -220,13 +346,44 @@ def _command_build(args: argparse.Namespace, out: _Output) -> int:
                 with tarfile.open(built[-1]) as sdist:
                     sdist.extractall(unpacked)
                 (top,) = os.listdir(unpacked)
-                built.append(_build(os.path.join(unpacked, top), outdir, "wheel", settings, isolation, out))
+                wheel = _build(os.path.join(unpacked, top), outdir, "wheel", settings, isolation, out)
+                built.append(wheel)
     elif "wheel" in wanted:
-        built.append(_build(srcdir, outdir, "wheel", settings, isolation, out))
+        wheel = _build(srcdir, outdir, "wheel", settings, isolation, out)
+        built.append(wheel)
     if "binary" in wanted:
-        built.append(_build(srcdir, outdir, "binary", settings, isolation, out))
+        built.append(_build(srcdir, outdir, "binary", settings, isolation, out, wheel=wheel))
     names = " and ".join(display_path(path) for path in built)
     print(f"Successfully built {names}")
+    return 0
+
+
+def _command_build_from(args: argparse.Namespace) -> int:
+    from ._backend import _log
+    from ._published import build_published
+
+    if args.sdist or args.wheel or args.srcdir is not None:
+        raise OnefileError("--from REQ builds a binary only, with no project directory (drop --sdist, --wheel, SRCDIR)")
+    outdir = os.path.abspath(args.outdir or "dist")
+    path = build_published(
+        args.from_requirement,
+        outdir,
+        script=args.script,
+        python=args.python,
+        output=args.output,
+        with_requirements=tuple(args.with_requirements or ()),
+        lock=args.lock,
+        log=_log,
+    )
+    print(f"Successfully built {display_path(path)}")
+    return 0
+
+
+def _command_wheelhouse(args: argparse.Namespace) -> int:
+    from ._wheelhouse import write_own_wheel
+
+    path = write_own_wheel(os.path.abspath(args.directory))
+    print(f"Wrote {display_path(path)}")
     return 0
 
 
@@ -235,7 +392,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"onefile-backend {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     b = commands.add_parser("build", help="build sdist, wheel and/or binary (default: all three)")
-    b.add_argument("srcdir", nargs="?", default=".", help="source directory (default: .)")
+    b.add_argument("srcdir", nargs="?", help="source directory (default: .)")
     b.add_argument("--sdist", "-s", action="store_true", help="build a source distribution")
     b.add_argument("--wheel", "-w", action="store_true", help="build a wheel")
     b.add_argument("--binary", "-b", action="store_true", help="build the one-file executable")
@@ -244,6 +401,15 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--config-setting", "-C", action="append", metavar="KEY=VALUE", help="pass to the backend")
     b.add_argument("-v", "--verbose", action="count", default=0, help="show the output of every step")
     b.add_argument("-q", "--quiet", action="count", default=0, help="show only errors and the result")
+    f = b.add_argument_group("published tools (no project directory)")
+    f.add_argument("--from", dest="from_requirement", metavar="REQ", help="build the binary of a requirement")
+    f.add_argument("--script", metavar="NAME", help="its console script to run (when it has several)")
+    f.add_argument("--python", metavar="VERSION|PATH", help="as [tool.onefile] python")
+    f.add_argument("--output", metavar="NAME", help="the file name in the output directory")
+    f.add_argument("--with", dest="with_requirements", action="append", metavar="REQ", help="also install REQ")
+    f.add_argument("--lock", metavar="FILE", help="pins: a pylock.toml or a hashed requirements file")
+    w = commands.add_parser("wheelhouse", help="write onefile-backend's own wheel, for PIP_FIND_LINKS/UV_FIND_LINKS")
+    w.add_argument("directory", help="where to write it (created if missing)")
     i = commands.add_parser("inspect", help="show what a built binary holds")
     i.add_argument("binary", help="a file built by onefile-backend")
     i.add_argument("--json", action="store_true", help="print JSON")
@@ -260,9 +426,9 @@ def _command_inspect(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "inspect":
+    if args.command in ("inspect", "wheelhouse"):
         try:
-            return _command_inspect(args)
+            return _command_inspect(args) if args.command == "inspect" else _command_wheelhouse(args)
         except OnefileError as exc:
             print(f"ERROR {exc}", file=sys.stderr)
             return 1

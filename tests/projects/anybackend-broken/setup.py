@@ -1,0 +1,4 @@
+from setuptools import setup
+
+raise RuntimeError("brokenapp's setup.py refuses to build")
+setup()
