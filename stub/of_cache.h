@@ -10,6 +10,7 @@
 #ifndef OF_CACHE_H
 #define OF_CACHE_H
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Where the cache is, and why there. */
@@ -62,10 +63,32 @@ typedef int (*of_cache_fill)(int dirfd, const char *dirpath, void *arg);
  * temporary directory is removed. */
 int of_cache_install(const char *kind_dir, const char *key, const char *final, of_cache_fill fill, void *arg);
 
+/* For of_cache_uninstall: 1 if the layer directory `final` is to be removed, else 0. */
+typedef int (*of_cache_check)(const char *final, void *arg);
+
+/* of_cache_uninstall's flags. OF_CACHE_IF_UNUSED: give up (returning 0) when another
+ * process holds the key's lock (unpacking or removing it) or uses the layer (holds it
+ * with of_cache_use); without it, wait for the key's lock and remove it even in use. */
+#define OF_CACHE_IF_UNUSED 1
+
 /* Remove `final` (<kind_dir>/<key>) under the key's lock, first renaming it out of
- * place so no one starts from a half-removed directory. Returns 1 if removed, 0 if it
- * was not there, -1 with of_error set. */
-int of_cache_uninstall(const char *kind_dir, const char *key, const char *final);
+ * place so no one starts from a half-removed directory; with `damaged` (not NULL), only
+ * if damaged(final, arg) says so, asked under the lock. Returns 1 if removed, 0 if it
+ * was not there or is kept, -1 with of_error set. */
+int of_cache_uninstall(const char *kind_dir, const char *key, const char *final, int flags, of_cache_check damaged,
+                       void *arg);
+
+/* Open the layer directory `final` (not close-on-exec) with a shared flock that tells
+ * a clean-up it is in use for as long as the fd (inherited across exec and fork) stays
+ * open; *st is its stat. Returns the fd, or -1 with errno set (ENOENT if it is not
+ * there or was just removed). Costs open, fstat and flock. */
+int of_cache_use(const char *final, struct stat *st);
+
+/* Record a layer's last use (its directory's mtime, `st` from of_cache_use) when the
+ * recorded one is OF_CACHE_TOUCH_EVERY seconds old or more: one futimens a day at most,
+ * and no system call otherwise. */
+#define OF_CACHE_TOUCH_EVERY (24 * 60 * 60)
+void of_cache_touch(int fd, const struct stat *st);
 
 /* Remove a directory tree without following symbolic links; best effort. */
 int of_cache_remove(const char *path);

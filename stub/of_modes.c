@@ -486,7 +486,7 @@ static int of_modes_runtime_users(const struct of_binary *b)
 /* Remove `layer`'s directory if it is there, saying so on `out`: 1, 0 (not there) or -1. */
 static int of_modes_uninstall(const struct of_binary *b, int layer, FILE *out)
 {
-    int r = of_cache_uninstall(b->kind_dirs[layer], b->keys[layer], b->dirs[layer]);
+    int r = of_cache_uninstall(b->kind_dirs[layer], b->keys[layer], b->dirs[layer], 0, NULL, NULL);
 
     if (r > 0)
         fprintf(out, "removed %s\n", b->dirs[layer]);

@@ -696,9 +696,9 @@ static void test_install(void)
     CHECK(of_cache_sweep(kind) == 0);
 
     /* Removing. */
-    CHECK(of_cache_uninstall(kind, KEY, final) == 1);
+    CHECK(of_cache_uninstall(kind, KEY, final, 0, NULL, NULL) == 1);
     CHECK(!of_cache_exists(final) && count_entries(kind) == 2); /* the two unrelated files */
-    CHECK(of_cache_uninstall(kind, KEY, final) == 0);
+    CHECK(of_cache_uninstall(kind, KEY, final, 0, NULL, NULL) == 0);
 
     of_cache_remove(root);
     free(lock);
