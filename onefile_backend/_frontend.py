@@ -14,12 +14,10 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
-from importlib import metadata
 from typing import Any, Collection, Iterator, Literal, Mapping, Sequence
 
 import build.env
@@ -108,51 +106,25 @@ def _split_self(requires: Collection[str]) -> tuple[list[str], Requirement | Non
     return others, ours
 
 
-def _outside_extras(requirement: Requirement) -> bool:
-    """True for a requirement of the package itself, not one of its extras."""
-    return requirement.marker is None or requirement.marker.evaluate({"extra": ""})
-
-
-def _install_self(env: build.env.DefaultIsolatedEnv, requirement: Requirement, out: _Output) -> None:
-    """Put this running copy of onefile-backend into ``env`` (it is not on PyPI)."""
-    if requirement.specifier and not requirement.specifier.contains(__version__, prereleases=True):
-        raise OnefileError(
-            f"build-system.requires asks for {requirement} but this is onefile-backend {__version__}; "
-            "install a matching version"
-        )
-    try:
-        distribution = metadata.distribution(SELF)
-    except metadata.PackageNotFoundError:
-        raise OnefileError("onefile-backend is not installed (pip install it first)") from None
-    out.step(f"Using this onefile-backend {__version__} for '{requirement}' (not taken from an index)")
-    needed = [text for text in distribution.requires or [] if _outside_extras(Requirement(text))]
-    env.install(needed)
-    purelib = subprocess.run(
-        [env.python_executable, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    package = os.path.dirname(os.path.abspath(__file__))
-    shutil.copytree(package, os.path.join(purelib, "onefile_backend"), ignore=shutil.ignore_patterns("__pycache__"))
-    dist_info = os.path.join(purelib, f"onefile_backend-{__version__}.dist-info")
-    os.makedirs(dist_info)
-    for name, text in (
-        ("METADATA", distribution.read_text("METADATA") or ""),
-        ("INSTALLER", "onefile\n"),
-        ("RECORD", ""),
-    ):
-        with open(os.path.join(dist_info, name), "w", encoding="utf-8") as f:
-            f.write(text)
-
-
 def _prepare_env(env: build.env.DefaultIsolatedEnv, requires: Collection[str], out: _Output) -> None:
+    """Install ``build-system.requires``; a requirement on onefile-backend is met by this
+    running copy's own wheel (the one ``onefile wheelhouse`` writes), as it is not on PyPI."""
     others, ours = _split_self(requires)
     out.step(f"Installing build dependencies: {', '.join(requires) or 'none'}")
-    if others:
-        env.install(others)
-    if ours is not None:
-        _install_self(env, ours, out)
+    if ours is None:
+        if others:
+            env.install(others)
+        return
+    if ours.specifier and not ours.specifier.contains(__version__, prereleases=True):
+        raise OnefileError(
+            f"build-system.requires asks for {ours} but this is onefile-backend {__version__}; "
+            "install a matching version"
+        )
+    from ._wheelhouse import write_own_wheel
+
+    out.step(f"Using this onefile-backend {__version__} for '{ours}' (not taken from an index)")
+    with tempfile.TemporaryDirectory(prefix="onefile-self-") as wheelhouse:
+        env.install([*others, write_own_wheel(wheelhouse)])
 
 
 def _call_hook(
