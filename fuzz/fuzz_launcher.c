@@ -24,6 +24,7 @@
 #include "of_format.h"
 #include "of_modes.h"
 #include "of_sha256.h"
+#include "of_libc.h"
 #include "of_trailer.h"
 #include "of_unpack.h"
 
@@ -118,6 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!fuzz_ready)
         LLVMFuzzerInitialize(NULL, NULL);
+    (void)of_libc_defined_minor(data, size); /* the target's libc.so.6 is input too */
     (void)of_trailer_read(size >= OF_TRAILER_SIZE ? data : NULL, size, "fuzz", &t);
     if (size < OF_TRAILER_SIZE)
         return 0;

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import tarfile
 import tempfile
 from typing import IO, Iterator
@@ -17,7 +18,7 @@ from typing import IO, Iterator
 import zstandard
 
 from ._buildcache import build_cache_dir
-from ._config import ArchiveRuntime
+from ._config import ArchiveRuntime, ManagedRuntime
 from ._errors import InterpreterNotFound
 from ._tree import Log
 
@@ -126,3 +127,40 @@ def interpreter_from_archive(archive: ArchiveRuntime, log: Log) -> str:
         f"tool.onefile.python: {archive.location} has no python/bin/python3 "
         "(expected a python-build-standalone install_only archive)",
     )
+
+
+def interpreter_from_download(runtime: ManagedRuntime, log: Log) -> str:
+    """Install the python-build-standalone build that uv's Python downloads name
+    ``runtime.request`` into the build cache (once); return its interpreter's path.
+
+    uv verifies the download's checksum and honours its own settings, e.g.
+    ``UV_PYTHON_INSTALL_MIRROR`` and ``UV_PYTHON_DOWNLOADS_JSON_URL`` (mirrors, air gaps).
+    """
+    from uv import find_uv_bin
+
+    uv = str(find_uv_bin())
+    environment = {**os.environ, "UV_PYTHON_INSTALL_DIR": os.path.join(build_cache_dir(), "runtimes", "uv")}
+    environment.pop("UV_PYTHON_INSTALL_BIN", None)
+
+    def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([uv, *arguments], capture_output=True, text=True, env=environment, timeout=1800)
+
+    find = ("python", "find", "--no-project", "--managed-python", "--no-python-downloads", runtime.request)
+    found = run(*find)
+    if found.returncode != 0:
+        log(f"runtime: fetching {runtime.request} through uv's Python downloads")
+        installed = run("python", "install", "--no-bin", runtime.request)
+        if installed.returncode != 0:
+            lines = [line.strip() for line in (installed.stderr or installed.stdout).splitlines() if line.strip()]
+            detail = " ".join(line.removeprefix("error: ") for line in lines[-3:]) or f"exit {installed.returncode}"
+            raise InterpreterNotFound(
+                runtime.request, f"tool.onefile.python: uv cannot install {runtime.request!r}: {detail}"
+            )
+        found = run(*find)
+    path = found.stdout.strip()
+    if found.returncode != 0 or not os.path.isfile(path):
+        raise InterpreterNotFound(
+            runtime.request, f"tool.onefile.python: uv installed {runtime.request!r} but cannot find it"
+        )
+    log(f"runtime: {runtime.request} (python-build-standalone, through uv)")
+    return path

@@ -8,7 +8,7 @@ from importlib import resources
 
 from ._bootstrap import render_zipapp_main
 from ._errors import AssembleError
-from ._format import MODE_FILE, Block, FileEntry, encode_block, write_binary
+from ._format import MODE_FILE, Block, FileEntry, Needs, encode_block, write_binary
 
 #: A launcher to use instead of the bundled one (for the stub's own tests and development).
 ENV_STUB = "ONEFILE_STUB"
@@ -38,7 +38,7 @@ def zipapp_block(epoch: int) -> Block:
     return encode_block([main], "", level=None, epoch=epoch)
 
 
-def write_atomically(path: str, runtime: Block, app: Block, *, epoch: int) -> int:
+def write_atomically(path: str, runtime: Block, app: Block, *, epoch: int, needs: Needs = Needs()) -> int:
     """Write the binary to ``path`` (mode 0755) via a temporary file; return its size."""
     stub = read_stub()
     directory = os.path.dirname(os.path.abspath(path))
@@ -49,7 +49,7 @@ def write_atomically(path: str, runtime: Block, app: Block, *, epoch: int) -> in
         raise AssembleError(f"cannot write to {directory}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as out:
-            write_binary(out, stub, runtime, app, zipapp_block(epoch), epoch=epoch)
+            write_binary(out, stub, runtime, app, zipapp_block(epoch), epoch=epoch, needs=needs)
             size = out.tell()
         os.chmod(temporary, 0o755)
         os.replace(temporary, path)

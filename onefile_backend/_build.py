@@ -9,13 +9,14 @@ import time
 from typing import Any, Iterator, Mapping
 
 from . import __version__
-from ._archives import interpreter_from_archive
+from ._archives import interpreter_from_archive, interpreter_from_download
 from ._assemble import write_atomically
-from ._buildcache import BlobStore
-from ._config import ArchiveRuntime, load_config
+from ._buildcache import BlobStore, build_cache_dir
+from ._config import ArchiveRuntime, ManagedRuntime, load_config
 from ._entrypoints import choose_entry_point, read_scripts
 from ._errors import AssembleError, ConfigError
-from ._format import PREFIX_APP, encode_block, join_blocks
+from ._format import PREFIX_APP, Needs, app_id, encode_block, join_blocks
+from ._glibc import GlibcNeeds, check_floor, format_version, trailer_bitmap, uv_platform
 from ._interpreters import find_interpreter
 from ._resolve import build_project_wheel, manifest_entry, stage_app
 from ._runtime import build_runtime
@@ -54,12 +55,25 @@ def source_date_epoch() -> int:
         raise ConfigError("SOURCE_DATE_EPOCH", f"{value!r} is not a whole number of seconds") from None
 
 
-def _glibc(version: tuple[int, ...]) -> str:
-    return ".".join(map(str, version)) if version else "any"
-
-
 def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
+
+
+def _report_floor(glibc: GlibcNeeds, runtime_source: str, floor: tuple[int, ...] | None, log: Log) -> None:
+    """Say which glibc the binary needs, which file sets that, and how to reach older systems."""
+    needed = glibc.floor()
+    set_by = f" (set by {glibc.set_by()})" if needed else ""
+    log(f"needs glibc {format_version(needed)} or newer on the target{set_by}")
+    portable = runtime_source.startswith(os.path.join(build_cache_dir(), "runtimes") + os.sep)
+    if floor is None and needed > (2, 17):
+        # The build machine's own Python (a distribution's, or one compiled here) carries
+        # this machine's glibc floor; python-build-standalone builds need only 2.17.
+        mine = "" if portable else f"the runtime is this machine's own Python ({runtime_source}); "
+        log(
+            f"{mine}to run on systems older than glibc {format_version(needed)}, use a portable runtime "
+            f'(python = "cpython-3.X-linux-{os.uname().machine}-gnu") or build on an older system; '
+            f"set min-glibc to enforce a floor (docs/portability.md)"
+        )
 
 
 def build_binary(
@@ -81,6 +95,8 @@ def build_binary(
     python = config.python
     if isinstance(python, ArchiveRuntime):
         python = interpreter_from_archive(python, log)
+    elif isinstance(python, ManagedRuntime):
+        python = interpreter_from_download(python, log)
     store = BlobStore.default()
     with tempfile.TemporaryDirectory(prefix="onefile-build-") as work, contextlib.closing(store):
         interpreter = find_interpreter(python, store)
@@ -106,14 +122,20 @@ def build_binary(
                 lock=config.lock,
                 exclude=config.exclude,
                 keep_tests=config.keep_tests,
+                platform=uv_platform(os.uname().machine, config.min_glibc) if config.min_glibc else None,
             )
-        min_glibc = max(runtime.min_glibc, app.min_glibc)
+        glibc = runtime.glibc.prefixed("runtime/") + app.glibc.prefixed("app/")
+        if config.min_glibc is not None:
+            check_floor(glibc, config.min_glibc)
+        min_glibc = glibc.floor()
         manifest = manifest_entry(
             {
                 "built_with": f"onefile-backend {__version__}",
                 "entry_point": {"name": entry_point.name, "value": entry_point.value, "kind": entry_point.kind},
                 "python": ".".join(map(str, interpreter.version)),
-                "min_glibc": _glibc(min_glibc),
+                "min_glibc": format_version(min_glibc),
+                "min_glibc_set_by": glibc.set_by(),
+                "glibc_versions": [format_version(version) for version in glibc.versions()],
                 "runtime_libraries": list(runtime.libraries),
                 "distributions": app.distributions,
             }
@@ -132,9 +154,10 @@ def build_binary(
                 raise AssembleError(f"cannot put an installed file into the binary: {exc}") from None
     name = config.output or entry_point.name
     path = os.path.join(output_dir, name)
+    needs = Needs(trailer_bitmap(glibc.versions()), app_id(config.name, entry_point.name))
     with stages.timed("write"):
-        size = write_atomically(path, runtime.block, app_block, epoch=epoch)
-    log(f"needs glibc {_glibc(min_glibc)} or newer on the target")
+        size = write_atomically(path, runtime.block, app_block, epoch=epoch, needs=needs)
+    _report_floor(glibc, interpreter.executable, config.min_glibc, log)
     log(f"stages: {stages}")
     log(
         f"{display_path(path)}  {_megabytes(size)} (runtime {_megabytes(len(runtime.block.data))}, "

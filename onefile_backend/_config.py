@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Union
 
 from ._errors import ConfigError, OnefileError
+from ._glibc import Version, parse_floor
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -16,7 +17,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 #: ``[tool.onefile]`` keys; ``config_settings`` (``-C key=value``) may override each.
-KNOWN_KEYS = ("entry-point", "python", "output", "extras", "lock", "exclude", "keep-tests")
+KNOWN_KEYS = ("entry-point", "python", "output", "extras", "lock", "exclude", "keep-tests", "min-glibc")
 #: Found next to pyproject.toml when ``lock`` is not given (PEP 751's default name).
 DEFAULT_LOCK = "pylock.toml"
 _EXTRA_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -31,7 +32,17 @@ class ArchiveRuntime:
     sha256: str | None  # required for URLs
 
 
-PythonChoice = Union[str, ArchiveRuntime, None]
+@dataclass(frozen=True)
+class ManagedRuntime:
+    """A python-build-standalone build fetched through uv's Python downloads, named by a
+    uv download request such as ``cpython-3.12-linux-x86_64-gnu``."""
+
+    request: str
+
+
+PythonChoice = Union[str, ArchiveRuntime, ManagedRuntime, None]
+# uv's download keys: cpython-3.12, cpython-3.12.8-linux-x86_64-gnu, ...
+_DOWNLOAD_REQUEST = re.compile(r"^cpython-3\.\d+(\.\d+)?(-[a-z0-9_]+){0,3}$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class Config:
     lock: str | None  # absolute path of a pylock.toml or requirements file
     exclude: tuple[str, ...]  # glob patterns of paths in site-packages to leave out
     keep_tests: bool  # keep the dependencies' test modules (left out by default)
+    min_glibc: Version | None = None  # the oldest glibc the binary must run on
 
 
 def _check_string(key: str, value: Any) -> str:
@@ -109,6 +121,14 @@ def _check_python(value: Any, project_dir: str) -> PythonChoice:
         )
     if text.endswith(_ARCHIVE_SUFFIXES):
         return ArchiveRuntime(os.path.join(project_dir, os.path.expanduser(text)), None)
+    if text.startswith("cpython-"):
+        if not _DOWNLOAD_REQUEST.match(text):
+            raise ConfigError(
+                "tool.onefile.python",
+                f"{text!r} is not a Python download key (expected one such as \"cpython-3.12-linux-x86_64-gnu\", "
+                "as `uv python list` shows them)",
+            )
+        return ManagedRuntime(text)
     return text
 
 
@@ -157,4 +177,5 @@ def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = No
         lock=_find_lock(project_dir, values.get("lock")),
         exclude=_check_exclude(values.get("exclude", [])),
         keep_tests=_check_bool("keep-tests", values.get("keep-tests", False)),
+        min_glibc=parse_floor(values["min-glibc"]) if "min-glibc" in values else None,
     )

@@ -22,8 +22,12 @@ from typing import BinaryIO, Callable, Collection, Iterable, Mapping, Protocol, 
 
 import zstandard
 
-FORMAT_VERSION = 1
-TRAILER_SIZE = 192
+FORMAT_VERSION = 2
+TRAILER_SIZE = 256
+#: Version 1 (192 bytes: no libc needs, no app id) is still read, by ``inspect``.
+_V1_TRAILER_SIZE = 192
+LIBC_NONE = 0  # nothing recorded
+LIBC_GLIBC = 1
 MAGIC = b"OneFile\x1a"
 PREFIX_RUNTIME = "runtime/"
 PREFIX_APP = "app/"
@@ -53,6 +57,8 @@ _ZIP64_LOCATOR = struct.Struct("<IIQI")
 _EXTRA_MODE = struct.Struct("<HHI")
 _LAYER_RECORD = struct.Struct("<QQQQ32s")
 _TRAILER_HEAD = struct.Struct("<II")
+# After the app key: libc kind, reserved, glibc minors bitmap, app id, reserved.
+_TRAILER_NEEDS = struct.Struct("<HH12s32s32s")
 
 
 @dataclass(frozen=True)
@@ -288,17 +294,42 @@ def app_key(runtime: Block, app: Block) -> bytes:
     return hashlib.sha256(runtime.sha256 + app.sha256).digest()
 
 
-def encode_trailer(runtime_offset: int, runtime: Block, app_offset: int, app: Block) -> bytes:
+def app_id(project: str, entry_point: str) -> bytes:
+    """The same for every version of one app (project and entry point), unlike the app key."""
+    return hashlib.sha256(f"{project}\0{entry_point}".encode()).digest()
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What the target must have, for the launcher to check before it unpacks."""
+
+    glibc_bitmap: bytes = bytes(12)  # bit y: GLIBC_2.y is asked for (see _glibc.trailer_bitmap)
+    app_id: bytes = bytes(32)  # see app_id()
+
+    @property
+    def libc(self) -> int:
+        return LIBC_GLIBC if any(self.glibc_bitmap) else LIBC_NONE
+
+
+def encode_trailer(runtime_offset: int, runtime: Block, app_offset: int, app: Block, needs: Needs) -> bytes:
     records = b"".join(
         _LAYER_RECORD.pack(offset, len(block.data), len(block.members), block.unpacked_size, block.sha256)
         for offset, block in ((runtime_offset, runtime), (app_offset, app))
     )
-    trailer = _TRAILER_HEAD.pack(FORMAT_VERSION, TRAILER_SIZE) + records + app_key(runtime, app) + bytes(16) + MAGIC
+    trailer = (
+        _TRAILER_HEAD.pack(FORMAT_VERSION, TRAILER_SIZE)
+        + records
+        + app_key(runtime, app)
+        + _TRAILER_NEEDS.pack(needs.libc, 0, needs.glibc_bitmap, needs.app_id, bytes(32))
+        + MAGIC
+    )
     assert len(trailer) == TRAILER_SIZE
     return trailer
 
 
-def write_binary(out: BinaryIO, stub: bytes, runtime: Block, app: Block, zipapp: Block, *, epoch: int) -> None:
+def write_binary(
+    out: BinaryIO, stub: bytes, runtime: Block, app: Block, zipapp: Block, *, epoch: int, needs: Needs = Needs()
+) -> None:
     """Write ``[stub][runtime][app][zipapp entries][central directory][EOCD + trailer]``."""
     runtime_offset = len(stub)
     app_offset = runtime_offset + len(runtime.data)
@@ -325,7 +356,7 @@ def write_binary(out: BinaryIO, stub: bytes, runtime: Block, app: Block, zipapp:
             TRAILER_SIZE,
         )
     )
-    out.write(encode_trailer(runtime_offset, runtime, app_offset, app))
+    out.write(encode_trailer(runtime_offset, runtime, app_offset, app, needs))
 
 
 @dataclass(frozen=True)
@@ -343,6 +374,9 @@ class Trailer:
     runtime: LayerInfo
     app: LayerInfo
     app_key: bytes
+    libc: int = LIBC_NONE
+    glibc_bitmap: bytes = bytes(12)
+    app_id: bytes = bytes(32)
 
 
 def read_trailer(path: str) -> Trailer:
@@ -350,14 +384,21 @@ def read_trailer(path: str) -> Trailer:
     with open(path, "rb") as f:
         f.seek(0, 2)
         size = f.tell()
-        if size < TRAILER_SIZE:
+        if size < _V1_TRAILER_SIZE:
             raise ValueError(f"{path}: too small to be a onefile binary")
-        f.seek(size - TRAILER_SIZE)
-        raw = f.read(TRAILER_SIZE)
-    if raw[-8:] != MAGIC:
+        f.seek(size - min(size, TRAILER_SIZE))
+        tail = f.read(TRAILER_SIZE)
+    if tail[-8:] != MAGIC:
         raise ValueError(f"{path}: not a onefile binary (no trailer)")
-    version, trailer_size = _TRAILER_HEAD.unpack_from(raw)
-    if version != FORMAT_VERSION or trailer_size != TRAILER_SIZE:
-        raise ValueError(f"{path}: format version {version} is not supported")
+    # The version and size sit at the trailer's start, which depends on the version.
+    for version, trailer_size in ((FORMAT_VERSION, TRAILER_SIZE), (1, _V1_TRAILER_SIZE)):
+        raw = tail[-trailer_size:]
+        if len(raw) == trailer_size and _TRAILER_HEAD.unpack_from(raw) == (version, trailer_size):
+            break
+    else:
+        raise ValueError(f"{path}: this format version is not supported (onefile-backend reads 1 and 2)")
     runtime, app = (LayerInfo(*_LAYER_RECORD.unpack_from(raw, 8 + 64 * i)) for i in range(2))
-    return Trailer(version, runtime, app, raw[136:168])
+    if version == 1:
+        return Trailer(version, runtime, app, raw[136:168])
+    libc, _, bitmap, identity, _ = _TRAILER_NEEDS.unpack_from(raw, 168)
+    return Trailer(version, runtime, app, raw[136:168], libc, bitmap, identity)

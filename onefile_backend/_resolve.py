@@ -11,6 +11,7 @@ not the build interpreter's) into a prefix laid out like a virtual environment::
 
 from __future__ import annotations
 
+import dataclasses
 import email.message
 import email.parser
 import fnmatch
@@ -38,6 +39,7 @@ from ._elf import SYSTEM_LIBRARIES, ElfFacts, is_elf, read_elf, resolve_librarie
 from ._entrypoints import EntryPoint
 from ._errors import ConfigError, ResolveError
 from ._format import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, PREFIX_APP, Block, FileEntry, encode_block
+from ._glibc import GlibcNeeds
 from ._interpreters import Interpreter
 from ._tree import Log, compile_bytecode, entries_from_tree, merge_entries, unshare_file, walk_files, write_new_file
 
@@ -51,7 +53,7 @@ class AppTree:
     dependencies: Block  # the dependencies' part of the app layer, encoded (often from the build cache)
     entries: list[FileEntry]  # the project's own files and the launcher, to encode after it
     distributions: dict[str, str]  # name -> version, of everything installed
-    min_glibc: tuple[int, ...]  # the highest glibc its native extensions need
+    glibc: GlibcNeeds  # what its native extensions need, by path in the layer
 
 
 def build_project_wheel(wheel_dir: str, config_settings: Mapping[str, Any] | None) -> str:
@@ -148,7 +150,14 @@ def _interpreter_facts(interpreter: Interpreter) -> list[object]:
     return [interpreter.executable, interpreter.version_string, interpreter.magic, interpreter.cache_tag]
 
 
-def _pin_dependencies(wheel: str, extras: tuple[str, ...], interpreter: Interpreter, store: BlobStore) -> str:
+def _platform_options(platform: str | None) -> tuple[str, ...]:
+    """uv's options for wheels of a manylinux floor (``x86_64-manylinux_2_28``), if one is set."""
+    return ("--python-platform", platform) if platform else ()
+
+
+def _pin_dependencies(
+    wheel: str, extras: tuple[str, ...], interpreter: Interpreter, store: BlobStore, platform: str | None = None
+) -> str:
     """requirements.txt lines pinning every dependency of the project (not the project).
 
     A rebuild with the same requirements reuses the last answer for PINS_FRESH_SECONDS.
@@ -158,6 +167,7 @@ def _pin_dependencies(wheel: str, extras: tuple[str, ...], interpreter: Interpre
     if not requirements:
         return ""
     facts = ["pins-1", _interpreter_facts(interpreter), requirements, sorted(extras)]
+    facts += [platform] if platform else []
     key = hashlib.sha256(json.dumps(facts).encode()).digest()
     remembered = store.get_many([key]).get(key)
     if remembered is not None:
@@ -170,7 +180,7 @@ def _pin_dependencies(wheel: str, extras: tuple[str, ...], interpreter: Interpre
             f.write(wheel + (f"[{','.join(extras)}]" if extras else "") + "\n")
         pins = _uv(
             interpreter, "pip", "compile", "--no-header", "--no-annotate",
-            "--no-emit-package", str(headers["Name"]), wanted,
+            "--no-emit-package", str(headers["Name"]), wanted, *_platform_options(platform),
         )  # fmt: skip
     store.put_many({key: json.dumps([time.time(), pins]).encode()})
     return pins
@@ -182,15 +192,16 @@ _LOCAL_SOURCE = re.compile(r"^\s*(?:[./]|-e\s)| @ |file:|\bpath\s*=", re.MULTILI
 
 
 def _dependencies_key(
-    interpreter: Interpreter, pins: str, exclude: tuple[str, ...], keep_tests: bool, level: int, epoch: int
+    interpreter: Interpreter, pins: str, exclude: tuple[str, ...], keep_tests: bool, level: int, epoch: int,
+    platform: str | None = None,
 ) -> bytes | None:
     """What identifies the encoded dependencies, or None when the pins can't say (a local
     path or URL may change behind the same line)."""
     if _LOCAL_SOURCE.search(pins):
         return None
     # Bump the first item when _process changes what it makes of an install.
-    facts = ["dependencies-4", __version__, _interpreter_facts(interpreter), pins, sorted(exclude), keep_tests]
-    facts += [level, epoch]
+    facts = ["dependencies-5", __version__, _interpreter_facts(interpreter), pins, sorted(exclude), keep_tests]
+    facts += [level, epoch] + ([platform] if platform else [])
     return hashlib.sha256(json.dumps(facts).encode()).digest()
 
 
@@ -222,17 +233,17 @@ def read_elves(stage: str, store: BlobStore) -> dict[str, ElfFacts]:
     keys = {}
     for path in elves:
         with open(path, "rb") as f:
-            keys[path] = hashlib.sha256(b"elf-facts-1:" + f.read()).digest()
+            keys[path] = hashlib.sha256(b"elf-facts-2:" + f.read()).digest()
     known = store.get_many(keys.values())
     facts: dict[str, ElfFacts] = {}
     fresh: dict[bytes, bytes] = {}
     for path in elves:
         if keys[path] in known:
-            needed, rpath, glibc = json.loads(known[keys[path]])
-            facts[path] = ElfFacts(tuple(needed), rpath, tuple(glibc))
+            needed, rpath, glibc, *rest = json.loads(known[keys[path]])
+            facts[path] = ElfFacts(tuple(needed), rpath, tuple(tuple(v) for v in glibc), *rest)
         else:
             facts[path] = read_elf(path)
-            fresh[keys[path]] = json.dumps([facts[path].needed, facts[path].run_path, facts[path].glibc]).encode()
+            fresh[keys[path]] = json.dumps(dataclasses.astuple(facts[path])).encode()
     store.put_many(fresh)
     return facts
 
@@ -422,7 +433,7 @@ def _without_excluded(
 
 def _process(
     stage: str, interpreter: Interpreter, store: BlobStore, log: Log, exclude: tuple[str, ...], drop_tests: bool
-) -> tuple[list[FileEntry], dict[str, str], tuple[int, ...]]:
+) -> tuple[list[FileEntry], dict[str, str], GlibcNeeds]:
     """Make what uv installed into ``stage`` relocatable; return its entries (less what
     ``exclude`` and ``drop_tests`` leave out), distributions and the glibc its extensions need."""
     site_packages = os.path.join(stage, "lib", interpreter.stdlib_name, "site-packages")
@@ -438,27 +449,32 @@ def _process(
         if os.path.lexists(os.path.join(bin_dir, name)):
             os.unlink(os.path.join(bin_dir, name))  # the stub links bin/python to the runtime
     elves = read_elves(stage, store)
-    bundle_foreign_libraries(stage, elves, log)
+    bundled = set(bundle_foreign_libraries(stage, elves, log))
+    needs = {path: facts.glibc for path, facts in elves.items()}
+    # The machine libraries just copied in need a glibc too (often the newest).
+    needs.update({path: read_elf(path).glibc for path in walk_files(stage) if os.path.basename(path) in bundled})
     bytecode = compile_bytecode(interpreter, stage, os.path.relpath(site_packages, stage), store)
     entries = merge_entries(entries_from_tree(stage), bytecode)
     entries = _without_excluded(entries, stage, site_packages, exclude, drop_tests, log)
     warn_left_out_modules(entries, site_packages, stage, log)
-    min_glibc = max((facts.glibc for facts in elves.values()), default=())
-    return entries, _installed_distributions(site_packages), min_glibc
+    kept = {entry.path for entry in entries}
+    glibc = GlibcNeeds.of({os.path.relpath(p, stage): v for p, v in needs.items() if os.path.relpath(p, stage) in kept})
+    return entries, _installed_distributions(site_packages), glibc
 
 
 def _stage_dependencies(
     wheel: str, extras: tuple[str, ...], lock: str | None, exclude: tuple[str, ...], keep_tests: bool,
     interpreter: Interpreter, work: str, store: BlobStore, log: Log, *, level: int, epoch: int,
-) -> tuple[Block, dict[str, str], tuple[int, ...]]:  # fmt: skip
+    platform: str | None = None,
+) -> tuple[Block, dict[str, str], GlibcNeeds]:  # fmt: skip
     """The dependencies, installed, made relocatable and encoded: from the build cache
     when the same pins (or lock file) were staged before for this runtime."""
     if lock is not None:
         with open(lock, encoding="utf-8", errors="replace") as lock_file:
             pins = lock_file.read()
     else:
-        pins = _pin_dependencies(wheel, extras, interpreter, store)
-    key = _dependencies_key(interpreter, pins, exclude, keep_tests, level, epoch)
+        pins = _pin_dependencies(wheel, extras, interpreter, store, platform)
+    key = _dependencies_key(interpreter, pins, exclude, keep_tests, level, epoch, platform)
     if key is not None:
         found = store.get_many([key, key + b"-data"])
         if len(found) == 2:
@@ -467,17 +483,17 @@ def _stage_dependencies(
             if block is not None:
                 for warning in facts["warnings"]:
                     log(warning, kind="warning")
-                return block, facts["distributions"], tuple(facts["min_glibc"])
+                return block, facts["distributions"], GlibcNeeds.from_json(facts["glibc"])
     if not pins.strip():
-        return Block(b"", ()), {}, ()
+        return Block(b"", ()), {}, GlibcNeeds()
     stage = os.path.join(work, "dependencies")
     if lock is not None:
-        _uv(interpreter, "pip", "install", "--prefix", stage, "-r", lock)
+        _uv(interpreter, "pip", "install", "--prefix", stage, "-r", lock, *_platform_options(platform))
     else:
         pinned = os.path.join(work, "pins.txt")
         with open(pinned, "w", encoding="utf-8") as f:
             f.write(pins)
-        _uv(interpreter, "pip", "install", "--prefix", stage, "--no-deps", "-r", pinned)
+        _uv(interpreter, "pip", "install", "--prefix", stage, "--no-deps", "-r", pinned, *_platform_options(platform))
     warnings: list[str] = []
 
     def recording(message: str, kind: str = "info") -> None:
@@ -485,7 +501,7 @@ def _stage_dependencies(
             warnings.append(message)
         log(message, kind=kind)
 
-    entries, distributions, min_glibc = _process(stage, interpreter, store, recording, exclude, not keep_tests)
+    entries, distributions, glibc = _process(stage, interpreter, store, recording, exclude, not keep_tests)
     try:
         block = encode_block(entries, PREFIX_APP, level=level, epoch=epoch, store=store)
     except ValueError as exc:  # a file name or link no launcher would unpack
@@ -494,11 +510,11 @@ def _stage_dependencies(
         facts = {
             "block": block.to_json(),
             "distributions": distributions,
-            "min_glibc": list(min_glibc),
+            "glibc": glibc.to_json(),
             "warnings": warnings,
         }
         store.put_many({key + b"-data": block.data, key: json.dumps(facts).encode()})
-    return block, distributions, min_glibc
+    return block, distributions, glibc
 
 
 def stage_app(
@@ -515,6 +531,7 @@ def stage_app(
     lock: str | None = None,
     exclude: tuple[str, ...] = (),
     keep_tests: bool = False,
+    platform: str | None = None,
 ) -> AppTree:
     """Install the app for ``interpreter``: its dependencies (encoded, often from the
     build cache), then the project itself without them (entries, without the manifest).
@@ -523,23 +540,26 @@ def stage_app(
     has them) exactly what it pins is installed; else what uv resolves now, remembered for
     PINS_FRESH_SECONDS. Files in site-packages matching ``exclude`` are left out, and so are
     the dependencies' test modules unless ``keep_tests``: the project's own files are kept.
+    ``platform`` (uv's ``--python-platform``) picks wheels for an older glibc than this
+    machine's.
     """
     pins = f" pinned by {os.path.basename(lock)}" if lock else ""
     version = interpreter.short_version
     log(f"resolve: installing {os.path.basename(wheel)} and its dependencies{pins} for Python {version}")
     _check_extras(wheel, extras)
     dependencies, distributions, deps_glibc = _stage_dependencies(
-        wheel, extras, lock, exclude, keep_tests, interpreter, work, store, log, level=level, epoch=epoch
-    )
+        wheel, extras, lock, exclude, keep_tests, interpreter, work, store, log, level=level, epoch=epoch,
+        platform=platform,
+    )  # fmt: skip
     stage = os.path.join(work, "project")
     _uv(interpreter, "pip", "install", "--prefix", stage, "--no-deps", wheel)
-    entries, own, min_glibc = _process(stage, interpreter, store, log, exclude, False)
+    entries, own, glibc = _process(stage, interpreter, store, log, exclude, False)
     if lock is not None:
         _check_lock_covers(wheel, extras, distributions, lock, interpreter)
     launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)
     entries = [e for e in entries if e.path != APP_MAIN] + [FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode())]
     return AppTree(
-        dependencies, sorted(entries, key=lambda e: e.path), {**distributions, **own}, max(min_glibc, deps_glibc)
+        dependencies, sorted(entries, key=lambda e: e.path), {**distributions, **own}, deps_glibc + glibc
     )
 
 

@@ -26,14 +26,15 @@ from dataclasses import dataclass
 
 from . import __version__
 from ._buildcache import BlobStore, build_cache_dir
-from ._elf import is_elf, required_glibc, resolve_libraries, set_rpath, strip
+from ._elf import is_elf, read_elf, resolve_libraries, set_rpath, strip
 from ._errors import RuntimeBuildError
 from ._format import PREFIX_RUNTIME, Block, FileEntry, encode_block
+from ._glibc import GlibcNeeds
 from ._interpreters import Interpreter
 from ._tree import Log, compile_bytecode, entries_from_tree, merge_entries, walk_files
 
 #: Bump when the recipe below changes what goes into a runtime layer.
-RECIPE_VERSION = 4
+RECIPE_VERSION = 5
 # 9: 3 % bigger than 15, which takes 4.7 times the CPU (decoding is as fast): the cold-cache
 # build of a small app is mostly this (docs/performance.md).
 COMPRESSION_LEVEL = 9
@@ -69,8 +70,8 @@ class Runtime:
 
     block: Block
     interpreter: Interpreter
-    min_glibc: tuple[int, ...]
-    libraries: tuple[str, ...]  # sonames bundled from the build machine
+    glibc: GlibcNeeds  # of each file, by its path in the layer
+    libraries: tuple[str, ...]  # sonames bundled from outside the interpreter's own files
     cached: bool
 
 
@@ -111,8 +112,8 @@ def _ignore_stdlib(root: str):  # type: ignore[no-untyped-def]
 
 def _stage(
     interpreter: Interpreter, stage: str, store: BlobStore, log: Log
-) -> tuple[tuple[int, ...], tuple[str, ...], list[FileEntry]]:
-    """Copy the interpreter into ``stage``, make it relocatable; return (min glibc,
+) -> tuple[GlibcNeeds, tuple[str, ...], list[FileEntry]]:
+    """Copy the interpreter into ``stage``, make it relocatable; return (its glibc needs,
     libraries, the stdlib's bytecode)."""
     bin_dir = os.path.join(stage, "bin")
     lib_dir = os.path.join(stage, "lib")
@@ -137,7 +138,10 @@ def _stage(
     if interpreter.libpython:
         originals.append(interpreter.libpython)
     originals += [os.path.join(interpreter.dynload, name) for name in sorted(os.listdir(dynload_dir))]
-    libraries, missing = resolve_libraries(originals)
+    # The interpreter's own lib/ before this machine's: a runtime whose files have no
+    # run path to it (a Debian or conda build moved elsewhere) must not pick up the build
+    # machine's libraries, nor the glibc floor they bring.
+    libraries, missing = resolve_libraries(originals, first=[os.path.join(interpreter.base_prefix, "lib")])
     # libpython too comes from where the loader finds it for the interpreter (sysconfig's
     # LIBDIR is where it was built for, which need not be where it is now).
     for soname, source in sorted(libraries.items()):
@@ -146,7 +150,10 @@ def _stage(
         log(f"some runtime modules need libraries this machine lacks: {', '.join(missing)}", kind="warning")
 
     elves = [path for path in walk_files(stage) if is_elf(path)]
-    stripped = strip(elves)
+    facts = {path: read_elf(path) for path in elves}
+    # A file patchelf has already changed (a relocated PBS-style or conda tree) is left
+    # unstripped: strip would break it (see _elf.ElfFacts.strippable).
+    stripped = strip([path for path in elves if facts[path].strippable])
     if not stripped:
         log("strip not found: the runtime keeps its debug symbols (install binutils)", kind="warning")
 
@@ -159,9 +166,9 @@ def _stage(
     _check_self_contained(python, lib_dir, interpreter)
     _smoke_test(python, dynload_dir, interpreter, log)
     bytecode = compile_bytecode(interpreter, stage, os.path.relpath(stdlib_dir, stage), store)
-    min_glibc = max((required_glibc(path) for path in elves), default=())
+    glibc = GlibcNeeds.of({os.path.relpath(path, stage): facts[path].glibc for path in elves})
     bundled = tuple(sorted(name for name in libraries if not name.startswith("libpython")))
-    return min_glibc, bundled, bytecode
+    return glibc, bundled, bytecode
 
 
 def _check_self_contained(python: str, lib_dir: str, interpreter: Interpreter) -> None:
@@ -219,7 +226,7 @@ def _load_cached(path: str, interpreter: Interpreter) -> Runtime | None:
     block = Block.from_json(facts["block"], data)
     if block is None or block.sha256.hex() != facts["sha256"]:
         return None
-    return Runtime(block, interpreter, tuple(facts["min_glibc"]), tuple(facts["libraries"]), True)
+    return Runtime(block, interpreter, GlibcNeeds.from_json(facts["glibc"]), tuple(facts["libraries"]), True)
 
 
 def _store_cached(path: str, runtime: Runtime) -> None:
@@ -227,7 +234,7 @@ def _store_cached(path: str, runtime: Runtime) -> None:
     facts = {
         "block": runtime.block.to_json(),
         "sha256": runtime.block.sha256.hex(),
-        "min_glibc": list(runtime.min_glibc),
+        "glibc": runtime.glibc.to_json(),
         "libraries": list(runtime.libraries),
     }
     # Data first, then the index that vouches for it: a reader never sees half of one.
@@ -248,7 +255,7 @@ def build_runtime(interpreter: Interpreter, *, epoch: int, store: BlobStore, log
     log(f"runtime: copying Python {interpreter.short_version} from {interpreter.executable}")
     with tempfile.TemporaryDirectory(prefix="onefile-runtime-") as stage:
         try:
-            min_glibc, libraries, bytecode = _stage(interpreter, stage, store, log)
+            glibc, libraries, bytecode = _stage(interpreter, stage, store, log)
         except OSError as exc:
             raise RuntimeBuildError(f"cannot copy the interpreter {interpreter.executable}: {exc}") from None
         entries = merge_entries(entries_from_tree(stage), bytecode)
@@ -260,7 +267,7 @@ def build_runtime(interpreter: Interpreter, *, epoch: int, store: BlobStore, log
         store=store,
         progress=lambda done, total: log(f"runtime: compressed {done} of {total} files", kind="progress"),
     )
-    runtime = Runtime(block, interpreter, min_glibc, libraries, False)
+    runtime = Runtime(block, interpreter, glibc, libraries, False)
     try:
         _store_cached(cache_path, runtime)
     except OSError as exc:

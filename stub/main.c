@@ -15,7 +15,9 @@
 #include "of_cache.h"
 #include "of_error.h"
 #include "of_format.h"
+#include "of_libc.h"
 #include "of_modes.h"
+#include "of_self.h"
 #include "of_sha256.h"
 #include "of_trailer.h"
 #include "of_unpack.h"
@@ -44,25 +46,6 @@ struct of_main_fill {
     char what[PATH_MAX + 32]; /* "<binary>: app layer", for messages */
     struct of_main_hash hashes[OF_LAYER_COUNT]; /* of the layers being unpacked */
 };
-
-/* The binary's own path (malloc'd), from /proc/self/exe. */
-static char *of_main_self(void)
-{
-    char buf[PATH_MAX + 1], *out = NULL;
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf));
-
-    if (n < 0 || (size_t)n >= sizeof(buf)) {
-        errno = n < 0 ? errno : ENAMETOOLONG;
-        of_error_errno("cannot find this program's file: /proc/self/exe");
-        goto cleanup;
-    }
-    buf[n] = '\0';
-    out = strdup(buf);
-    if (out == NULL)
-        of_error("out of memory");
-cleanup:
-    return out;
-}
 
 /* Make the app directory a virtual environment of the runtime. */
 static int of_main_venv(int dirfd, const char *dirpath, const char *runtime_dir)
@@ -256,8 +239,13 @@ static void of_main_hint_space(const struct of_binary *b, int layer)
 static int of_main_unpack(const struct of_binary *b)
 {
     struct of_main_fill *fill = calloc(1, sizeof(*fill));
+    struct of_libc_system system;
     int missing[OF_LAYER_COUNT], rc = -1;
 
+    /* Before anything is written: can this system run what the layers hold? */
+    of_libc_probe("", &system);
+    if (of_libc_check(b->trailer->libc, b->trailer->glibc, &system) != 0)
+        goto cleanup;
     if (fill == NULL) {
         of_error("out of memory");
         goto cleanup;
@@ -298,31 +286,38 @@ cleanup:
     return rc;
 }
 
-static void of_main_exec(const struct of_binary *b, int argc, char **argv)
+/* Exec the app's Python; returns only when that fails, with errno. */
+static int of_main_exec(const struct of_binary *b, int argc, char **argv)
 {
     const char *app_dir = b->dirs[OF_LAYER_APP];
     char *python = of_cache_path(app_dir, OF_APP_PYTHON), *script = of_cache_path(app_dir, OF_APP_MAIN);
     char **args = calloc((size_t)(argc > 0 ? argc : 1) + 2, sizeof(char *));
-    int err;
+    int err = ENOMEM;
 
-    if (python == NULL || script == NULL || args == NULL) {
-        of_error("out of memory");
+    if (python == NULL || script == NULL || args == NULL)
         goto cleanup;
-    }
     args[0] = python;
     args[1] = script;
     for (int i = 1; i < argc; i++)
         args[i + 1] = argv[i];
-    if (setenv(OF_ENV_BINARY, b->self, 1) != 0 ||
-        setenv(OF_ENV_ARGV0, argc > 0 && strchr(argv[0], '/') != NULL ? argv[0] : b->self, 1) != 0 ||
-        unsetenv("PYTHONHOME") != 0 || unsetenv("PYTHONPATH") != 0) {
-        of_error_errno("cannot set up the environment");
-        goto cleanup;
-    }
     OF_DEBUG_LOG("exec %s %s", python, script);
     execv(python, args);
     err = errno;
-    if (err == EACCES && of_cache_noexec(b->dirs[OF_LAYER_RUNTIME])) {
+cleanup:
+    free(args);
+    free(script);
+    free(python);
+    return err;
+}
+
+/* Say why the exec failed (`err`). */
+static void of_main_exec_failed(const struct of_binary *b, int err)
+{
+    char *python = of_cache_path(b->dirs[OF_LAYER_APP], OF_APP_PYTHON);
+
+    if (python == NULL) {
+        of_error("out of memory");
+    } else if (err == EACCES && of_cache_noexec(b->dirs[OF_LAYER_RUNTIME])) {
         of_error("cannot execute %s: the cache %s is on a file system mounted noexec; set " OF_ENV_CACHE_DIR
                  " to a directory on one that allows executables", python, b->root->path);
     } else {
@@ -331,10 +326,104 @@ static void of_main_exec(const struct of_binary *b, int argc, char **argv)
         if (err == ENOENT || err == EACCES || err == ENOEXEC)
             of_error_hint(OF_ENV_MODE "=verify %s tells what is wrong in the cache", b->self);
     }
-cleanup:
-    free(args);
-    free(script);
     free(python);
+}
+
+/* Nonzero if a failed exec (`err`) may come from a damaged layer: a file missing, its
+ * execute bit gone, or emptied. */
+static int of_main_repairable(const struct of_binary *b, int err)
+{
+    return (err == ENOENT || err == EACCES || err == ENOEXEC) &&
+           !(err == EACCES && of_cache_noexec(b->dirs[OF_LAYER_RUNTIME]));
+}
+
+/* of_cache_uninstall's test for one of the binary's layers: 1 if its directory differs
+ * from the layer in the file (or can't be read). */
+struct of_main_check {
+    const struct of_binary *b;
+    int layer;
+};
+
+static int of_main_damaged(const char *dir, void *arg)
+{
+    const struct of_main_check *c = arg;
+    const struct of_binary *b = c->b;
+    long problems = of_modes_check_dir(b->file, &b->trailer->layers[c->layer], of_modes_layer_prefixes[c->layer],
+                                       dir, c->layer == OF_LAYER_APP ? b->dirs[OF_LAYER_RUNTIME] : NULL, NULL);
+
+    OF_DEBUG_LOG("%s: %ld problems", dir, problems);
+    return problems != 0;
+}
+
+/* After an exec that failed as a damaged layer would make it fail: move every layer
+ * directory that differs from its layer out of place (each checked under its key's
+ * lock, so two processes repairing at once don't remove each other's fresh copy) and
+ * unpack what is then missing. Returns 1 if something was unpacked again, 0 if nothing
+ * was wrong, -1 with of_error set. */
+static int of_main_repair(const struct of_binary *b)
+{
+    struct of_main_check check = { b, 0 };
+    int removed = 0, r;
+
+    for (int i = 0; i < OF_LAYER_COUNT; i++) {
+        check.layer = i;
+        r = of_cache_uninstall(b->kind_dirs[i], b->keys[i], b->dirs[i], 0, of_main_damaged, &check);
+        if (r < 0)
+            return -1;
+        if (r > 0 || !of_cache_exists(b->dirs[i]))
+            removed++;
+    }
+    if (removed == 0)
+        return 0;
+    of_error_note("%s: the cache entry was damaged; unpacking it again", b->self);
+    return of_main_unpack(b) == 0 ? 1 : -1;
+}
+
+/* Start the app: unpack the missing layers (a cold start, which also starts a clean-up
+ * of the cache in the background), hold the app directory while the app runs
+ * (of_cache_use), exec. When the exec fails as a damaged layer would make it fail,
+ * repair the layers and exec once more. Returns only on failure, with of_error set. */
+static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_t saved_umask)
+{
+    int cold, app_fd = -1, err, rc = -1;
+    struct stat st;
+
+    if (setenv(OF_ENV_BINARY, b->self, 1) != 0 ||
+        setenv(OF_ENV_ARGV0, argc > 0 && strchr(argv[0], '/') != NULL ? argv[0] : b->self, 1) != 0 ||
+        unsetenv("PYTHONHOME") != 0 || unsetenv("PYTHONPATH") != 0) {
+        of_error_errno("cannot set up the environment");
+        goto cleanup;
+    }
+    /* A warm start: a stat, then the open, fstat and flock of of_cache_use, which also
+     * tell whether the app directory is there. */
+    cold = !of_cache_exists(b->dirs[OF_LAYER_RUNTIME]) ||
+           (app_fd = of_cache_use(b->dirs[OF_LAYER_APP], &st)) < 0;
+    if (cold) {
+        if (of_main_unpack(b) != 0)
+            goto cleanup;
+        if (app_fd < 0)
+            app_fd = of_cache_use(b->dirs[OF_LAYER_APP], &st);
+    } else {
+        of_cache_touch(app_fd, &st);
+    }
+    umask(saved_umask);
+    err = of_main_exec(b, argc, argv);
+    if (of_main_repairable(b, err)) {
+        umask(022);
+        if (app_fd >= 0)
+            close(app_fd);
+        app_fd = -1;
+        if (of_main_repair(b) < 0)
+            goto cleanup;
+        app_fd = of_cache_use(b->dirs[OF_LAYER_APP], &st);
+        umask(saved_umask);
+        err = of_main_exec(b, argc, argv);
+    }
+    of_main_exec_failed(b, err);
+cleanup:
+    if (app_fd >= 0)
+        close(app_fd);
+    return rc;
 }
 
 /* What ONEFILE asks for. */
@@ -378,11 +467,11 @@ int main(int argc, char **argv)
         of_error_errno("cannot set up the environment");
         goto fail;
     }
-    self = of_main_self();
+    self = of_self_path(argc > 0 ? argv[0] : NULL);
     if (self == NULL)
         goto fail;
     b.self = self;
-    fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    fd = of_self_open(self);
     if (fd < 0 || fstat(fd, &st) != 0) {
         of_error_errno("cannot open %s", self);
         goto fail;
@@ -418,14 +507,9 @@ int main(int argc, char **argv)
     case OF_MAIN_RUN:
         break;
     }
-    if (!of_main_unpacked(&b) && of_main_unpack(&b) != 0)
-        goto fail;
-    munmap(map, (size_t)st.st_size);
-    map = MAP_FAILED;
-    close(fd);
-    fd = -1;
-    umask(saved_umask);
-    of_main_exec(&b, argc, argv);
+    /* The file stays mapped (and open, close-on-exec) through the exec: a failed exec
+     * may need it to repair the cache. */
+    of_main_start(&b, argc, argv, saved_umask);
 fail:
     fflush(stdout);
     of_error_exit();

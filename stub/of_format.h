@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
-#define OF_FORMAT_VERSION 1u
-#define OF_TRAILER_SIZE 192u
+#define OF_FORMAT_VERSION 2u
+#define OF_TRAILER_SIZE 256u
 #define OF_MAGIC "OneFile\x1a"
 #define OF_MAGIC_SIZE 8u
 #define OF_LAYER_COUNT 2
@@ -23,8 +23,14 @@
 #define OF_TRAILER_LAYERS_AT 8u
 #define OF_LAYER_RECORD_SIZE 64u
 #define OF_TRAILER_APP_KEY_AT 136u
-#define OF_TRAILER_RESERVED_AT 168u
-#define OF_TRAILER_MAGIC_AT 184u
+#define OF_TRAILER_LIBC_AT 168u /* u16: OF_LIBC_* */
+#define OF_TRAILER_GLIBC_AT 172u /* OF_GLIBC_BITMAP_SIZE bytes: bit y (byte y/8, bit y%8) = GLIBC_2.y needed */
+#define OF_TRAILER_APP_ID_AT 184u /* SHA-256 of "<project>\0<entry point>": the same for every version */
+#define OF_TRAILER_RESERVED_AT 216u
+#define OF_TRAILER_MAGIC_AT 248u
+#define OF_GLIBC_BITMAP_SIZE 12u
+#define OF_LIBC_NONE 0u /* nothing recorded: the launcher checks nothing */
+#define OF_LIBC_GLIBC 1u
 #define OF_SHA256_DIGEST_SIZE 32u
 
 /* Layer record field offsets (bytes from the start of the record). */

@@ -1,4 +1,4 @@
-/* The 192-byte trailer at the end of a onefile binary. */
+/* The trailer (OF_TRAILER_SIZE bytes) at the end of a onefile binary. */
 #ifndef OF_TRAILER_H
 #define OF_TRAILER_H
 
@@ -18,6 +18,9 @@ struct of_trailer {
     uint32_t version;
     struct of_layer layers[OF_LAYER_COUNT];
     uint8_t app_key[OF_SHA256_DIGEST_SIZE];
+    uint16_t libc; /* OF_LIBC_* */
+    uint8_t glibc[OF_GLIBC_BITMAP_SIZE]; /* the GLIBC_2.y versions the layers need */
+    uint8_t app_id[OF_SHA256_DIGEST_SIZE]; /* names the app across its versions */
 };
 
 /* Parse and check the trailer of `file` (the whole binary, `file_size` bytes);

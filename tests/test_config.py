@@ -21,7 +21,7 @@ def test_defaults(tmp_path):
 
 
 def test_unknown_key_is_named(tmp_path):
-    allowed = "entry-point, python, output, extras, lock, exclude, keep-tests"
+    allowed = "entry-point, python, output, extras, lock, exclude, keep-tests, min-glibc"
     with pytest.raises(ConfigError, match=rf"tool\.onefile\.pyhton: unknown key \(allowed: {allowed}\)"):
         load_config(_project(tmp_path, '[tool.onefile]\npyhton = "3.12"\n'))
 
@@ -80,3 +80,39 @@ def test_interpreter_by_version_and_errors():
         find_interpreter("three")
     with pytest.raises(Exception, match="does not exist"):
         find_interpreter("/nonexistent/python")
+
+
+def test_min_glibc_and_download_keys(tmp_path):
+    from onefile_backend._config import ManagedRuntime
+
+    assert load_config(_project(tmp_path)).min_glibc is None
+    assert load_config(_project(tmp_path, '[tool.onefile]\nmin-glibc = "2.28"\n')).min_glibc == (2, 28)
+    assert load_config(_project(tmp_path), {"min-glibc": "2.31"}).min_glibc == (2, 31)
+    for bad in ('"2.5"', '"3.1"', "2.28", '"2.28.1"', '"latest"'):
+        with pytest.raises(ConfigError, match=r"tool\.onefile\.min-glibc: .* is not allowed \(expected a glibc version"):
+            load_config(_project(tmp_path, f"[tool.onefile]\nmin-glibc = {bad}\n"))
+    key = "cpython-3.12-linux-x86_64-gnu"
+    assert load_config(_project(tmp_path, f'[tool.onefile]\npython = "{key}"\n')).python == ManagedRuntime(key)
+    with pytest.raises(ConfigError, match=r"'cpython-three' is not a Python download key"):
+        load_config(_project(tmp_path, '[tool.onefile]\npython = "cpython-three"\n'))
+
+
+def test_glibc_needs_floor_policy_and_trailer_bits():
+    from onefile_backend._glibc import GlibcNeeds, bitmap_versions, check_floor, trailer_bitmap, uv_platform
+
+    needs = GlibcNeeds.of({"runtime/bin/python3": [(2, 2, 5), (2, 17)], "runtime/lib/libcrypt.so.1": [(2, 36), (2, 25)]})
+    needs += GlibcNeeds.of({"app/lib/x.so": [(2, 28)], "app/lib/none.so": []})
+    assert needs.floor() == (2, 36) and needs.set_by() == "runtime/lib/libcrypt.so.1"
+    assert needs.versions() == ((2, 2, 5), (2, 17), (2, 25), (2, 28), (2, 36))
+    assert GlibcNeeds.from_json(needs.to_json()) == needs
+    assert bitmap_versions(trailer_bitmap(needs.versions())) == ((2, 2), (2, 17), (2, 25), (2, 28), (2, 36))
+    check_floor(needs, (2, 36))
+    with pytest.raises(ConfigError) as raised:
+        check_floor(needs, (2, 27))
+    assert str(raised.value) == (
+        "tool.onefile.min-glibc: the binary would need a newer glibc than 2.27: runtime/lib/libcrypt.so.1 needs 2.36, "
+        "app/lib/x.so needs 2.28 (use a runtime built for older systems, e.g. a python-build-standalone one, or raise min-glibc)"
+    )
+    assert uv_platform("x86_64", (2, 30)) == "x86_64-manylinux_2_28"
+    assert uv_platform("aarch64", (2, 31)) == "aarch64-manylinux_2_31"
+    assert uv_platform("x86_64", (2, 17)) == "x86_64-manylinux_2_17"

@@ -369,7 +369,7 @@ def test_truncated_files_and_files_without_a_trailer(hidden: Hidden, tiny: Path,
     data = tiny.read_bytes()
     cases = {
         "cut-1": data[:-1],
-        "cut-trailer": data[:-192],
+        "cut-trailer": data[:-TRAILER_SIZE],
         "cut-half": data[: len(data) // 2],
         "stub-only": parts.stub,
     }
@@ -385,7 +385,7 @@ def test_truncated_files_and_files_without_a_trailer(hidden: Hidden, tiny: Path,
 
 
 def _trailer_at(tiny: Path) -> int:
-    return tiny.stat().st_size - 192
+    return tiny.stat().st_size - TRAILER_SIZE
 
 
 @pytest.mark.parametrize(
@@ -809,8 +809,8 @@ def test_the_launcher_is_clean_under_sanitizers(
     data = binary.read_bytes()
     damaged = [
         patch(binary, tmp_path / "flip", t.app.offset + 10, bytes([data[t.app.offset + 10] ^ 1])),
-        patch(binary, tmp_path / "absurd", binary.stat().st_size - 192 + 8, struct.pack("<Q", 2**64 - 1)),
-        patch(binary, tmp_path / "count", binary.stat().st_size - 192 + 72 + 16, struct.pack("<Q", 2**64 - 1)),
+        patch(binary, tmp_path / "absurd", binary.stat().st_size - TRAILER_SIZE + 8, struct.pack("<Q", 2**64 - 1)),
+        patch(binary, tmp_path / "count", binary.stat().st_size - TRAILER_SIZE + 72 + 16, struct.pack("<Q", 2**64 - 1)),
     ]
     (tmp_path / "short").write_bytes(stub + b"x" * 300)
     (tmp_path / "short").chmod(0o755)

@@ -17,6 +17,7 @@
 #include "of_modes.h"
 #include "of_format.h"
 #include "of_sha256.h"
+#include "of_libc.h"
 #include "of_trailer.h"
 #include "of_unpack.h"
 
@@ -152,7 +153,7 @@ static size_t build_file(uint8_t *out, const struct buf *runtime, const struct b
     put32(t + OF_TRAILER_VERSION_AT, OF_FORMAT_VERSION);
     put32(t + OF_TRAILER_SIZE_AT, OF_TRAILER_SIZE);
     of_sha256(keys, sizeof(keys), t + OF_TRAILER_APP_KEY_AT);
-    memset(t + OF_TRAILER_RESERVED_AT, 0, 16);
+    memset(t + OF_TRAILER_LIBC_AT, 0, OF_TRAILER_MAGIC_AT - OF_TRAILER_LIBC_AT);
     memcpy(t + OF_TRAILER_MAGIC_AT, OF_MAGIC, OF_MAGIC_SIZE);
     return at + OF_TRAILER_SIZE;
 }
@@ -212,7 +213,7 @@ static void test_trailer(void)
     memcpy(saved, tr, sizeof(saved));
 
     OK(of_trailer_read(file_buf, len, "f", &t));
-    CHECK(t.version == 1 && t.layers[0].offset == 16 && t.layers[0].size == rt.len &&
+    CHECK(t.version == OF_FORMAT_VERSION && t.libc == OF_LIBC_NONE && t.layers[0].offset == 16 && t.layers[0].size == rt.len &&
           t.layers[1].offset == 16 + rt.len && t.layers[1].entry_count == 1 &&
           t.layers[0].unpacked_size == strlen("#!/bin/sh\n"));
 
@@ -231,9 +232,12 @@ static void test_trailer(void)
     MUTATE(tr[OF_TRAILER_MAGIC_AT] ^= 1);
     MUTATE(tr[OF_TRAILER_MAGIC_AT + 7] = 0);
     MUTATE(put32(tr + OF_TRAILER_VERSION_AT, 0));
-    MUTATE(put32(tr + OF_TRAILER_VERSION_AT, 2));
-    MUTATE(put32(tr + OF_TRAILER_SIZE_AT, 191));
-    MUTATE(put32(tr + OF_TRAILER_SIZE_AT, 193));
+    MUTATE(put32(tr + OF_TRAILER_VERSION_AT, 1));
+    MUTATE(put32(tr + OF_TRAILER_VERSION_AT, OF_FORMAT_VERSION + 1));
+    MUTATE(put32(tr + OF_TRAILER_SIZE_AT, 192));
+    MUTATE(put32(tr + OF_TRAILER_SIZE_AT, OF_TRAILER_SIZE - 1));
+    MUTATE(put32(tr + OF_TRAILER_SIZE_AT, OF_TRAILER_SIZE + 1));
+    MUTATE(tr[OF_TRAILER_LIBC_AT] = 2);
     /* Offsets and sizes out of range or overflowing. */
     MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_OFFSET_AT, UINT64_MAX));
     MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_OFFSET_AT, UINT64_MAX - 1);
@@ -261,6 +265,62 @@ static void test_trailer(void)
     tr[OF_TRAILER_RESERVED_AT] = 1;
     OK(of_trailer_read(file_buf, len, "f", &t));
     memcpy(tr, saved, sizeof(saved));
+    tr[OF_TRAILER_LIBC_AT] = OF_LIBC_GLIBC;
+    tr[OF_TRAILER_GLIBC_AT + 4] = 0x10; /* GLIBC_2.36 */
+    tr[OF_TRAILER_APP_ID_AT] = 0xab;
+    OK(of_trailer_read(file_buf, len, "f", &t));
+    CHECK(t.libc == OF_LIBC_GLIBC && t.glibc[4] == 0x10 && t.app_id[0] == 0xab);
+    memcpy(tr, saved, sizeof(saved));
+}
+
+/* ---- the target's C library ---- */
+
+static void test_libc(void)
+{
+    static const char *const paths[] = { "/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6",
+                                         "/lib64/libc.so.6" };
+    struct of_libc_system glibc31 = { OF_LIBC_KIND_GLIBC, 31 }, unknown = { OF_LIBC_KIND_GLIBC, -1 };
+    struct of_libc_system musl = { OF_LIBC_KIND_MUSL, -1 }, none = { OF_LIBC_KIND_NONE, -1 };
+    uint8_t needs[OF_GLIBC_BITMAP_SIZE] = { 0 }, *copy;
+    struct of_libc_system here;
+    struct stat st;
+    FILE *f = NULL;
+    int minor;
+
+    /* GLIBC_2.2 (2.2.5), 2.17 and 2.31 recorded. */
+    needs[0] = 1 << 2;
+    needs[2] = 1 << 1;
+    needs[3] = 1 << 7;
+    OK(of_libc_check(OF_LIBC_GLIBC, needs, &glibc31));
+    OK(of_libc_check(OF_LIBC_GLIBC, needs, &unknown));
+    OK(of_libc_check(OF_LIBC_NONE, needs, &none));
+    BAD(of_libc_check(OF_LIBC_GLIBC, needs, &musl));
+    CHECK(strcmp(of_error_message(), "needs glibc; this system's C library is musl") == 0);
+    BAD(of_libc_check(OF_LIBC_GLIBC, needs, &none));
+    needs[4] = 1 << 4; /* 2.36 */
+    BAD(of_libc_check(OF_LIBC_GLIBC, needs, &glibc31));
+    CHECK(strcmp(of_error_message(), "needs glibc 2.36 or newer; this system has glibc 2.31") == 0);
+
+    /* This machine's own libc.so.6, whole and cut short at every 4 KiB (hostile input). */
+    of_libc_probe("", &here);
+    CHECK(here.kind == OF_LIBC_KIND_GLIBC && here.glibc_minor >= 17);
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]) && f == NULL; i++)
+        f = fopen(paths[i], "rb");
+    CHECK(f != NULL && fstat(fileno(f), &st) == 0);
+    if (f == NULL)
+        return;
+    copy = malloc((size_t)st.st_size);
+    CHECK(copy != NULL && fread(copy, 1, (size_t)st.st_size, f) == (size_t)st.st_size);
+    fclose(f);
+    minor = of_libc_defined_minor(copy, (uint64_t)st.st_size);
+    CHECK(minor >= 17 && minor <= here.glibc_minor);
+    for (uint64_t n = 0; n < (uint64_t)st.st_size; n += 4096)
+        CHECK(of_libc_defined_minor(copy, n) <= minor);
+    memset(copy + 0x28, 0xff, 8); /* section headers far outside the file */
+    CHECK(of_libc_defined_minor(copy, (uint64_t)st.st_size) == -1);
+    free(copy);
+    of_libc_probe("/nonexistent-root", &here);
+    CHECK(here.kind == OF_LIBC_KIND_NONE);
 }
 
 /* ---- names and links ---- */
@@ -880,6 +940,7 @@ int main(void)
     verbose = getenv("OF_TEST_VERBOSE") != NULL;
     test_sha256();
     test_trailer();
+    test_libc();
     test_names();
     test_links();
     test_entries();
