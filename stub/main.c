@@ -15,6 +15,7 @@
 #include "of_cache.h"
 #include "of_error.h"
 #include "of_format.h"
+#include "of_gc.h"
 #include "of_libc.h"
 #include "of_modes.h"
 #include "of_self.h"
@@ -141,8 +142,14 @@ static int of_main_fill_layer(int dirfd, const char *dirpath, void *arg)
 
     unpacked = of_unpack_layer(b->file, &b->trailer->layers[f->layer], of_modes_layer_prefixes[f->layer], f->what,
                                dirfd, dirpath) == 0 &&
-               (f->layer != OF_LAYER_APP || of_main_venv(dirfd, dirpath, b->dirs[OF_LAYER_RUNTIME]) == 0);
+               (f->layer != OF_LAYER_APP || (of_main_venv(dirfd, dirpath, b->dirs[OF_LAYER_RUNTIME]) == 0 &&
+                                             of_gc_mark(dirfd, dirpath, b->trailer->app_id) == 0));
     if (of_main_hashes_match(f) != 0)
+        return -1;
+    /* This version becomes its app's newest before its app layer appears, so no clean-up
+     * takes the layer for an old version meanwhile. */
+    if (unpacked && f->layer == OF_LAYER_APP &&
+        of_gc_record(b->root->path, b->trailer->app_id, b->keys[OF_LAYER_APP], b->keys[OF_LAYER_RUNTIME]) != 0)
         return -1;
     return unpacked ? 0 : -1;
 }
@@ -387,6 +394,7 @@ static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_
 {
     int cold, app_fd = -1, err, rc = -1;
     struct stat st;
+    long keep_days;
 
     if (setenv(OF_ENV_BINARY, b->self, 1) != 0 ||
         setenv(OF_ENV_ARGV0, argc > 0 && strchr(argv[0], '/') != NULL ? argv[0] : b->self, 1) != 0 ||
@@ -394,6 +402,8 @@ static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_
         of_error_errno("cannot set up the environment");
         goto cleanup;
     }
+    if (of_gc_keep_days(&keep_days) != 0)
+        goto cleanup;
     /* A warm start: a stat, then the open, fstat and flock of of_cache_use, which also
      * tell whether the app directory is there. */
     cold = !of_cache_exists(b->dirs[OF_LAYER_RUNTIME]) ||
@@ -403,6 +413,7 @@ static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_
             goto cleanup;
         if (app_fd < 0)
             app_fd = of_cache_use(b->dirs[OF_LAYER_APP], &st);
+        of_gc_spawn(b->root->path, keep_days); /* while the app runs, holding its layer */
     } else {
         of_cache_touch(app_fd, &st);
     }
@@ -494,7 +505,9 @@ int main(int argc, char **argv)
 
     switch (mode) {
     case OF_MAIN_INFO:
-        status = of_modes_info(&b, stdout) == 0 ? 0 : 1;
+        if (of_modes_info(&b, stdout) != 0)
+            goto fail;
+        status = 0;
         goto done;
     case OF_MAIN_VERIFY:
         status = of_modes_verify(&b, stdout);

@@ -547,6 +547,43 @@ cleanup:
     return rc;
 }
 
+int of_cache_write(const char *kind_dir, const char *key, const char *final, const char *content)
+{
+    char *lock = NULL, *tmp = NULL;
+    int lock_fd = -1, fd = -1, made = 0, rc = -1;
+    size_t len = strlen(content);
+
+    if (of_cache_names(kind_dir, key, &lock, &tmp) != 0 || of_cache_lock(lock, OF_CACHE_WAIT, NULL, &lock_fd) != 0)
+        goto cleanup;
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        of_error_errno("cannot create a file in %s", kind_dir);
+        goto cleanup;
+    }
+    made = 1;
+    if (fchmod(fd, 0644) != 0 || write(fd, content, len) != (ssize_t)len || close(fd) != 0) {
+        fd = -1;
+        of_error_errno("cannot write %s", tmp);
+        goto cleanup;
+    }
+    fd = -1;
+    if (rename(tmp, final) != 0) {
+        of_error_errno("cannot rename %s to %s", tmp, final);
+        goto cleanup;
+    }
+    made = 0;
+    rc = 0;
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (made)
+        unlink(tmp);
+    of_cache_unlock(lock, lock_fd);
+    free(tmp);
+    free(lock);
+    return rc;
+}
+
 int of_cache_use(const char *final, struct stat *st)
 {
     struct stat named;

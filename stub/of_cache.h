@@ -78,6 +78,11 @@ typedef int (*of_cache_check)(const char *final, void *arg);
 int of_cache_uninstall(const char *kind_dir, const char *key, const char *final, int flags, of_cache_check damaged,
                        void *arg);
 
+/* Replace the small file `final` (<kind_dir>/<key>) with `content`: written to
+ * <kind_dir>/.tmp-<key>-XXXXXX under the key's lock, then renamed into place (so
+ * of_cache_sweep removes what a killed writer leaves). Returns 0, or -1 with of_error set. */
+int of_cache_write(const char *kind_dir, const char *key, const char *final, const char *content);
+
 /* Open the layer directory `final` (not close-on-exec) with a shared flock that tells
  * a clean-up it is in use for as long as the fd (inherited across exec and fork) stays
  * open; *st is its stat. Returns the fd, or -1 with errno set (ENOENT if it is not

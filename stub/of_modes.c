@@ -7,12 +7,14 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "of_crc32.h"
 #include "of_error.h"
 #include "of_format.h"
+#include "of_gc.h"
 #include "of_sha256.h"
 #include "of_unpack.h"
 
@@ -224,6 +226,11 @@ static int of_modes_venv_file(struct of_modes_check *c, int parent, const char *
             of_modes_problem(c, "changed (content)", c->path, len);
         return 1;
     }
+    if (strcmp(c->path, OF_GC_APP_ID_FILE) == 0) { /* which app it is, for the clean-up (since format 2) */
+        if (!S_ISREG(st->st_mode) || st->st_size != 2 * OF_SHA256_DIGEST_SIZE + 1)
+            of_modes_problem(c, "changed (content)", c->path, len);
+        return 1;
+    }
     if (strcmp(c->path, OF_APP_PYTHON) == 0) {
         c->seen_python = 1;
         snprintf(expected, sizeof(expected), "%s/" OF_RUNTIME_PYTHON, c->runtime_dir);
@@ -381,6 +388,10 @@ int of_modes_info(const struct of_binary *b, FILE *out)
 {
     char hex[2 * OF_SHA256_DIGEST_SIZE + 1];
     char *manifest;
+    long keep_days;
+
+    if (of_gc_keep_days(&keep_days) != 0)
+        return -1;
 
     fprintf(out, "binary: %s\n", b->self);
     fprintf(out, "format: version %u, %llu bytes\n", (unsigned)b->trailer->version, (unsigned long long)b->size);
@@ -406,7 +417,7 @@ int of_modes_info(const struct of_binary *b, FILE *out)
             fputc('\n', out);
     }
     free(manifest);
-    return 0;
+    return of_gc_report(b->root->path, keep_days, time(NULL), out);
 }
 
 int of_modes_verify(const struct of_binary *b, FILE *out)

@@ -24,7 +24,9 @@ struct of_binary {
 extern const char *const of_modes_layer_names[OF_LAYER_COUNT]; /* "runtime", "app" */
 extern const char *const of_modes_layer_prefixes[OF_LAYER_COUNT]; /* "runtime/", "app/" */
 
-/* Print the format, the layers, the cache paths and the app's manifest. Returns 0. */
+/* Print the format, the layers, the cache paths, the app's manifest, then the cache's
+ * contents and what its next clean-up removes (of_gc_report). Returns 0, or -1 with
+ * of_error set (a bad $ONEFILE_CACHE_KEEP_DAYS), before printing anything. */
 int of_modes_info(const struct of_binary *b, FILE *out);
 
 /* Check each layer against its SHA-256 and each unpacked layer directory against its
