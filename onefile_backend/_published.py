@@ -35,8 +35,9 @@ _EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
 def _parse(flag: str, text: str) -> Requirement:
     try:
         return Requirement(text)
-    except InvalidRequirement as exc:
-        raise OnefileError(f"{flag} {text!r}: not a requirement ({exc})") from None
+    except InvalidRequirement as exc:  # packaging's message points at the spot on more lines
+        first = str(exc).splitlines()[0] if str(exc) else "invalid"
+        raise OnefileError(f"{flag} {text!r}: not a requirement ({first})") from None
 
 
 def _install_alone(requirement: Requirement, target: str) -> metadata.Distribution:
@@ -149,4 +150,3 @@ def build_published(
 
         os.makedirs(output_dir, exist_ok=True)
         return os.path.join(output_dir, build_binary(project, output_dir, None, wheel=wheel, log=log))
-
