@@ -154,8 +154,11 @@ void of_libc_probe(const char *root, struct of_libc_system *out)
     out->glibc_minor = -1;
     snprintf(path, sizeof(path), "%s" OF_LIBC_GLIBC_LOADER, root);
     if (access(path, F_OK) != 0) {
+        struct stat st;
+
+        /* The link itself is enough to tell (Debian's musl package makes it a link). */
         snprintf(path, sizeof(path), "%s" OF_LIBC_MUSL_LOADER, root);
-        if (access(path, F_OK) == 0)
+        if (lstat(path, &st) == 0)
             out->kind = OF_LIBC_KIND_MUSL;
         return;
     }
