@@ -345,6 +345,7 @@ def _command_build_from(args: argparse.Namespace) -> int:
         output=args.output,
         with_requirements=tuple(args.with_requirements or ()),
         lock=args.lock,
+        config_settings=_parse_config_settings(args.config_setting or []),
         log=_log,
     )
     print(f"Successfully built {display_path(path)}")

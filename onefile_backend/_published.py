@@ -19,6 +19,7 @@ import sys
 import tempfile
 import zipfile
 from importlib import metadata
+from typing import Any, Mapping
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -115,9 +116,13 @@ def build_published(
     output: str | None,
     with_requirements: tuple[str, ...],
     lock: str | None,
+    config_settings: Mapping[str, Any] | None = None,
     log: Log,
 ) -> str:
-    """Build the binary of a published distribution's console script; return its path."""
+    """Build the binary of a published distribution's console script; return its path.
+
+    ``config_settings`` (``-C``) set the other ``[tool.onefile]`` keys (exclude, keep-tests, ...).
+    """
     wanted = _parse("--from", requirement)
     extra = [str(_parse("--with", text)) for text in with_requirements]
     onefile: dict[str, str] = {}
@@ -149,4 +154,4 @@ def build_published(
         from ._build import build_binary  # the pipeline's heavy imports, once the input is known good
 
         os.makedirs(output_dir, exist_ok=True)
-        return os.path.join(output_dir, build_binary(project, output_dir, None, wheel=wheel, log=log))
+        return os.path.join(output_dir, build_binary(project, output_dir, config_settings, wheel=wheel, log=log))
