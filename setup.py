@@ -1,45 +1,238 @@
-"""Builds the C launcher into the package when onefile-backend's own wheel is built,
-so an installed onefile-backend needs no compiler."""
+"""Builds the C launchers into the package when onefile-backend's own wheel is built, one
+per supported target (onefile_backend/_stub/onefile-stub-<machine>), so an installed
+onefile-backend needs no compiler and can build binaries for other CPUs.
 
+stub/Makefile is the one place that knows how to compile; this file only chooses the
+toolchain for each target:
+
+- the host's launcher: the system's ``cc`` and static libzstd when they work (the bytes
+  ``make -C stub`` has always made), else zig;
+- every other target: zig (``python -m ziglang cc``, from PyPI through build-system.requires)
+  with ``-target <machine>-linux-musl``.
+
+With zig, zstd is compiled in from its single-file source, ``zstd/zstd.c`` of the zstandard
+sdist (fetched with pip, checked against a pinned sha256 and unpacked once into
+``~/.cache/onefile-backend-build``). zig keeps its own compilations in ``~/.cache/zig``, so
+a second build takes well under a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
 import os
+import platform
+import shlex
+import shutil
 import subprocess
+import sys
 import sysconfig
-
-from setuptools import setup
-from setuptools.command.bdist_wheel import bdist_wheel  # setuptools >= 70.1 (build-system.requires)
-from setuptools.command.build_py import build_py
+import tarfile
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+STUB_SOURCES = os.path.join(HERE, "stub")
+STUB_DIR = os.path.join(HERE, "onefile_backend", "_stub")
+
+#: The CPUs onefile-backend ships a launcher for (``platform.machine()``, normalised).
+MACHINES = ("x86_64", "aarch64")
+_MACHINE_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "arm64": "aarch64", "armv8": "aarch64"}
+
+#: The zstandard sdist whose zstd/zstd.c the zig builds compile in (zstd 1.5.7).
+ZSTANDARD_VERSION = "0.25.0"
+ZSTANDARD_SHA256 = "7713e1179d162cf5c7906da876ec2ccb9c3a9dcbdffef0cc7f70c3667a205f0b"
+#: A zstandard sdist to use instead of fetching one (offline builds); any version with zstd/zstd.c.
+ENV_ZSTD_SDIST = "ONEFILE_ZSTD_SDIST"
 
 
-class BuildPyWithStub(build_py):
-    def run(self):
-        super().run()
-        # Also into the source tree (git-ignored), so `python -m onefile_backend` run from a
-        # checkout, and the tests, find the launcher too.
-        source_copy = os.path.join(HERE, "onefile_backend", "_stub", "onefile-stub")
+class LauncherBuildError(Exception):
+    pass
+
+
+def normalise_machine(machine: str) -> str:
+    machine = machine.lower()
+    return _MACHINE_ALIASES.get(machine, machine)
+
+
+def host_machine() -> str:
+    return normalise_machine(platform.machine())
+
+
+def launcher_path(machine: str) -> str:
+    return os.path.join(STUB_DIR, f"onefile-stub-{machine}")
+
+
+def cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "onefile-backend-build")
+
+
+def _tail(output: str, lines: int = 15) -> str:
+    kept = [line for line in output.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def _make(variables: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = ["make", "-C", STUB_SOURCES, *(f"{key}={value}" for key, value in variables.items())]
+    try:
+        return subprocess.run(command, capture_output=True, text=True)
+    except OSError as exc:  # no make
+        return subprocess.CompletedProcess(command, 127, "", f"{command[0]}: {exc.strerror}")
+
+
+def zig_cc() -> str | None:
+    """The zig C compiler as a command line for make's CC: PyPI's ziglang, else zig on PATH."""
+    if importlib.util.find_spec("ziglang") is not None:
+        return f"{shlex.quote(sys.executable)} -m ziglang cc"
+    zig = shutil.which("zig")
+    return f"{shlex.quote(zig)} cc" if zig else None
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download_zstandard_sdist(directory: str) -> str:
+    requirement = f"zstandard=={ZSTANDARD_VERSION}"
+    # --no-build-isolation: pip reads the sdist's metadata with the setuptools already here
+    # (build-system.requires) instead of installing zstandard's build requirements.
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"]
+    command += ["--no-build-isolation", requirement, "--dest", directory]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise LauncherBuildError(
+            f"fetching zstd's source ({requirement} sdist) with pip failed:\n{_tail(result.stdout + result.stderr)}\n"
+            f"(offline, set {ENV_ZSTD_SDIST} to a zstandard sdist)"
+        )
+    path = os.path.join(directory, f"zstandard-{ZSTANDARD_VERSION}.tar.gz")
+    if not os.path.isfile(path):
+        raise LauncherBuildError(f"pip download {requirement} did not write {os.path.basename(path)}")
+    actual = _sha256(path)
+    if actual != ZSTANDARD_SHA256:
+        raise LauncherBuildError(f"{requirement} sdist: sha256 {actual}, expected {ZSTANDARD_SHA256}")
+    return path
+
+
+def zstd_source() -> str:
+    """zstd/zstd.c (with its headers beside it) from the zstandard sdist, cached by the
+    sdist's sha256: the pinned one, or ``$ONEFILE_ZSTD_SDIST``."""
+    local = os.environ.get(ENV_ZSTD_SDIST)
+    digest = _sha256(local) if local else ZSTANDARD_SHA256
+    directory = os.path.join(cache_dir(), f"zstd-{digest[:32]}")
+    source = os.path.join(directory, "zstd.c")
+    if os.path.isfile(source):
+        return source
+    os.makedirs(cache_dir(), exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".zstd-") as temporary:
+        sdist = local or _download_zstandard_sdist(temporary)
+        unpacked = os.path.join(temporary, "zstd")
+        os.mkdir(unpacked)
         try:
-            subprocess.run(["make", "-C", os.path.join(HERE, "stub"), f"OUT={source_copy}"], check=True)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            raise SystemExit(
-                f"error: building the onefile launcher failed ({exc}); it needs make, cc and "
-                "libzstd-dev (apt-get install build-essential libzstd-dev)"
-            ) from None
-        if not self.editable_mode:
-            target = os.path.join(self.build_lib, "onefile_backend", "_stub", "onefile-stub")
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            self.copy_file(source_copy, target)
+            with tarfile.open(sdist) as archive:
+                # Only regular files named <top>/zstd/<name>: nothing the archive says can
+                # write elsewhere.
+                for member in archive.getmembers():
+                    parts = member.name.split("/")
+                    if len(parts) == 3 and parts[1] == "zstd" and member.isfile() and parts[2] not in ("", ".", ".."):
+                        data = archive.extractfile(member)
+                        assert data is not None
+                        with open(os.path.join(unpacked, parts[2]), "wb") as out:
+                            shutil.copyfileobj(data, out)
+        except (OSError, tarfile.TarError) as exc:
+            raise LauncherBuildError(f"{sdist}: cannot read it as a zstandard sdist ({exc})") from None
+        if not os.path.isfile(os.path.join(unpacked, "zstd.c")):
+            raise LauncherBuildError(f"{sdist}: no zstd/zstd.c in it")
+        try:
+            os.rename(unpacked, directory)
+        except OSError:  # another build unpacked it first
+            if not os.path.isfile(source):
+                raise
+    return source
 
 
-class PlatformWheel(bdist_wheel):
-    """Any Python 3, but only this platform: the wheel carries a native launcher."""
+def build_launcher(machine: str, out: str, log=print) -> str:
+    """Build the launcher for ``machine`` into ``out``; return the toolchain used ("cc" or "zig")."""
+    failures = []
+    if machine == host_machine():
+        result = _make({"OUT": out})
+        if result.returncode == 0:
+            return "cc"
+        failures.append(f"with cc and libzstd:\n{_tail(result.stdout + result.stderr)}")
+        log(f"onefile-backend: building the {machine} launcher with cc and libzstd failed; trying zig")
+    zig = zig_cc()
+    if zig is None:
+        failures.append("with zig: neither the ziglang package nor zig on PATH")
+    else:
+        zstd = zstd_source()
+        target = f"{machine}-linux-musl"
+        objects = os.path.join("build", f"{target}-{os.path.basename(os.path.dirname(zstd))}")
+        result = _make({"CC": zig, "TARGET": target, "ZSTD_SRC": zstd, "OBJDIR": objects, "OUT": out})
+        if result.returncode == 0:
+            return "zig"
+        failures.append(f"with zig ({target}):\n{_tail(result.stdout + result.stderr)}")
+    raise LauncherBuildError(
+        f"cannot build the {machine} onefile launcher; it needs make and either zig "
+        f"(pip install ziglang) or, for the host, cc and libzstd-dev\n" + "\n".join(failures)
+    )
 
-    def finalize_options(self):
-        super().finalize_options()
-        self.root_is_pure = False
 
-    def get_tag(self):
-        return "py3", "none", sysconfig.get_platform().replace("-", "_").replace(".", "_")
+def build_launchers(log=print) -> list[str]:
+    """Every supported target's launcher into onefile_backend/_stub/; return their paths."""
+    built = []
+    for machine in MACHINES:
+        out = launcher_path(machine)
+        toolchain = build_launcher(machine, out, log)
+        log(f"onefile-backend: {machine} launcher built with {toolchain}: {os.path.relpath(out, HERE)}")
+        built.append(out)
+    host = host_machine()
+    if host in MACHINES:
+        # The name the launcher had before there was one per target, for code that still
+        # reads it (onefile_backend/_wheelhouse.py): the host's.
+        legacy = os.path.join(STUB_DIR, "onefile-stub")
+        shutil.copyfile(launcher_path(host), legacy)
+        shutil.copymode(launcher_path(host), legacy)
+        built.append(legacy)
+    return built
 
 
-setup(cmdclass={"build_py": BuildPyWithStub, "bdist_wheel": PlatformWheel})
+if __name__ == "__main__":  # as setuptools runs it; tests/conftest.py imports build_launcher
+    from setuptools import setup
+    from setuptools.command.bdist_wheel import bdist_wheel  # setuptools >= 70.1 (build-system.requires)
+    from setuptools.command.build_py import build_py
+
+    class BuildPyWithStub(build_py):
+        def run(self):
+            super().run()
+            # Into the source tree (git-ignored), so `python -m onefile_backend` run from a
+            # checkout, and the tests, find the launchers too; then into the wheel.
+            try:
+                built = build_launchers()
+            except LauncherBuildError as exc:
+                raise SystemExit(f"error: {exc}") from None
+            if not self.editable_mode:
+                for path in built:
+                    target = os.path.join(self.build_lib, "onefile_backend", "_stub", os.path.basename(path))
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    self.copy_file(path, target)
+
+    class PlatformWheel(bdist_wheel):
+        """Any Python 3; tagged with the build machine's platform.
+
+        The launchers inside are static, one per supported CPU, so the wheel would run on
+        any Linux of those CPUs. It is only ever built for the machine it is installed on
+        (`pip install .`, or our front end's wheelhouse for an isolated build there), and
+        the host tag keeps pip and uv from offering a cached copy to another OS.
+        """
+
+        def finalize_options(self):
+            super().finalize_options()
+            self.root_is_pure = False
+
+        def get_tag(self):
+            return "py3", "none", sysconfig.get_platform().replace("-", "_").replace(".", "_")
+
+    setup(cmdclass={"build_py": BuildPyWithStub, "bdist_wheel": PlatformWheel})

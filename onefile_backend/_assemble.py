@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import tempfile
 from importlib import resources
 
@@ -13,9 +14,40 @@ from ._format import MODE_FILE, Block, FileEntry, Needs, encode_block, write_bin
 #: A launcher to use instead of the bundled one (for the stub's own tests and development).
 ENV_STUB = "ONEFILE_STUB"
 
+#: ``platform.machine()`` spellings of the CPUs there are launchers for (setup.py's MACHINES).
+_MACHINE_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "arm64": "aarch64", "armv8": "aarch64"}
+
+
+def normalise_machine(machine: str) -> str:
+    """``x86_64`` or ``aarch64`` for the names systems give those CPUs; others lower-cased."""
+    machine = machine.lower()
+    return _MACHINE_ALIASES.get(machine, machine)
+
+
+def host_machine() -> str:
+    return normalise_machine(platform.machine())
+
+
+def stub_for(machine: str) -> bytes:
+    """The launcher for ``machine`` built with onefile-backend's own wheel
+    (``_stub/onefile-stub-<machine>``; for the host, the older name ``_stub/onefile-stub``
+    too)."""
+    machine = normalise_machine(machine)
+    stubs = resources.files("onefile_backend").joinpath("_stub")
+    names = [f"onefile-stub-{machine}"] + (["onefile-stub"] if machine == host_machine() else [])
+    for name in names:
+        try:
+            return stubs.joinpath(name).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    raise AssembleError(
+        f"this installation of onefile-backend has no onefile launcher for {machine} "
+        "(reinstall it: building it from source needs make, and zig from PyPI or cc and libzstd-dev)"
+    )
+
 
 def read_stub() -> bytes:
-    """The launcher built with onefile-backend's own wheel, or ``$ONEFILE_STUB``."""
+    """The launcher for this machine built with onefile-backend's own wheel, or ``$ONEFILE_STUB``."""
     override = os.environ.get(ENV_STUB)
     if override:
         try:
@@ -23,13 +55,7 @@ def read_stub() -> bytes:
                 return f.read()
         except OSError as exc:
             raise AssembleError(f"{ENV_STUB}={override}: cannot read it ({exc.strerror})") from None
-    try:
-        return resources.files("onefile_backend").joinpath("_stub", "onefile-stub").read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        raise AssembleError(
-            "the onefile launcher was not built with this installation of onefile-backend "
-            "(reinstall it; building from source needs cc and libzstd-dev)"
-        ) from None
+    return stub_for(host_machine())
 
 
 def zipapp_block(epoch: int) -> Block:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -30,21 +31,34 @@ exec "$@"
 """
 
 
-STUB = REPO / "onefile_backend" / "_stub" / "onefile-stub"
+def _load_setup_py():
+    """setup.py as a module: its ``build_launcher`` is how the wheel build makes launchers."""
+    spec = importlib.util.spec_from_file_location("onefile_setup_py", REPO / "setup.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _stub_is_stale() -> bool:
-    if not STUB.exists():
+SETUP_PY = _load_setup_py()
+HOST_MACHINE = SETUP_PY.host_machine()
+STUB = Path(SETUP_PY.launcher_path(HOST_MACHINE))
+
+
+def _stub_is_stale(stub: Path) -> bool:
+    if not stub.exists():
         return True
-    built = STUB.stat().st_mtime
-    return any(p.stat().st_mtime > built for p in (REPO / "stub").glob("*.[ch]"))
+    built = stub.stat().st_mtime
+    sources = [*(REPO / "stub").glob("*.[ch]"), REPO / "stub" / "Makefile"]
+    return any(p.stat().st_mtime > built for p in sources)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def launcher() -> Path:
-    """This checkout's stub, built as onefile-backend's wheel build does it."""
-    if _stub_is_stale():
-        subprocess.run(["make", "-C", str(REPO / "stub"), f"OUT={STUB}"], check=True, capture_output=True)
+    """This checkout's launcher for this machine (what ``read_stub()`` uses), built as
+    onefile-backend's wheel build does it: system cc and libzstd, else zig."""
+    if _stub_is_stale(STUB):
+        SETUP_PY.build_launcher(HOST_MACHINE, str(STUB), log=lambda message: None)
     return STUB
 
 
