@@ -64,7 +64,7 @@ def zipapp_block(epoch: int) -> Block:
     return encode_block([main], "", level=None, epoch=epoch)
 
 
-def write_atomically(path: str, runtime: Block, app: Block, *, epoch: int, needs: Needs = Needs()) -> int:
+def write_atomically(path: str, runtime: Block, app: Block, *, epoch: int, needs: Needs | None = None) -> int:
     """Write the binary to ``path`` (mode 0755) via a temporary file; return its size."""
     stub = read_stub()
     directory = os.path.dirname(os.path.abspath(path))
@@ -75,7 +75,7 @@ def write_atomically(path: str, runtime: Block, app: Block, *, epoch: int, needs
         raise AssembleError(f"cannot write to {directory}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as out:
-            write_binary(out, stub, runtime, app, zipapp_block(epoch), epoch=epoch, needs=needs)
+            write_binary(out, stub, runtime, app, zipapp_block(epoch), epoch=epoch, needs=needs or Needs())
             size = out.tell()
         os.chmod(temporary, 0o755)
         os.replace(temporary, path)

@@ -84,7 +84,8 @@ def read_elf(path: str) -> ElfFacts:
                 # outside any segment's section mapping; `strip` then writes a file the
                 # loader can't use ("undefined symbol: , version"): leave those alone.
                 flags, address, size = section["sh_flags"], section["sh_addr"], section["sh_size"]
-                if flags & 0x2 and size and not any(start <= address and address + size <= end for start, end in loaded):
+                inside = any(start <= address and address + size <= end for start, end in loaded)
+                if flags & 0x2 and size and not inside:  # SHF_ALLOC
                     strippable = False
                 if isinstance(section, DynamicSection):
                     for tag in section.iter_tags():
@@ -186,8 +187,9 @@ def resolve_libraries(paths: Iterable[str], first: Iterable[str] = ()) -> tuple[
         seen.add(path)
         elf = facts(path)
         own = _expand(elf.run_path, os.path.dirname(path))
+        passed_on: tuple[str, ...] = ()
         if elf.rpath_kind == "DT_RUNPATH":
-            search, passed_on = own, ()  # RUNPATH: this file only, and no inherited RPATH
+            search = own  # RUNPATH: this file only, and no inherited RPATH
         else:
             search, passed_on = own + list(inherited), tuple(own) + inherited
         search = search + first + _default_directories(elf.machine)

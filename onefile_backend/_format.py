@@ -108,7 +108,7 @@ class Block:
         if not any(member.name in names for member in self.members):
             return self
         ends = [m.offset_in_block for m in self.members[1:]] + [len(self.data)]
-        kept = [(m, end) for m, end in zip(self.members, ends) if m.name not in names]
+        kept = [(m, end) for m, end in zip(self.members, ends, strict=True) if m.name not in names]
         return join_blocks(
             [Block(self.data[m.offset_in_block : end], (replace(m, offset_in_block=0),)) for m, end in kept]
         )
@@ -186,7 +186,7 @@ def _pack(
 
     fresh: dict[int, bytes] = {}
     with ThreadPoolExecutor(max_workers=threads or None) as pool:
-        for done, (index, payload) in enumerate(zip(todo, pool.map(compress, todo)), 1):
+        for done, (index, payload) in enumerate(zip(todo, pool.map(compress, todo), strict=True), 1):
             fresh[index] = payload
             if progress is not None and (done % 100 == 0 or done == len(todo)):
                 progress(done, len(todo))
@@ -223,7 +223,7 @@ def encode_block(
     chunks: list[bytes] = []
     members: list[_Member] = []
     offset = 0
-    for entry, (method, payload) in zip(entries, packed):
+    for entry, (method, payload) in zip(entries, packed, strict=True):
         check_entry(entry)
         if len(entry.data) > MAX_ENTRY_SIZE:
             raise ValueError(f"{entry.path}: files of 4 GiB or more are not supported")

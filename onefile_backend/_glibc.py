@@ -24,7 +24,7 @@ BITMAP_BYTES = 12
 
 _VERSION_TEXT = re.compile(r"^2\.(\d{1,2})$")
 # The manylinux floors uv can resolve for (`uv pip compile --python-platform`), newest first.
-_UV_MANYLINUX = ((2, 40), (2, 39), (2, 38), (2, 37), (2, 36), (2, 35), (2, 34), (2, 33), (2, 32), (2, 31), (2, 28), (2, 17))
+_UV_MANYLINUX = tuple((2, minor) for minor in (40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 28, 17))
 
 
 def format_version(version: Version) -> str:

@@ -155,7 +155,7 @@ def _compile(interpreter: Interpreter, stage: str, sources: dict[bytes, str], st
         for process in processes:
             process.wait()
         compiled = {}
-        for key, (_, _, pyc) in zip(sources, jobs):
+        for key, (_, _, pyc) in zip(sources, jobs, strict=True):
             try:
                 with open(pyc, "rb") as f:
                     compiled[key] = f.read()

@@ -36,6 +36,7 @@ from onefile_backend._format import (
     MODE_EXECUTABLE,
     MODE_FILE,
     MODE_SYMLINK,
+    TRAILER_SIZE,
     Block,
     FileEntry,
     encode_block,
