@@ -59,12 +59,17 @@ def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
 
 
+def _from_archive(executable: str) -> bool:
+    """True for a runtime unpacked from an archive or a uv download (not this machine's own)."""
+    return executable.startswith(os.path.join(build_cache_dir(), "runtimes") + os.sep)
+
+
 def _report_floor(glibc: GlibcNeeds, runtime_source: str, floor: tuple[int, ...] | None, log: Log) -> None:
     """Say which glibc the binary needs, which file sets that, and how to reach older systems."""
     needed = glibc.floor()
     set_by = f" (set by {glibc.set_by()})" if needed else ""
     log(f"needs glibc {format_version(needed)} or newer on the target{set_by}")
-    portable = runtime_source.startswith(os.path.join(build_cache_dir(), "runtimes") + os.sep)
+    portable = _from_archive(runtime_source)
     if floor is None and needed > (2, 17):
         # The build machine's own Python (a distribution's, or one compiled here) carries
         # this machine's glibc floor; python-build-standalone builds need only 2.17.
@@ -133,6 +138,7 @@ def build_binary(
                 "built_with": f"onefile-backend {__version__}",
                 "entry_point": {"name": entry_point.name, "value": entry_point.value, "kind": entry_point.kind},
                 "python": ".".join(map(str, interpreter.version)),
+                "runtime_origin": "archive" if _from_archive(interpreter.executable) else "build machine",
                 "min_glibc": format_version(min_glibc),
                 "min_glibc_set_by": glibc.set_by(),
                 "glibc_versions": [format_version(version) for version in glibc.versions()],
