@@ -221,6 +221,7 @@ static int of_cache_remove_at(int parent, const char *name)
         goto cleanup;
     }
     fd = -1; /* owned by dir now */
+    OF_TEST_POINT("remove");
     while ((de = readdir(dir)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
