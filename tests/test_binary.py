@@ -153,13 +153,14 @@ def test_rebuild_after_app_change_reuses_the_dependencies_and_gives_the_same_byt
     assert rebuilt.read_bytes() == fresh.read_bytes()
 
 
-@pytest.mark.parametrize("version", ["3.12", "3.13"])
+@pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
 def test_runtime_python_differs_from_the_build_python(hidden: Hidden, tmp_path: Path, version: str) -> None:
     if not shutil.which(f"python{version}") and not list(
         Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*")
     ):
         pytest.skip(f"no Python {version} on this machine")
-    assert sys.version_info[:2] != tuple(map(int, version.split(".")))
+    if sys.version_info[:2] == tuple(map(int, version.split("."))):
+        pytest.skip(f"the build itself runs on Python {version}")
     binary = build_binary(PROJECTS / "behaviour", tmp_path / "dist", "-C", f"python={version}")
     info = _info(hidden, binary)
     assert info["version"].startswith(version + ".")
