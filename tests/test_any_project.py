@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -221,20 +222,36 @@ def _hello(tmp_path: Path) -> Path:
     return project
 
 
-def test_wheelhouse_wheel_holds_the_launcher(wheelhouse: Path) -> None:
-    import zipfile
-
-    (wheel,) = wheelhouse.iterdir()
+def _wheel_files(wheel: Path) -> dict[str, tuple[int, bytes]]:
     with zipfile.ZipFile(wheel) as archive:
-        launcher = archive.getinfo("onefile_backend/_stub/onefile-stub")
-        assert (launcher.external_attr >> 16) & 0o111
-        assert (
-            "onefile = onefile_backend._frontend:main"
-            in archive.read([n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt")][0]).decode()
-        )
+        return {info.filename: (info.external_attr >> 16, archive.read(info)) for info in archive.infolist()}
+
+
+def test_wheelhouse_wheel_holds_the_launcher(wheelhouse: Path, tmp_path: Path) -> None:
+    (wheel,) = wheelhouse.iterdir()
+    files = _wheel_files(wheel)
+    mode, launcher = files["onefile_backend/_stub/onefile-stub"]
+    assert mode & 0o111 and launcher.startswith(b"\x7fELF")
+    (entry_points,) = [data for name, (_, data) in files.items() if name.endswith(".dist-info/entry_points.txt")]
+    assert b"onefile = onefile_backend._frontend:main" in entry_points
     again = onefile("wheelhouse", str(wheelhouse))  # the same files give the same bytes
     assert again.returncode == 0
     assert wheel.read_bytes() == next(wheelhouse.iterdir()).read_bytes()
+    # The installed copy (not this checkout) packs itself too, with its installed metadata.
+    installed = subprocess.run(
+        [sys.executable, "-m", "onefile_backend", "wheelhouse", str(tmp_path / "installed")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=_without_this_checkout({}),
+    )
+    assert installed.returncode == 0, installed.stderr
+    (other,) = (tmp_path / "installed").iterdir()
+    assert other.name == wheel.name
+    other_files = _wheel_files(other)
+    assert other_files["onefile_backend/_stub/onefile-stub"][0] & 0o111
+    (metadata,) = [data for name, (_, data) in other_files.items() if name.endswith(".dist-info/METADATA")]
+    assert b"Name: onefile-backend" in metadata and b"Requires-Dist: zstandard" in metadata
 
 
 @pytest.mark.parametrize("front_end", ["pypa-build", "uv"])
