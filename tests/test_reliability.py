@@ -675,7 +675,7 @@ def test_a_full_disk_leaves_no_partial_layer_and_recovers(hidden: Hidden, tiny: 
     script = (
         f'mount -t tmpfs -o size=8m tmpfs "{mnt}" || exit 99; '
         f'"$0" full; echo "status=$? files=$(find "{mnt}" -mindepth 2 | wc -l)"; '
-        f'mount -o remount,size=200m "{mnt}"; "$0" roomy; echo "status=$? layers=$(find "{mnt}" -mindepth 2 -maxdepth 2 | wc -l)"'
+        f'mount -o remount,size=200m "{mnt}"; "$0" roomy; echo "status=$? layers=$(find "{mnt}/runtime" "{mnt}/app" -mindepth 1 -maxdepth 1 | wc -l)"'
     )
     result = hidden.run(["/bin/sh", "-c", script, str(tiny)], {"ONEFILE_CACHE_DIR": str(mnt), "PATH": "/usr/bin:/bin"})
     lines = result.stdout.splitlines()
@@ -697,7 +697,7 @@ def test_info_tells_what_is_inside_and_where_it_goes(hidden: Hidden, tiny: Path)
     assert not hidden.cache.exists()  # looking changes nothing
     lines = before.stdout.splitlines()
     assert lines[0] == f"binary: {tiny}"
-    assert lines[1] == f"format: version 1, {tiny.stat().st_size} bytes"
+    assert lines[1] == f"format: version {t.version}, {tiny.stat().st_size} bytes"
     for line, layer, name in ((lines[2], t.runtime, "runtime"), (lines[3], t.app, "app")):
         assert line == (
             f"{name} layer: {layer.size} bytes at offset {layer.offset}, {layer.entry_count} entries, "
@@ -707,13 +707,21 @@ def test_info_tells_what_is_inside_and_where_it_goes(hidden: Hidden, tiny: Path)
     assert lines[5] == f"runtime directory: {hidden.cache}/runtime/{t.runtime.sha256.hex()[:32]} (not unpacked yet)"
     assert lines[6] == f"app directory: {hidden.cache}/app/{t.app_key.hex()[:32]} (not unpacked yet)"
     assert lines[7] == "manifest (app/onefile.json):"
-    manifest = json.loads("\n".join(lines[8:]))
+    end = next(i for i, line in enumerate(lines) if line.startswith("cache size: "))
+    manifest = json.loads("\n".join(lines[8:end]))
+    assert lines[end:] == [  # then the cache's contents (tests/test_cache_life.py)
+        "cache size: 0.0 MB in 0 runtime and 0 app directories",
+        "next clean-up (on a cold start; older versions unused for 14 days, ONEFILE_CACHE_KEEP_DAYS) removes: nothing",
+    ]
     assert manifest["python"] == ".".join(map(str, sys.version_info[:3]))
     assert manifest["entry_point"] == {"kind": "console_scripts", "name": "tinyapp", "value": "tinyapp.cli:main"}
     assert manifest["distributions"] == {"tinyapp": "2.5"}
     hidden.run([str(tiny)])
     after = hidden.run([str(tiny)], {"ONEFILE": "info"}).stdout.splitlines()
     assert after[5].endswith("(unpacked)") and after[6].endswith("(unpacked)")
+    assert "cache size: " in after[-4] and " 1 runtime and 1 app directories" in after[-4]
+    assert after[-3].startswith(f"  runtime/{t.runtime.sha256.hex()[:32]}: ") and "used by 1 app" in after[-3]
+    assert after[-2].startswith(f"  app/{t.app_key.hex()[:32]}: ") and after[-2].endswith(", newest version")
 
 
 def test_the_mode_variable_is_checked_and_never_reaches_the_app(hidden: Hidden, tiny: Path) -> None:
