@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -41,13 +42,17 @@ def _parse(flag: str, text: str) -> Requirement:
         raise OnefileError(f"{flag} {text!r}: not a requirement ({first})") from None
 
 
-def _install_alone(requirement: Requirement, target: str) -> metadata.Distribution:
-    """Install REQ without its dependencies, for this Python, to read its entry points
-    (uv keeps the download: the build's own install of it costs nothing more)."""
+def _install_alone(requirement: Requirement, target: str, python: str | None) -> metadata.Distribution:
+    """Install REQ without its dependencies to read its entry points (uv keeps the
+    download: the build's own install of it costs nothing more); for the runtime's Python
+    version when ``python`` names one, so the version picked is one the runtime can run."""
     from uv import find_uv_bin
 
     command = [str(find_uv_bin()), "pip", "install", "--quiet", "--no-deps", "--target", target]
     command += ["--python", sys.executable, str(requirement)]
+    version = re.fullmatch(r"(3\.\d+)t?", python or "")
+    if version:
+        command += ["--python-version", version[1]]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         lines = [line.strip(" ×╰─▶│") for line in (result.stderr or result.stdout).splitlines()]
@@ -136,7 +141,7 @@ def build_published(
             raise OnefileError(f"--lock: {lock!r} does not exist")
         onefile["lock"] = os.path.abspath(lock)
     with tempfile.TemporaryDirectory(prefix="onefile-from-") as work:
-        found = _install_alone(wanted, os.path.join(work, "alone"))
+        found = _install_alone(wanted, os.path.join(work, "alone"), python)
         chosen = _choose_script(found, script)
         try:
             version = str(Version(found.version))
