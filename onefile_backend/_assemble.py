@@ -46,8 +46,9 @@ def stub_for(machine: str) -> bytes:
     )
 
 
-def read_stub() -> bytes:
-    """The launcher for this machine built with onefile-backend's own wheel, or ``$ONEFILE_STUB``."""
+def read_stub(machine: str | None = None) -> bytes:
+    """The launcher for ``machine`` (default: this one) built with onefile-backend's own
+    wheel, or ``$ONEFILE_STUB``."""
     override = os.environ.get(ENV_STUB)
     if override:
         try:
@@ -55,7 +56,7 @@ def read_stub() -> bytes:
                 return f.read()
         except OSError as exc:
             raise AssembleError(f"{ENV_STUB}={override}: cannot read it ({exc.strerror})") from None
-    return stub_for(host_machine())
+    return stub_for(machine or host_machine())
 
 
 def zipapp_block(epoch: int) -> Block:
@@ -64,9 +65,11 @@ def zipapp_block(epoch: int) -> Block:
     return encode_block([main], "", level=None, epoch=epoch)
 
 
-def write_atomically(path: str, runtime: Block, app: Block, *, epoch: int, needs: Needs | None = None) -> int:
+def write_atomically(
+    path: str, runtime: Block, app: Block, *, epoch: int, needs: Needs | None = None, machine: str | None = None
+) -> int:
     """Write the binary to ``path`` (mode 0755) via a temporary file; return its size."""
-    stub = read_stub()
+    stub = read_stub(machine)
     directory = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(directory, exist_ok=True)

@@ -17,7 +17,7 @@ from ._entrypoints import choose_entry_point, read_scripts
 from ._errors import AssembleError, ConfigError
 from ._format import PREFIX_APP, Needs, app_id, encode_block, join_blocks
 from ._glibc import GlibcNeeds, check_floor, format_version, trailer_bitmap, uv_platform
-from ._interpreters import find_interpreter
+from ._interpreters import Interpreter, find_interpreter
 from ._resolve import build_project_wheel, manifest_entry, stage_app
 from ._runtime import build_runtime
 from ._shared import display_path
@@ -57,6 +57,25 @@ def source_date_epoch() -> int:
 
 def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
+
+
+def _check_target(wanted: str | None, interpreter: Interpreter) -> str:
+    """The CPU to build for: ``tool.onefile.target``, which the runtime must be for, or the runtime's."""
+    if wanted is not None and wanted != interpreter.machine:
+        raise ConfigError(
+            "tool.onefile.target",
+            f"{wanted!r}, but the runtime {interpreter.executable} is for {interpreter.machine} "
+            f'(give one for {wanted}: an archive, or a uv download key such as "cpython-3.12-linux-{wanted}-gnu")',
+        )
+    return interpreter.machine
+
+
+def _platform(target: str, interpreter: Interpreter, floor: tuple[int, ...] | None) -> str | None:
+    """uv's ``--python-platform`` for the dependencies: a manylinux floor when one is set
+    or the runtime is for another CPU (wheels only, then), else None (this machine's)."""
+    if floor is None and not interpreter.foreign:
+        return None
+    return uv_platform(target, floor or (2, 17))
 
 
 def _from_archive(executable: str) -> bool:
@@ -105,7 +124,8 @@ def build_binary(
     store = BlobStore.default()
     with tempfile.TemporaryDirectory(prefix="onefile-build-") as work, contextlib.closing(store):
         interpreter = find_interpreter(python, store)
-        log(f"python: {interpreter.version_string.split()[0]} from {interpreter.executable}")
+        target = _check_target(config.target, interpreter)
+        log(f"python: {interpreter.version_string.split()[0]} from {interpreter.executable}, target {target}")
         if wheel is None:
             log("wheel: building the project with setuptools")
             with stages.timed("wheel"):
@@ -127,7 +147,7 @@ def build_binary(
                 lock=config.lock,
                 exclude=config.exclude,
                 keep_tests=config.keep_tests,
-                platform=uv_platform(os.uname().machine, config.min_glibc) if config.min_glibc else None,
+                platform=_platform(target, interpreter, config.min_glibc),
             )
         glibc = runtime.glibc.prefixed("runtime/") + app.glibc.prefixed("app/")
         if config.min_glibc is not None:
@@ -138,6 +158,7 @@ def build_binary(
                 "built_with": f"onefile-backend {__version__}",
                 "entry_point": {"name": entry_point.name, "value": entry_point.value, "kind": entry_point.kind},
                 "python": ".".join(map(str, interpreter.version)),
+                "target": target,
                 "runtime_origin": "archive" if _from_archive(interpreter.executable) else "build machine",
                 "min_glibc": format_version(min_glibc),
                 "min_glibc_set_by": glibc.set_by(),
@@ -162,7 +183,7 @@ def build_binary(
     path = os.path.join(output_dir, name)
     needs = Needs(trailer_bitmap(glibc.versions()), app_id(config.name, entry_point.name))
     with stages.timed("write"):
-        size = write_atomically(path, runtime.block, app_block, epoch=epoch, needs=needs)
+        size = write_atomically(path, runtime.block, app_block, epoch=epoch, needs=needs, machine=target)
     _report_floor(glibc, interpreter.executable, config.min_glibc, log)
     log(f"stages: {stages}")
     log(

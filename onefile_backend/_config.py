@@ -17,7 +17,9 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 #: ``[tool.onefile]`` keys; ``config_settings`` (``-C key=value``) may override each.
-KNOWN_KEYS = ("entry-point", "python", "output", "extras", "lock", "exclude", "keep-tests", "min-glibc")
+KNOWN_KEYS = ("entry-point", "python", "output", "extras", "lock", "exclude", "keep-tests", "min-glibc", "target")
+#: The CPUs there are launchers for, and other names for them.
+TARGETS = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 #: Found next to pyproject.toml when ``lock`` is not given (PEP 751's default name).
 DEFAULT_LOCK = "pylock.toml"
 _EXTRA_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -57,6 +59,7 @@ class Config:
     exclude: tuple[str, ...]  # glob patterns of paths in site-packages to leave out
     keep_tests: bool  # keep the dependencies' test modules (left out by default)
     min_glibc: Version | None = None  # the oldest glibc the binary must run on
+    target: str | None = None  # "x86_64" or "aarch64"; None: the runtime's CPU
 
 
 def _check_string(key: str, value: Any) -> str:
@@ -132,6 +135,12 @@ def _check_python(value: Any, project_dir: str) -> PythonChoice:
     return text
 
 
+def _check_target(value: Any) -> str:
+    if not isinstance(value, str) or value.lower() not in TARGETS:
+        raise ConfigError("tool.onefile.target", f"{value!r} is not allowed (expected x86_64 or aarch64)")
+    return TARGETS[value.lower()]
+
+
 def _find_lock(project_dir: str, value: Any) -> str | None:
     if value is None:
         default = os.path.join(project_dir, DEFAULT_LOCK)
@@ -178,4 +187,5 @@ def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = No
         exclude=_check_exclude(values.get("exclude", [])),
         keep_tests=_check_bool("keep-tests", values.get("keep-tests", False)),
         min_glibc=parse_floor(values["min-glibc"]) if "min-glibc" in values else None,
+        target=_check_target(values["target"]) if "target" in values else None,
     )

@@ -69,6 +69,7 @@ def render(facts: dict[str, Any]) -> str:
         f"entry point   {entry.get('name')} = {entry.get('value')} ({entry.get('kind')})",
         f"python        {facts.get('python')}"
         + (f" (runtime from the {facts['runtime_origin']})" if facts.get("runtime_origin") else ""),
+        f"target        {facts.get('target', 'x86_64')}",
         f"needs glibc   {facts.get('min_glibc')} or newer"
         + (f" (set by {facts['min_glibc_set_by']})" if facts.get("min_glibc_set_by") else ""),
         f"built with    {facts.get('built_with')}",

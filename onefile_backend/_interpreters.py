@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import glob
 import hashlib
 import json
@@ -61,6 +62,18 @@ class Interpreter:
     free_threaded: bool
     cache_tag: str  # "cpython-312": names the .pyc files
     magic: str  # the bytecode magic number, hex
+    machine: str = ""  # the CPU it is for ("x86_64", "aarch64"); "" for this machine's
+    runner: str = ""  # an interpreter of the same version that runs here, when this one can't
+
+    @property
+    def host(self) -> str:
+        """What to run for this runtime's version on this machine (compiling bytecode, uv's
+        ``--python``): the interpreter itself, or its ``runner`` when it is for another CPU."""
+        return self.runner or self.executable
+
+    @property
+    def foreign(self) -> bool:
+        return bool(self.runner)
 
     @property
     def short_version(self) -> str:
@@ -104,6 +117,116 @@ def _introspect(executable: str, store: BlobStore | None) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
+_ELF_MACHINES = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64"}
+
+
+def host_machine() -> str:
+    machine = os.uname().machine.lower()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+
+
+def elf_machine(path: str) -> str:
+    """The CPU an executable is for (``x86_64``, ``aarch64``, ...), read from its header."""
+    from ._elf import read_elf
+
+    machine = read_elf(path).machine
+    return _ELF_MACHINES.get(machine, machine.removeprefix("EM_").lower())
+
+
+def _build_time_vars(stdlib: str) -> dict[str, Any]:
+    """``_sysconfigdata_*.py``'s ``build_time_vars``, read without running it."""
+    for path in sorted(glob.glob(os.path.join(stdlib, "_sysconfigdata_*.py"))):
+        try:
+            with open(path, encoding="utf-8") as f:
+                tree = ast.parse(f.read())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "build_time_vars" for t in node.targets
+            ):
+                try:
+                    return dict(ast.literal_eval(node.value))
+                except ValueError:
+                    continue
+    return {}
+
+
+def _patch_version(prefix: str, stdlib_name: str, binaries: list[str], minor: int) -> int | None:
+    """The micro version of a runtime from its files: patchlevel.h, PBS's PYTHON.json, or
+    the PY_VERSION string compiled into the interpreter or libpython."""
+    short = stdlib_name.removeprefix("python").rstrip("t")
+    header = os.path.join(prefix, "include", stdlib_name, "patchlevel.h")
+    candidates: list[tuple[str, bytes]] = [(header, rb'#define PY_VERSION\s+"3\.\d+\.(\d+)')]
+    candidates.append((os.path.join(os.path.dirname(prefix), "PYTHON.json"), rb'"python_version":\s*"3\.\d+\.(\d+)'))
+    candidates += [(path, rb"\x00" + re.escape(short.encode()) + rb"\.(\d+)\x00") for path in binaries]
+    for path, pattern in candidates:
+        try:
+            with open(path, "rb") as f:
+                match = re.search(pattern, f.read())
+        except OSError:
+            continue
+        if match:
+            return int(match[1])
+    return None
+
+
+def inspect_standalone(executable: str, store: BlobStore | None = None) -> Interpreter:
+    """Describe a runtime for another CPU from its files (it can't be asked), in the
+    python-build-standalone layout: ``bin/python3.X``, ``lib/python3.X/``, its libraries
+    in ``lib/``. Bytecode is compiled, and uv resolves, with an interpreter of the same
+    version found on this machine (its ``runner``)."""
+    from ._elf import read_elf
+
+    executable = os.path.realpath(executable)
+    machine = elf_machine(executable)
+    prefix = os.path.dirname(os.path.dirname(executable))
+    lib = os.path.join(prefix, "lib")
+    stdlibs = sorted(
+        name for name in (os.listdir(lib) if os.path.isdir(lib) else [])
+        if _VERSION.match(name.removeprefix("python")) and os.path.isfile(os.path.join(lib, name, "os.py"))
+    )  # fmt: skip
+    if len(stdlibs) != 1:
+        raise InterpreterNotFound(
+            executable, f"python: {executable!r} is for {machine} and has no lib/python3.X/ beside it to read"
+        )
+    stdlib_name = stdlibs[0]
+    stdlib = os.path.join(lib, stdlib_name)
+    free_threaded = stdlib_name.endswith("t")
+    minor = int(stdlib_name.removeprefix("python3.").rstrip("t"))
+    variables = _build_time_vars(stdlib)
+    needed = read_elf(executable).needed
+    sonames = [name for name in needed if name.startswith("libpython")]
+    libpython = os.path.join(lib, sonames[0]) if sonames and os.path.isfile(os.path.join(lib, sonames[0])) else None
+    wanted = f"3.{minor}{'t' if free_threaded else ''}"
+    try:
+        runner = find_interpreter(wanted, store)
+    except InterpreterNotFound:
+        raise InterpreterNotFound(
+            wanted,
+            f"python: the runtime {executable} is Python {wanted} for {machine}; its bytecode is compiled by a "
+            f"Python {wanted} on this machine, and none was found (install one, e.g. `uv python install {wanted}`)",
+        ) from None
+    patch = _patch_version(prefix, stdlib_name, [executable] + ([libpython] if libpython else []), minor)
+    version = (3, minor, patch if patch is not None else 0)
+    return Interpreter(
+        executable=executable,
+        version=version,
+        version_string=f"{'.'.join(map(str, version))} (for {machine}, read from its files)",
+        abiflags=str(variables.get("ABIFLAGS", runner.abiflags)),
+        base_prefix=prefix,
+        stdlib=stdlib,
+        dynload=os.path.join(stdlib, "lib-dynload"),
+        shared=libpython is not None,
+        libpython=os.path.realpath(libpython) if libpython else None,
+        free_threaded=free_threaded,
+        cache_tag=runner.cache_tag,
+        magic=runner.magic,
+        machine=machine,
+        runner=runner.executable,
+    )
+
+
 def inspect_interpreter(executable: str, store: BlobStore | None = None) -> Interpreter:
     """Describe ``executable`` (asking it, or ``store``); raise if it is not a usable CPython 3."""
     facts = _introspect(executable, store)
@@ -128,6 +251,7 @@ def inspect_interpreter(executable: str, store: BlobStore | None = None) -> Inte
         free_threaded=facts["free_threaded"],
         cache_tag=facts["cache_tag"],
         magic=facts["magic"],
+        machine=host_machine(),
     )
 
 
@@ -173,6 +297,9 @@ def find_interpreter(wanted: str | None, store: BlobStore | None = None) -> Inte
         path = os.path.abspath(os.path.expanduser(wanted))
         if not os.path.isfile(path):
             raise InterpreterNotFound(wanted, f"tool.onefile.python: {wanted!r} does not exist")
+        # One for another CPU is read, not run (it may run here only under an emulator).
+        if elf_machine(os.path.realpath(path)) not in ("", host_machine()):
+            return inspect_standalone(path, store)
         return inspect_interpreter(path, store)
     match = _VERSION.match(wanted)
     if not match:

@@ -74,7 +74,10 @@ def _uv(interpreter: Interpreter, *arguments: str) -> str:
     """Run uv for the runtime's interpreter; its output, or ResolveError with its complaint."""
     from uv import find_uv_bin
 
-    command = [str(find_uv_bin()), *arguments, "--quiet", "--no-python-downloads", "--python", interpreter.executable]
+    command = [str(find_uv_bin()), *arguments, "--quiet", "--no-python-downloads", "--python", interpreter.host]
+    if interpreter.foreign and arguments[:1] == ("pip",) and "--python-platform" in arguments:
+        # An sdist would be built for this machine's CPU, not the target's (uv #16019).
+        command += ["--only-binary", ":all:"]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         detail = result.stderr.strip() or result.stdout.strip()
@@ -88,7 +91,7 @@ def _uv(interpreter: Interpreter, *arguments: str) -> str:
 def _marker_environment(interpreter: Interpreter) -> dict[str, str]:
     """PEP 508 marker values for the runtime (which may differ from the build's Python)."""
     version = ".".join(map(str, interpreter.version))
-    machine = os.uname().machine
+    machine = interpreter.machine or os.uname().machine
     return {
         "implementation_name": "cpython", "implementation_version": version, "os_name": "posix",
         "platform_machine": machine, "platform_python_implementation": "CPython", "platform_system": "Linux",
@@ -147,7 +150,8 @@ PINS_FRESH_SECONDS = 600
 
 
 def _interpreter_facts(interpreter: Interpreter) -> list[object]:
-    return [interpreter.executable, interpreter.version_string, interpreter.magic, interpreter.cache_tag]
+    facts: list[object] = [interpreter.executable, interpreter.version_string, interpreter.magic, interpreter.cache_tag]
+    return facts + ([interpreter.machine] if interpreter.foreign else [])
 
 
 def _platform_options(platform: str | None) -> tuple[str, ...]:

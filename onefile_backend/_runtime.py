@@ -14,6 +14,7 @@ interpreter's identity, so only the first build with an interpreter pays for it.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import json
@@ -153,7 +154,7 @@ def _stage(
     facts = {path: read_elf(path) for path in elves}
     # A file patchelf has already changed (a relocated PBS-style or conda tree) is left
     # unstripped: strip would break it (see _elf.ElfFacts.strippable).
-    stripped = strip([path for path in elves if facts[path].strippable])
+    stripped = strip([path for path in elves if facts[path].strippable]) if not interpreter.foreign else True
     if not stripped:
         log("strip not found: the runtime keeps its debug symbols (install binutils)", kind="warning")
 
@@ -200,12 +201,23 @@ print("; ".join(failed))
 def _smoke_test(python: str, dynload_dir: str, interpreter: Interpreter, log: Log) -> None:
     """Run the copy with no environment to lean on and import each of its extension modules."""
     modules = sorted({name.split(".")[0] for name in os.listdir(dynload_dir) if name.endswith(".so")})
-    result = subprocess.run(
-        [python, "-I", "-B", "-c", _IMPORT_EACH, *modules],
-        env={"PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-    )
+    try:
+        result = subprocess.run(
+            [python, "-I", "-B", "-c", _IMPORT_EACH, *modules],
+            env={"PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+        )
+    except OSError as exc:
+        if not interpreter.foreign or exc.errno != errno.ENOEXEC:
+            raise
+        # Another CPU and no emulator registered with binfmt_misc: nothing can run it here.
+        log(
+            f"runtime: the smoke test was skipped: this machine can't run {interpreter.machine} programs "
+            "(qemu-user registered with binfmt_misc would run it)",
+            kind="warning",
+        )
+        return
     version, _, failed = result.stdout.partition("\n")
     expected = ".".join(map(str, interpreter.version))
     if result.returncode != 0 or version != expected:

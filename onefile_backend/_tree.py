@@ -140,7 +140,7 @@ def _compile(interpreter: Interpreter, stage: str, sources: dict[bytes, str], st
         workers = min(os.cpu_count() or 1, max(1, len(jobs) // 50))
         processes = [
             subprocess.Popen(
-                [interpreter.executable, "-s", "-c", _COMPILE],
+                [interpreter.host, "-s", "-c", _COMPILE],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
