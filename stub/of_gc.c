@@ -35,7 +35,8 @@ struct of_gc_layer {
     char runtime[OF_GC_KEY_LEN + 1]; /* app layers: the runtime its pyvenv.cfg names, or "" */
     time_t used; /* last use: the directory's mtime (runtimes: also their apps') */
     int newest; /* app layers: its app's record names it */
-    int users; /* runtimes: app layers that stay and use it */
+    int apps; /* runtimes: app layers that use it */
+    int users; /* runtimes: those of them that stay */
     int remove; /* chosen for removal */
     uint64_t bytes; /* ONEFILE=info only */
 };
@@ -378,13 +379,14 @@ static void of_gc_choose_runtimes(struct of_gc_cache *c, time_t now)
         struct of_gc_layer *t = &c->layers[OF_GC_RUNTIME][i];
         int pinned = 0;
 
-        t->users = 0;
+        t->users = t->apps = 0;
         for (size_t j = 0; j < c->counts[OF_GC_APP]; j++) {
             const struct of_gc_layer *a = &c->layers[OF_GC_APP][j];
 
             if (strcmp(a->runtime, t->key) == 0) {
                 if (a->used > t->used)
                     t->used = a->used;
+                t->apps++;
                 t->users += !a->remove;
             }
         }
@@ -550,7 +552,7 @@ int of_gc_report(const char *root, long keep_days, time_t now, FILE *out)
             of_gc_date(l->used, now, when, sizeof(when));
             fprintf(out, "  %s/%s: %.1f MB, last used %s", of_gc_kind_dirs[k], l->key, (double)l->bytes / 1e6, when);
             if (k == OF_GC_RUNTIME)
-                fprintf(out, ", used by %d app%s\n", l->users, l->users == 1 ? "" : "s");
+                fprintf(out, ", used by %d app director%s\n", l->apps, l->apps == 1 ? "y" : "ies");
             else if (l->app_id[0] == '\0' || of_gc_find_record(&c, l->app_id) == NULL)
                 fprintf(out, ", app not known (kept)\n");
             else

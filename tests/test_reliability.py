@@ -720,7 +720,7 @@ def test_info_tells_what_is_inside_and_where_it_goes(hidden: Hidden, tiny: Path)
     after = hidden.run([str(tiny)], {"ONEFILE": "info"}).stdout.splitlines()
     assert after[5].endswith("(unpacked)") and after[6].endswith("(unpacked)")
     assert "cache size: " in after[-4] and " 1 runtime and 1 app directories" in after[-4]
-    assert after[-3].startswith(f"  runtime/{t.runtime.sha256.hex()[:32]}: ") and "used by 1 app" in after[-3]
+    assert after[-3].startswith(f"  runtime/{t.runtime.sha256.hex()[:32]}: ") and after[-3].endswith(", used by 1 app directory")
     assert after[-2].startswith(f"  app/{t.app_key.hex()[:32]}: ") and after[-2].endswith(", newest version")
 
 
