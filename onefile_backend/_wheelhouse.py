@@ -104,20 +104,27 @@ def _package_files() -> list[tuple[str, str]]:
     return files
 
 
+def _launcher_is_stale(stub_dir: str) -> bool:
+    if not os.path.isfile(LAUNCHER):
+        return True
+    built = os.path.getmtime(LAUNCHER)
+    sources = glob.glob(os.path.join(stub_dir, "*.[ch]")) + [os.path.join(stub_dir, "Makefile")]
+    return any(os.path.getmtime(source) > built for source in sources)
+
+
 def _ensure_launcher() -> None:
-    """In a checkout, build the launcher as the tests and setup.py do; else it must be there."""
-    makefile = os.path.join(os.path.dirname(PACKAGE_DIR), "stub", "Makefile")
-    if os.path.isfile(makefile):
+    """In a checkout, (re)build the launcher when its sources changed, as the tests and
+    setup.py do; an installed copy must have it."""
+    stub_dir = os.path.join(os.path.dirname(PACKAGE_DIR), "stub")
+    if os.path.isfile(os.path.join(stub_dir, "Makefile")) and _launcher_is_stale(stub_dir):
         try:
-            result = subprocess.run(
-                ["make", "-C", os.path.dirname(makefile), f"OUT={LAUNCHER}"], capture_output=True, text=True
-            )
+            result = subprocess.run(["make", "-C", stub_dir, f"OUT={LAUNCHER}"], capture_output=True, text=True)
         except OSError as exc:
             raise OnefileError(f"building the launcher needs make, cc and libzstd-dev: {exc}") from None
         if result.returncode != 0:
             lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
             raise OnefileError(
-                f"building the launcher with make -C {os.path.dirname(makefile)} failed "
+                f"building the launcher with make -C {stub_dir} failed "
                 f"({lines[-1].strip() if lines else f'exit {result.returncode}'}); it needs make, cc and libzstd-dev"
             )
     if not os.path.isfile(LAUNCHER):
