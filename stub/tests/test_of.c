@@ -1,11 +1,13 @@
 /* Tests for the launcher's parsers and unpacker: `make check`, run under ASan/UBSan. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -16,6 +18,7 @@
 #include "of_error.h"
 #include "of_modes.h"
 #include "of_format.h"
+#include "of_gc.h"
 #include "of_sha256.h"
 #include "of_libc.h"
 #include "of_trailer.h"
@@ -768,6 +771,197 @@ static void test_install(void)
     free(root);
 }
 
+static int say_damaged(const char *final, void *arg)
+{
+    (void)final;
+    return *(int *)arg;
+}
+
+/* Holding a layer (of_cache_use), removing it only if unused or damaged, last use. */
+static void test_use(void)
+{
+    char *root = make_tmp(), *kind = of_cache_path(root, "app"), *final = of_cache_path(kind, KEY), *lock;
+    struct stat st, after;
+    int fd, other, damaged = 0;
+
+    OK(mkdir(kind, 0755));
+    CHECK(of_cache_use(final, &st) == -1 && errno == ENOENT);
+    OK(of_cache_install(kind, KEY, final, fill_ok, NULL));
+    fd = of_cache_use(final, &st);
+    CHECK(fd >= 0 && S_ISDIR(st.st_mode) && !(fcntl(fd, F_GETFD) & FD_CLOEXEC)); /* inherited across exec */
+    /* In use: a clean-up leaves it; another start can use it too. */
+    CHECK(of_cache_uninstall(kind, KEY, final, OF_CACHE_IF_UNUSED, NULL, NULL) == 0 && of_cache_exists(final));
+    other = of_cache_use(final, &st);
+    CHECK(other >= 0);
+    close(other);
+    /* Being unpacked or removed by another process (its key lock held): left alone. */
+    lock = of_cache_path(kind, ".lock-0123456789abcdef0123456789abcdef");
+    other = open(lock, O_RDWR | O_CREAT, 0600);
+    CHECK(other >= 0 && flock(other, LOCK_EX) == 0);
+    close(fd);
+    CHECK(of_cache_uninstall(kind, KEY, final, OF_CACHE_IF_UNUSED, NULL, NULL) == 0 && of_cache_exists(final));
+    unlink(lock);
+    close(other);
+    /* Not damaged: kept; damaged: removed, even in use. */
+    CHECK(of_cache_uninstall(kind, KEY, final, 0, say_damaged, &damaged) == 0 && of_cache_exists(final));
+    damaged = 1;
+    fd = of_cache_use(final, &st);
+    CHECK(of_cache_uninstall(kind, KEY, final, 0, say_damaged, &damaged) == 1 && !of_cache_exists(final));
+    close(fd);
+    /* Unused: removed, nothing left. */
+    OK(of_cache_install(kind, KEY, final, fill_ok, NULL));
+    CHECK(of_cache_uninstall(kind, KEY, final, OF_CACHE_IF_UNUSED, NULL, NULL) == 1 && count_entries(kind) == 0);
+    /* Last use: touched when a day old, not before. */
+    OK(of_cache_install(kind, KEY, final, fill_ok, NULL));
+    {
+        struct timespec old[2] = { { 1000, 0 }, { time(NULL) - 3600, 0 } };
+
+        OK(utimensat(AT_FDCWD, final, old, 0));
+        fd = of_cache_use(final, &st);
+        of_cache_touch(fd, &st);
+        OK(stat(final, &after));
+        CHECK(after.st_mtime == st.st_mtime);
+        old[1].tv_sec = time(NULL) - OF_CACHE_TOUCH_EVERY - 10;
+        OK(utimensat(AT_FDCWD, final, old, 0));
+        OK(fstat(fd, &st));
+        of_cache_touch(fd, &st);
+        OK(stat(final, &after));
+        CHECK(after.st_mtime >= time(NULL) - 5 && after.st_atime == 1000);
+        close(fd);
+    }
+    /* A small file replaced whole, nothing else left. */
+    OK(of_cache_write(kind, KEY2, lock, "one\n"));
+    OK(of_cache_write(kind, KEY2, lock, "two\n"));
+    CHECK(count_entries(kind) == 2);
+    of_cache_remove(root);
+    free(lock);
+    free(final);
+    free(kind);
+    free(root);
+}
+
+/* Make <root>/app/<key> of app `id` on runtime `runtime`, last used `days` ago. */
+static void gc_app(const char *root, const char *key, const char *id, const char *runtime, int days)
+{
+    char path[PATH_MAX], text[PATH_MAX];
+    struct timespec times[2] = { { 0, UTIME_OMIT }, { time(NULL) - days * 86400L, 0 } };
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/app/%s", root, key);
+    OK(mkdir(path, 0755));
+    snprintf(text, sizeof(text), "%s/app/%s/pyvenv.cfg", root, key);
+    f = fopen(text, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        snprintf(path, sizeof(path), "%s/runtime/%s", root, runtime);
+        fprintf(f, OF_APP_PYVENV_CFG_FORMAT, path);
+        snprintf(path, sizeof(path), "%s/app/%s", root, key);
+        fclose(f);
+    }
+    if (id != NULL) {
+        snprintf(text, sizeof(text), "%s/app/%s/" OF_GC_APP_ID_FILE, root, key);
+        f = fopen(text, "w");
+        if (f != NULL) {
+            fprintf(f, "%s%s\n", id, id); /* 64 hex digits */
+            fclose(f);
+        }
+    }
+    OK(utimensat(AT_FDCWD, path, times, 0));
+}
+
+static void gc_runtime(const char *root, const char *key, int days)
+{
+    char path[PATH_MAX];
+    struct timespec times[2] = { { 0, UTIME_OMIT }, { time(NULL) - days * 86400L, 0 } };
+
+    snprintf(path, sizeof(path), "%s/runtime/%s", root, key);
+    OK(mkdir(path, 0755));
+    OK(utimensat(AT_FDCWD, path, times, 0));
+}
+
+static int gc_has(const char *root, const char *kind, const char *key)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/%s", kind, key);
+    return exists(root, path);
+}
+
+static void test_gc(void)
+{
+    static const char *const A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", *const B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    static const char *const R1 = "11111111111111111111111111111111", *const R2 = "22222222222222222222222222222222";
+    static const char *const R3 = "33333333333333333333333333333333";
+    char *root = make_tmp(), *app, *kind;
+    struct stat st;
+    long days;
+    int fd;
+    FILE *null = fopen("/dev/null", "w");
+
+    unsetenv(OF_ENV_CACHE_KEEP_DAYS);
+    CHECK(of_gc_keep_days(&days) == 0 && days == 14);
+    setenv(OF_ENV_CACHE_KEEP_DAYS, "0", 1);
+    CHECK(of_gc_keep_days(&days) == 0 && days == 0);
+    setenv(OF_ENV_CACHE_KEEP_DAYS, "36500", 1);
+    CHECK(of_gc_keep_days(&days) == 0 && days == 36500);
+    static const char *const bad[] = { "x", "-1", "+3", " 3", "3 ", "1.5", "36501", "99999999999999999999" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        setenv(OF_ENV_CACHE_KEEP_DAYS, bad[i], 1);
+        BAD(of_gc_keep_days(&days));
+        CHECK(strstr(of_error_message(), OF_ENV_CACHE_KEEP_DAYS "=") != NULL);
+    }
+    unsetenv(OF_ENV_CACHE_KEEP_DAYS);
+
+    OK(of_cache_prepare(root));
+    /* App A: versions 1-4 (4 the newest), 1 on runtime R2, the others on R1. */
+    gc_app(root, "a1000000000000000000000000000000", A, R2, 20);
+    gc_app(root, "a2000000000000000000000000000000", A, R1, 20);
+    gc_app(root, "a3000000000000000000000000000000", A, R1, 3); /* used 3 days ago */
+    gc_app(root, "a4000000000000000000000000000000", A, R1, 20);
+    /* App B: one version, on R3; an app from an older launcher (no id), on R2. */
+    gc_app(root, "b1000000000000000000000000000000", B, R3, 100);
+    gc_app(root, "c1000000000000000000000000000000", NULL, R1, 100);
+    gc_runtime(root, R1, 20);
+    gc_runtime(root, R2, 20);
+    gc_runtime(root, R3, 20);
+    gc_runtime(root, "44444444444444444444444444444444", 20); /* nobody's */
+    gc_runtime(root, "55555555555555555555555555555555", 0); /* nobody's yet: just unpacked */
+    {
+        uint8_t id[OF_SHA256_DIGEST_SIZE];
+
+        memset(id, 0xaa, sizeof(id));
+        OK(of_gc_record(root, id, "a4000000000000000000000000000000", R1));
+        memset(id, 0xbb, sizeof(id));
+        OK(of_gc_record(root, id, "b1000000000000000000000000000000", R3));
+    }
+    /* Version 2 is running. */
+    app = of_cache_path(root, "app/a2000000000000000000000000000000");
+    fd = of_cache_use(app, &st);
+    CHECK(fd >= 0);
+    OK(of_gc_report(root, 14, time(NULL), null));
+    CHECK(of_gc_run(root, 14, time(NULL)) == 3); /* a1, then R2 (its only app gone) and 4444... */
+    CHECK(!gc_has(root, "app", "a1000000000000000000000000000000"));
+    CHECK(gc_has(root, "app", "a2000000000000000000000000000000")); /* running */
+    CHECK(gc_has(root, "app", "a3000000000000000000000000000000")); /* used lately */
+    CHECK(gc_has(root, "app", "a4000000000000000000000000000000")); /* newest */
+    CHECK(gc_has(root, "app", "b1000000000000000000000000000000") && gc_has(root, "app", "c1000000000000000000000000000000"));
+    CHECK(!gc_has(root, "runtime", R2) && gc_has(root, "runtime", R1) && gc_has(root, "runtime", R3));
+    CHECK(!gc_has(root, "runtime", "44444444444444444444444444444444"));
+    CHECK(gc_has(root, "runtime", "55555555555555555555555555555555"));
+    close(fd);
+    /* Stopped running; keep 0 days: a3 goes too. */
+    CHECK(of_gc_run(root, 0, time(NULL)) == 2);
+    CHECK(!gc_has(root, "app", "a2000000000000000000000000000000") && !gc_has(root, "app", "a3000000000000000000000000000000"));
+    kind = of_cache_path(root, "app");
+    CHECK(count_entries(kind) == 3); /* a4, b1, c1: no leftovers */
+    CHECK(of_gc_run(root, 0, time(NULL)) == 0);
+    fclose(null);
+    of_cache_remove(root);
+    free(kind);
+    free(app);
+    free(root);
+}
+
 static void test_roots(void)
 {
     char *tmp = make_tmp(), *cwd = getcwd(NULL, 0), path[PATH_MAX], expected[PATH_MAX];
@@ -947,6 +1141,8 @@ int main(void)
     test_layers();
     test_remove();
     test_install();
+    test_use();
+    test_gc();
     test_roots();
     test_crc32();
     test_verify();
