@@ -159,7 +159,9 @@ def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = No
         with open(path, "rb") as f:
             document = tomllib.load(f)
     except FileNotFoundError:
-        raise OnefileError(f"{path}: not found (onefile-backend needs a pyproject.toml)") from None
+        if not os.path.isfile(os.path.join(project_dir, "setup.py")):
+            raise OnefileError(f"{path}: not found (onefile-backend needs a pyproject.toml)") from None
+        document = {}  # a setup.py-only project (the front end built its wheel): the defaults
     except tomllib.TOMLDecodeError as exc:
         raise OnefileError(f"{path}: not valid TOML ({exc})") from None
     project = document.get("project", {})

@@ -307,8 +307,8 @@ def _command_build(args: argparse.Namespace, out: _Output) -> int:
     settings = _parse_config_settings(args.config_setting or [])
     isolation = not args.no_isolation
     wanted = [d for d in ("sdist", "wheel", "binary") if getattr(args, d)] or ["sdist", "wheel", "binary"]
-    if not os.path.isfile(os.path.join(srcdir, "pyproject.toml")):
-        raise OnefileError(f"{srcdir}: no pyproject.toml here (give the project's directory)")
+    if not any(os.path.isfile(os.path.join(srcdir, name)) for name in ("pyproject.toml", "setup.py")):
+        raise OnefileError(f"{srcdir}: no pyproject.toml or setup.py here (give the project's directory)")
     built: list[str] = []
     wheel = None
     if "sdist" in wanted:

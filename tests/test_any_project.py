@@ -34,6 +34,8 @@ BACKENDS = [
     ),
     ("anybackend-pdm", "pdmapp", ["hi", "there"], "pdmapp (pdm-backend): hi there\x1b[0m\n"),
     ("anybackend-poetry", "poetryapp", ["1", "2", "3"], "poetryapp (poetry-core): 3 arguments\n"),
+    # No pyproject.toml at all: pypa/build's default (setuptools' legacy backend).
+    ("anybackend-setuppy", "legacyapp", ["--count", "2"], "legacyapp (setup.py only)\n" * 2),
 ]
 
 
@@ -302,6 +304,8 @@ def test_tox_isolated_build_uses_the_wheelhouse(wheelhouse: Path, hidden: Hidden
 def test_projects_are_not_built_with_onefile_backend() -> None:
     """The scenario projects here must stay foreign: their [build-system] never names us."""
     for project, *_ in BACKENDS:
+        if not (PROJECTS / project / "pyproject.toml").exists():
+            continue
         text = (PROJECTS / project / "pyproject.toml").read_text()
         build_system = text.split("[build-system]")[1].split("\n[")[0]
         assert "onefile" not in build_system, project
