@@ -72,12 +72,47 @@ def _tail(output: str, lines: int = 15) -> str:
     return "\n".join(kept[-lines:])
 
 
+def launcher_commands(variables: dict[str, str]) -> list[list[str]]:
+    """What ``make -C stub <variables>`` runs to build ``$(OUT)`` (the Makefile's $(OUT) and
+    $(ZSTD_OBJ) rules), run from stub/ where there is no make. tests/test_toolchain.py checks
+    that they are what ``make -n`` prints: change both together."""
+    cc = shlex.split(variables.get("CC", "cc"))
+    if variables.get("TARGET"):
+        cc += ["-target", variables["TARGET"]]
+    cflags = ["-O2"]
+    warn = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pthread"]
+    sources = sorted(name for name in os.listdir(STUB_SOURCES) if name.endswith(".c"))
+    libraries = ["-l:libzstd.a"]
+    commands = []
+    zstd = variables.get("ZSTD_SRC")
+    if zstd:
+        zstd_object = os.path.join(variables.get("OBJDIR", "build/obj"), "zstd.o")
+        commands.append([*cc, "-ffunction-sections", "-fdata-sections", *cflags, "-c", zstd, "-o", zstd_object])
+        warn.append(f"-I{os.path.dirname(zstd)}/")
+        libraries = [zstd_object]
+    out = variables.get("OUT", "build/onefile-stub")
+    link = ["-o", out, "-static", "-Wl,--gc-sections", "-s", *libraries]
+    commands.append([*cc, *warn, "-ffunction-sections", "-fdata-sections", *cflags, *sources, *link])
+    return commands
+
+
 def _make(variables: dict[str, str]) -> subprocess.CompletedProcess[str]:
     command = ["make", "-C", STUB_SOURCES, *(f"{key}={value}" for key, value in variables.items())]
-    try:
+    if shutil.which("make") is not None:
         return subprocess.run(command, capture_output=True, text=True)
-    except OSError as exc:  # no make
-        return subprocess.CompletedProcess(command, 127, "", f"{command[0]}: {exc.strerror}")
+    # No make (a slim container): the same commands, every time (zig's cache keeps that fast).
+    output = []
+    for argv in launcher_commands(variables):
+        output.append(shlex.join(argv))
+        os.makedirs(os.path.join(STUB_SOURCES, os.path.dirname(argv[argv.index("-o") + 1])), exist_ok=True)
+        try:
+            result = subprocess.run(argv, cwd=STUB_SOURCES, capture_output=True, text=True)
+        except OSError as exc:
+            return subprocess.CompletedProcess(argv, 127, "\n".join(output), f"{argv[0]}: {exc.strerror}")
+        output += [result.stdout, result.stderr]
+        if result.returncode != 0:
+            return subprocess.CompletedProcess(argv, result.returncode, "\n".join(output), "")
+    return subprocess.CompletedProcess(command, 0, "\n".join(output), "")
 
 
 def zig_cc() -> str | None:
@@ -175,8 +210,8 @@ def build_launcher(machine: str, out: str, log=print) -> str:
             return "zig"
         failures.append(f"with zig ({target}):\n{_tail(result.stdout + result.stderr)}")
     raise LauncherBuildError(
-        f"cannot build the {machine} onefile launcher; it needs make and either zig "
-        f"(pip install ziglang) or, for the host, cc and libzstd-dev\n" + "\n".join(failures)
+        f"cannot build the {machine} onefile launcher: it needs zig (pip install ziglang) or, "
+        f"for this machine's own, cc and libzstd-dev\n" + "\n".join(failures)
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,13 +16,14 @@ from elftools.elf.elffile import ELFFile
 from onefile_backend import _assemble
 from onefile_backend._errors import AssembleError
 
-# Hides the C toolchain and zstd's headers and libraries by bind-mounting an empty file
-# (or directory) over each, then runs "$@".
+# Hides the C toolchain, make, and zstd's headers and libraries by bind-mounting an empty
+# file (or directory) over each, then runs "$@".
 _HIDE_TOOLCHAIN = r"""
 set -e
 mount --make-rprivate /
 for f in /usr/bin/cc /usr/bin/c89* /usr/bin/c99* /usr/bin/cpp* /usr/bin/gcc* /usr/bin/*-linux-gnu-gcc* \
          /usr/bin/clang* /usr/bin/tcc /usr/bin/ld /usr/bin/ld.* /usr/local/bin/cc /usr/local/bin/gcc* \
+         /usr/bin/make /usr/bin/gmake /usr/local/bin/make \
          /usr/include/zstd.h /usr/include/zstd_errors.h /usr/include/zdict.h \
          /usr/lib/*-linux-gnu/libzstd.* /usr/lib/libzstd.* /usr/local/lib/libzstd.* /usr/local/include/zstd.h; do
     if [ -e "$f" ] && [ "$f" != /usr/bin/ld.so ]; then mount --bind "$HIDE_EMPTY_FILE" "$f"; fi
@@ -118,6 +120,37 @@ def test_the_aarch64_launcher_runs_under_qemu(aarch64_launcher: Path, tmp_path: 
     assert not cache.exists()
 
 
+def _make_dry_run(variables: dict[str, str]) -> list[list[str]]:
+    result = subprocess.run(
+        ["make", "-n", "-B", "--no-print-directory", "-C", str(REPO / "stub"), *(f"{k}={v}" for k, v in variables.items())],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = result.stdout.replace("\\\n", " ").splitlines()
+    return [shlex.split(line) for line in lines if line.strip() and not line.startswith("mkdir -p")]
+
+
+@pytest.mark.parametrize("toolchain", ["cc", "zig"])
+def test_setup_py_runs_what_the_makefile_says_without_make(toolchain: str, tmp_path: Path) -> None:
+    """Where there is no make, setup.py runs the Makefile's commands itself: the same ones."""
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    variables = {"OUT": str(tmp_path / "onefile-stub-x86_64")}
+    if toolchain == "zig":
+        zstd = tmp_path / "zstd-abc" / "zstd.c"
+        zstd.parent.mkdir()
+        zstd.touch()
+        variables = {
+            "CC": "/some/python -m ziglang cc",
+            "TARGET": "aarch64-linux-musl",
+            "ZSTD_SRC": str(zstd),
+            "OBJDIR": str(tmp_path / "obj"),
+            "OUT": str(tmp_path / "onefile-stub-aarch64"),
+        }
+    assert SETUP_PY.launcher_commands(variables) == _make_dry_run(variables)
+
+
 # ---- building onefile-backend with no C toolchain ----
 
 
@@ -129,9 +162,9 @@ def _copy_checkout(destination: Path) -> Path:
 
 
 @pytest.mark.integration
-def test_pip_install_and_hello_without_cc_or_libzstd(tmp_path: Path) -> None:
-    """`pip install .` in a fresh venv where cc, gcc and zstd's headers and libraries are
-    hidden; that venv's front end then builds examples/hello, whose binary runs."""
+def test_pip_install_and_hello_without_cc_make_or_libzstd(tmp_path: Path) -> None:
+    """`pip install .` in a fresh venv where cc, gcc, make and zstd's headers and libraries
+    are hidden; that venv's front end then builds examples/hello, whose binary runs."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("hiding the toolchain needs root and unshare(1)")
     empty_dir = tmp_path / "empty"
@@ -142,7 +175,9 @@ def test_pip_install_and_hello_without_cc_or_libzstd(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     script = f"""
 set -e
-if cc --version >/dev/null 2>&1 || gcc --version >/dev/null 2>&1; then echo "cc is still there" >&2; exit 97; fi
+for tool in cc gcc make; do
+    if "$tool" --version >/dev/null 2>&1; then echo "$tool is still there" >&2; exit 97; fi
+done
 {sys.executable} -m venv {venv}
 {venv}/bin/python -m pip install --quiet {checkout}
 cd {checkout}/examples/hello
