@@ -122,7 +122,15 @@ def test_the_aarch64_launcher_runs_under_qemu(aarch64_launcher: Path, tmp_path: 
 
 def _make_dry_run(variables: dict[str, str]) -> list[list[str]]:
     result = subprocess.run(
-        ["make", "-n", "-B", "--no-print-directory", "-C", str(REPO / "stub"), *(f"{k}={v}" for k, v in variables.items())],
+        [
+            "make",
+            "-n",
+            "-B",
+            "--no-print-directory",
+            "-C",
+            str(REPO / "stub"),
+            *(f"{k}={v}" for k, v in variables.items()),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -196,4 +204,3 @@ ONEFILE_CACHE_DIR={tmp_path}/cache {tmp_path}/dist/hello --name Ada
     stubs = checkout / "onefile_backend" / "_stub"
     assert {p.name for p in stubs.iterdir()} == {"onefile-stub", "onefile-stub-x86_64", "onefile-stub-aarch64"}
     assert _elf_facts(stubs / "onefile-stub-aarch64")[0] == "EM_AARCH64"
-
