@@ -94,10 +94,22 @@ int of_gc_keep_days(long *days)
     return 0;
 }
 
+/* An app id of zeros: written by a tool that doesn't know the app; not grouped. */
+static int of_gc_id_known(const uint8_t app_id[OF_SHA256_DIGEST_SIZE])
+{
+    for (size_t i = 0; i < OF_SHA256_DIGEST_SIZE; i++)
+        if (app_id[i] != 0)
+            return 1;
+    return 0;
+}
+
 int of_gc_mark(int dirfd, const char *dirpath, const uint8_t app_id[OF_SHA256_DIGEST_SIZE])
 {
     char text[OF_GC_ID_LEN + 2];
     int fd, rc = -1;
+
+    if (!of_gc_id_known(app_id))
+        return 0;
 
     of_gc_hex(app_id, OF_SHA256_DIGEST_SIZE, text);
     text[OF_GC_ID_LEN] = '\n';
@@ -121,9 +133,12 @@ int of_gc_record(const char *root, const uint8_t app_id[OF_SHA256_DIGEST_SIZE], 
                  const char *runtime_key)
 {
     char id[OF_GC_ID_LEN + 1], content[2 * OF_GC_KEY_LEN + 32];
-    char *dir = of_cache_path(root, OF_GC_APPS_DIR), *final = NULL;
+    char *dir = NULL, *final = NULL;
     int rc = -1;
 
+    if (!of_gc_id_known(app_id))
+        return 0;
+    dir = of_cache_path(root, OF_GC_APPS_DIR);
     of_gc_hex(app_id, OF_SHA256_DIGEST_SIZE, id);
     id[OF_GC_KEY_LEN] = '\0';
     if (dir == NULL || (final = of_cache_path(dir, id)) == NULL) {

@@ -36,7 +36,8 @@
 int of_gc_keep_days(long *days);
 
 /* Write <dirpath>/onefile-app-id (into the app layer being unpacked, `dirfd`). Returns
- * 0, or -1 with of_error set. */
+ * 0, or -1 with of_error set. An app id of zeros (a writer that doesn't know the app)
+ * is not written, nor recorded by of_gc_record: such layers are never cleaned up. */
 int of_gc_mark(int dirfd, const char *dirpath, const uint8_t app_id[OF_SHA256_DIGEST_SIZE]);
 
 /* Record app `app_id`'s newest version (its app and runtime keys) in <root>/apps.

@@ -15,6 +15,7 @@ import io
 import os
 import random
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -379,6 +380,9 @@ def test_an_exec_failure_that_is_not_damage_is_reported_once(hidden: Hidden, mak
 # ---- durability and the warm path ----
 
 
+needs_strace = pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (apt-get install strace)")
+
+
 def _trace(hidden: Hidden, binary: Path, out: Path, calls: str) -> list[str]:
     """strace of a start (-y: fds shown with their paths)."""
     result = hidden.run(["strace", "-f", "-qq", "-y", "-o", str(out), "-e", f"trace={calls}", str(binary), "traced"])
@@ -386,6 +390,7 @@ def _trace(hidden: Hidden, binary: Path, out: Path, calls: str) -> list[str]:
     return out.read_text().splitlines()
 
 
+@needs_strace
 def test_a_layer_is_flushed_before_it_is_published(hidden: Hidden, maker: Maker, tmp_path: Path) -> None:
     binary = maker.binary()
     lines = _trace(hidden, binary, tmp_path / "trace", "syncfs,fsync,rename,renameat,renameat2")
@@ -398,6 +403,7 @@ def test_a_layer_is_flushed_before_it_is_published(hidden: Hidden, maker: Maker,
         assert len(flushed) == 1, lines[: published + 1]
 
 
+@needs_strace
 def test_the_warm_path_costs_no_extra_system_call(hidden: Hidden, maker: Maker, tmp_path: Path) -> None:
     binary = maker.binary()
     assert run_ok(hidden, binary, "cold") == ""
