@@ -95,6 +95,9 @@
 #define OF_ENV_ARGV0 "ONEFILE_ARGV0"
 #define OF_ENV_MODE "ONEFILE" /* info, verify or clean instead of running the app */
 
+/* Environment variables of the cache's clean-up (stub/of_gc.c, docs/reliability.md). */
+#define OF_ENV_CACHE_KEEP_DAYS "ONEFILE_CACHE_KEEP_DAYS" /* days an app's older versions stay unused */
+
 static inline uint16_t of_le16(const uint8_t *p)
 {
     return (uint16_t)(p[0] | p[1] << 8);
