@@ -4,9 +4,9 @@ onefile-backend is not on PyPI, so a front end that builds in an isolated enviro
 (pypa/build, uv, tox) finds it only in a local wheelhouse (``PIP_FIND_LINKS``,
 ``UV_FIND_LINKS``); our own front end installs the same wheel into its isolated
 environments. It is packed from the files that are running, whether they were installed
-from a wheel or sit in a checkout, so it needs no compiler: the launcher must already be
-next to them (``onefile_backend/_stub/onefile-stub``, built by ``make -C stub`` or by the
-wheel build of setup.py).
+from a wheel or sit in a checkout, launchers included (``onefile_backend/_stub/``: every
+target's that is there; in a checkout, this machine's is built first when missing or older
+than stub/, the way setup.py's wheel build and the tests build it).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import email.message
 import email.policy
 import glob
 import hashlib
+import importlib.util
 import os
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -35,7 +35,6 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-LAUNCHER = os.path.join(PACKAGE_DIR, "_stub", "onefile-stub")
 _DIST = "onefile_backend"  # the distribution's name as wheel file names spell it
 _EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
 
@@ -104,31 +103,41 @@ def _package_files() -> list[tuple[str, str]]:
     return files
 
 
-def _launcher_is_stale(stub_dir: str) -> bool:
-    if not os.path.isfile(LAUNCHER):
+def _launcher_is_stale(launcher: str, stub_dir: str) -> bool:
+    if not os.path.isfile(launcher):
         return True
-    built = os.path.getmtime(LAUNCHER)
+    built = os.path.getmtime(launcher)
     sources = glob.glob(os.path.join(stub_dir, "*.[ch]")) + [os.path.join(stub_dir, "Makefile")]
     return any(os.path.getmtime(source) > built for source in sources)
 
 
+def _build_checkout_launcher(setup_py: str, machine: str, launcher: str) -> None:
+    """Build the launcher as the checkout's own wheel build does (setup.py's ``build_launcher``:
+    cc and libzstd, else zig), as tests/conftest.py does too."""
+    spec = importlib.util.spec_from_file_location("onefile_setup_py", setup_py)
+    if spec is None or spec.loader is None:
+        raise OnefileError(f"{setup_py}: cannot be loaded to build the launcher")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        module.build_launcher(machine, launcher, log=lambda message: None)
+    except Exception as exc:  # setup.py's LauncherBuildError says what is missing
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OnefileError(f"building this checkout's {machine} launcher failed: {first}") from None
+
+
 def _ensure_launcher() -> None:
-    """In a checkout, (re)build the launcher when its sources changed, as the tests and
-    setup.py do; an installed copy must have it."""
-    stub_dir = os.path.join(os.path.dirname(PACKAGE_DIR), "stub")
-    if os.path.isfile(os.path.join(stub_dir, "Makefile")) and _launcher_is_stale(stub_dir):
-        try:
-            result = subprocess.run(["make", "-C", stub_dir, f"OUT={LAUNCHER}"], capture_output=True, text=True)
-        except OSError as exc:
-            raise OnefileError(f"building the launcher needs make, cc and libzstd-dev: {exc}") from None
-        if result.returncode != 0:
-            lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
-            raise OnefileError(
-                f"building the launcher with make -C {stub_dir} failed "
-                f"({lines[-1].strip() if lines else f'exit {result.returncode}'}); it needs make, cc and libzstd-dev"
-            )
-    if not os.path.isfile(LAUNCHER):
-        raise OnefileError(f"{LAUNCHER}: the launcher is missing from this onefile-backend; reinstall it")
+    """In a checkout, (re)build this machine's launcher when its sources changed; an
+    installed copy must have it."""
+    from ._assemble import host_machine, stub_for
+
+    machine = host_machine()
+    root = os.path.dirname(PACKAGE_DIR)
+    stub_dir, setup_py = os.path.join(root, "stub"), os.path.join(root, "setup.py")
+    launcher = os.path.join(PACKAGE_DIR, "_stub", f"onefile-stub-{machine}")
+    if os.path.isfile(setup_py) and os.path.isdir(stub_dir) and _launcher_is_stale(launcher, stub_dir):
+        _build_checkout_launcher(setup_py, machine, launcher)
+    stub_for(machine)  # AssembleError (one line, what to do) when there is none
 
 
 def _record_line(name: str, data: bytes) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import EXAMPLES, PROJECTS, Hidden, copy_project, onefile
+from conftest import EXAMPLES, HOST_MACHINE, PROJECTS, Hidden, copy_project, onefile
 from packaging.utils import canonicalize_name
 
 pytestmark = pytest.mark.integration
@@ -232,7 +232,7 @@ def _wheel_files(wheel: Path) -> dict[str, tuple[int, bytes]]:
 def test_wheelhouse_wheel_holds_the_launcher(wheelhouse: Path, tmp_path: Path) -> None:
     (wheel,) = wheelhouse.iterdir()
     files = _wheel_files(wheel)
-    mode, launcher = files["onefile_backend/_stub/onefile-stub"]
+    mode, launcher = files[f"onefile_backend/_stub/onefile-stub-{HOST_MACHINE}"]
     assert mode & 0o111 and launcher.startswith(b"\x7fELF")
     (entry_points,) = [data for name, (_, data) in files.items() if name.endswith(".dist-info/entry_points.txt")]
     assert b"onefile = onefile_backend._frontend:main" in entry_points
@@ -251,7 +251,7 @@ def test_wheelhouse_wheel_holds_the_launcher(wheelhouse: Path, tmp_path: Path) -
     (other,) = (tmp_path / "installed").iterdir()
     assert other.name == wheel.name
     other_files = _wheel_files(other)
-    assert other_files["onefile_backend/_stub/onefile-stub"][0] & 0o111
+    assert other_files[f"onefile_backend/_stub/onefile-stub-{HOST_MACHINE}"][0] & 0o111
     (metadata,) = [data for name, (_, data) in other_files.items() if name.endswith(".dist-info/METADATA")]
     assert b"Name: onefile-backend" in metadata and b"Requires-Dist: zstandard" in metadata
 
