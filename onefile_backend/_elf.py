@@ -112,6 +112,21 @@ def required_glibc(path: str) -> tuple[tuple[int, ...], ...]:
     return read_elf(path).glibc
 
 
+def program_interpreter(path: str) -> str:
+    """The dynamic loader an executable names (``PT_INTERP``), or ""."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        with open(path, "rb") as f:
+            for segment in ELFFile(f).iter_segments():
+                if segment["p_type"] == "PT_INTERP":
+                    return str(segment.get_interp_name())
+    except ELFError:
+        pass
+    return ""
+
+
 def _ld_so_conf(path: str = "/etc/ld.so.conf", depth: int = 0) -> list[str]:
     """The directories the loader's cache was made from (``include`` lines followed)."""
     directories: list[str] = []

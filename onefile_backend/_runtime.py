@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from . import __version__
 from ._buildcache import BlobStore, build_cache_dir
-from ._elf import is_elf, read_elf, resolve_libraries, set_rpath, strip
+from ._elf import is_elf, program_interpreter, read_elf, resolve_libraries, set_rpath, strip
 from ._errors import RuntimeBuildError
 from ._format import PREFIX_RUNTIME, Block, FileEntry, encode_block
 from ._glibc import GlibcNeeds
@@ -201,6 +201,14 @@ print("; ".join(failed))
 def _smoke_test(python: str, dynload_dir: str, interpreter: Interpreter, log: Log) -> None:
     """Run the copy with no environment to lean on and import each of its extension modules."""
     modules = sorted({name.split(".")[0] for name in os.listdir(dynload_dir) if name.endswith(".so")})
+    loader = program_interpreter(python) if interpreter.foreign else ""
+    if loader and not os.path.exists(loader):
+        log(
+            f"runtime: the smoke test was skipped: this machine can't run {interpreter.machine} programs "
+            f"(it has no {loader}; with qemu-user and that loader, e.g. libc6:arm64, it would run)",
+            kind="warning",
+        )
+        return
     try:
         result = subprocess.run(
             [python, "-I", "-B", "-c", _IMPORT_EACH, *modules],

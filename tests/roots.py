@@ -143,7 +143,7 @@ def _in_root(root: Path, path: str) -> Path:
     return root / str(current).lstrip("/")
 
 
-_LIB_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib", "usr/lib")
+_TRIPLETS = {"EM_X86_64": "x86_64-linux-gnu", "EM_AARCH64": "aarch64-linux-gnu"}
 _GLIBC_PART = ("libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so", "libutil.so", "libresolv.so",
                "ld-linux", "libnsl.so", "libanl.so")  # fmt: skip
 
@@ -152,12 +152,14 @@ def _copy_libraries(root: Path, elves: list[Path], lib_dir: Path) -> None:
     """Copy what ``elves`` load from the root (transitively), glibc's own libraries excepted."""
     from onefile_backend._elf import read_elf
 
+    triplet = _TRIPLETS[read_elf(str(elves[0])).machine]
+    directories = (f"lib/{triplet}", f"usr/lib/{triplet}", "lib", "usr/lib")
     todo = list(elves)
     while todo:
         for soname in read_elf(str(todo.pop())).needed:
             if soname.startswith(_GLIBC_PART) or (lib_dir / soname).exists():
                 continue
-            for directory in _LIB_DIRS:
+            for directory in directories:
                 source = _in_root(root, f"/{directory}/{soname}")
                 if source.is_file():
                     shutil.copyfile(source, lib_dir / soname)
