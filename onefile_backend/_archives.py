@@ -129,6 +129,23 @@ def interpreter_from_archive(archive: ArchiveRuntime, log: Log) -> str:
     )
 
 
+def _installed_for_another_cpu(environment: dict[str, str], runtime: ManagedRuntime) -> str:
+    """``uv python find`` runs what it finds, so it can't find one for another CPU: look
+    for its directory (``cpython-3.12.8-linux-aarch64-gnu``) in uv's install dir instead."""
+    version, _, platform = runtime.request.removeprefix("cpython-").partition("-")
+    root = environment["UV_PYTHON_INSTALL_DIR"]
+    names = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    for name in reversed(names):
+        have_version, _, have_platform = name.removeprefix("cpython-").partition("-")
+        if (have_version == version or have_version.startswith(version + ".")) and (
+            not platform or have_platform == platform
+        ):
+            for candidate in ("bin/python3", "python/bin/python3"):
+                if os.path.isfile(os.path.join(root, name, candidate)):
+                    return os.path.join(root, name, candidate)
+    return ""
+
+
 def interpreter_from_download(runtime: ManagedRuntime, log: Log) -> str:
     """Install the python-build-standalone build that uv's Python downloads name
     ``runtime.request`` into the build cache (once); return its interpreter's path.
@@ -157,8 +174,8 @@ def interpreter_from_download(runtime: ManagedRuntime, log: Log) -> str:
                 runtime.request, f"tool.onefile.python: uv cannot install {runtime.request!r}: {detail}"
             )
         found = run(*find)
-    path = found.stdout.strip()
-    if found.returncode != 0 or not os.path.isfile(path):
+    path = found.stdout.strip() if found.returncode == 0 else _installed_for_another_cpu(environment, runtime)
+    if not os.path.isfile(path):
         raise InterpreterNotFound(
             runtime.request, f"tool.onefile.python: uv installed {runtime.request!r} but cannot find it"
         )

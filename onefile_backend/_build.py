@@ -83,7 +83,9 @@ def _from_archive(executable: str) -> bool:
     return executable.startswith(os.path.join(build_cache_dir(), "runtimes") + os.sep)
 
 
-def _report_floor(glibc: GlibcNeeds, runtime_source: str, floor: tuple[int, ...] | None, log: Log) -> None:
+def _report_floor(
+    glibc: GlibcNeeds, runtime_source: str, floor: tuple[int, ...] | None, target: str, log: Log
+) -> None:
     """Say which glibc the binary needs, which file sets that, and how to reach older systems."""
     needed = glibc.floor()
     set_by = f" (set by {glibc.set_by()})" if needed else ""
@@ -95,7 +97,7 @@ def _report_floor(glibc: GlibcNeeds, runtime_source: str, floor: tuple[int, ...]
         mine = "" if portable else f"the runtime is this machine's own Python ({runtime_source}); "
         log(
             f"{mine}to run on systems older than glibc {format_version(needed)}, use a portable runtime "
-            f'(python = "cpython-3.X-linux-{os.uname().machine}-gnu") or build on an older system; '
+            f'(python = "cpython-3.X-linux-{target}-gnu") or build on an older system; '
             f"set min-glibc to enforce a floor (docs/portability.md)"
         )
 
@@ -184,7 +186,7 @@ def build_binary(
     needs = Needs(trailer_bitmap(glibc.versions()), app_id(config.name, entry_point.name))
     with stages.timed("write"):
         size = write_atomically(path, runtime.block, app_block, epoch=epoch, needs=needs, machine=target)
-    _report_floor(glibc, interpreter.executable, config.min_glibc, log)
+    _report_floor(glibc, interpreter.executable, config.min_glibc, target, log)
     log(f"stages: {stages}")
     log(
         f"{display_path(path)}  {_megabytes(size)} (runtime {_megabytes(len(runtime.block.data))}, "

@@ -6,6 +6,7 @@ with no Python visible (docs/cross-target.md)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -120,10 +121,24 @@ def test_numpy_app_for_aarch64(arm64_root: Path, arm64_runtime: Path, hidden: Hi
 
 
 def test_aarch64_builds_need_no_emulator(arm64_runtime: Path, tmp_path: Path) -> None:
-    fresh = {"ONEFILE_BUILD_CACHE": str(tmp_path / "build-cache")}  # the runtime stage runs again
+    # The runtime through uv's Python downloads (a downloads JSON of our own, file://), into
+    # a fresh build cache: uv can't run it to find it, and the smoke test can't run it.
+    digest = hashlib.sha256(arm64_runtime.read_bytes()).hexdigest()
+    downloads = {
+        "cpython-3.11.2-linux-aarch64-gnu": {
+            "name": "cpython", "arch": {"family": "aarch64", "variant": None}, "os": "linux", "libc": "gnu",
+            "major": 3, "minor": 11, "patch": 2, "prerelease": "", "variant": None, "build": "debian12",
+            "url": arm64_runtime.as_uri(), "sha256": digest,
+        }
+    }  # fmt: skip
+    (tmp_path / "downloads.json").write_text(json.dumps(downloads))
+    fresh = {
+        "ONEFILE_BUILD_CACHE": str(tmp_path / "build-cache"),
+        "UV_PYTHON_DOWNLOADS_JSON_URL": (tmp_path / "downloads.json").as_uri(),
+    }
     with _binfmt_disabled():
         result = onefile("build", "--binary", "-n", str(EXAMPLES / "hello"), "-o", str(tmp_path / "out"),
-                         "-C", f"python={arm64_runtime}", "-C", "target=aarch64", env=fresh)  # fmt: skip
+                         "-C", "python=cpython-3.11-linux-aarch64-gnu", env=fresh)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "the smoke test was skipped: this machine can't run aarch64 programs" in result.stderr, result.stderr
     assert _machine(tmp_path / "out" / "hello") == "EM_AARCH64"
