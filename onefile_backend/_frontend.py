@@ -20,11 +20,10 @@ import tarfile
 import tempfile
 from typing import Any, Collection, Iterator, Literal, Mapping, Sequence
 
+import build
 import build.env
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-
-import build
 
 from . import __version__
 from ._errors import OnefileError
