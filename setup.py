@@ -12,8 +12,8 @@ toolchain for each target:
 
 With zig, zstd is compiled in from its single-file source, ``zstd/zstd.c`` of the zstandard
 sdist (fetched with pip, checked against a pinned sha256 and unpacked once into
-``~/.cache/onefile-backend-build``). zig keeps its own compilations in ``~/.cache/zig``, so
-a second build takes well under a second.
+``~/.cache/onefile-backend-build``). The zig-built launchers are kept there too, named by
+a hash of everything they are made from, so a second `pip install .` copies them.
 """
 
 from __future__ import annotations
@@ -189,6 +189,54 @@ def zstd_source() -> str:
     return source
 
 
+def _copy_executable(source: str, destination: str) -> None:
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    temporary = f"{destination}.{os.getpid()}.tmp"
+    shutil.copyfile(source, temporary)
+    os.chmod(temporary, 0o755)
+    os.replace(temporary, destination)
+
+
+def _cached_launcher(zig: str, target: str, zstd: str) -> str | None:
+    """Where a zig-built launcher for ``target`` is kept, named by what makes its bytes: the
+    launcher's sources and Makefile, zstd's source, zig's version, CFLAGS/LDFLAGS (zig's
+    builds are reproducible). zig's own cache misses when zig sits at a new path, as it does
+    in every isolated build environment, so without this each `pip install .` would compile
+    the aarch64 launcher anew (20 s, a minute with an empty ~/.cache/zig). None when zig's
+    version can't be told (then nothing is cached)."""
+    version = subprocess.run([*shlex.split(zig)[:-1], "version"], capture_output=True, text=True)
+    if version.returncode != 0 or not version.stdout.strip():
+        return None
+    digest = hashlib.sha256()
+    facts = [target, version.stdout.strip(), os.path.basename(os.path.dirname(zstd))]
+    facts += [os.environ.get("CFLAGS", ""), os.environ.get("LDFLAGS", "")]
+    for name in sorted(os.listdir(STUB_SOURCES)):
+        if name == "Makefile" or name.endswith((".c", ".h")):
+            with open(os.path.join(STUB_SOURCES, name), "rb") as f:
+                facts.append(f"{name}:{hashlib.sha256(f.read()).hexdigest()}")
+    for fact in facts:
+        digest.update(f"{len(fact)}:{fact}".encode())
+    return os.path.join(cache_dir(), "launchers", f"onefile-stub-{target}-{digest.hexdigest()[:32]}")
+
+
+def _store_launcher(built: str, cached: str, keep: int = 4) -> None:
+    """Keep ``built`` as ``cached``, and only the ``keep`` newest launchers of its target."""
+    try:
+        _copy_executable(built, cached)
+        prefix = os.path.basename(cached)[: -len("-") - 32]
+        directory = os.path.dirname(cached)
+        others = [
+            os.path.join(directory, name)
+            for name in os.listdir(directory)
+            if name.startswith(prefix + "-") and len(name) == len(prefix) + 33
+        ]
+        others.sort(key=os.path.getmtime, reverse=True)
+        for old in others[keep:]:
+            os.unlink(old)
+    except OSError:  # a cache is a convenience: a read-only home still builds
+        pass
+
+
 def build_launcher(machine: str, out: str, log=print) -> str:
     """Build the launcher for ``machine`` into ``out``; return the toolchain used ("cc" or "zig")."""
     failures = []
@@ -202,11 +250,17 @@ def build_launcher(machine: str, out: str, log=print) -> str:
     if zig is None:
         failures.append("with zig: neither the ziglang package nor zig on PATH")
     else:
-        zstd = zstd_source()
         target = f"{machine}-linux-musl"
+        zstd = zstd_source()
+        cached = _cached_launcher(zig, target, zstd)
+        if cached is not None and os.path.isfile(cached):
+            _copy_executable(cached, out)
+            return "zig (cached)"
         objects = os.path.join("build", f"{target}-{os.path.basename(os.path.dirname(zstd))}")
         result = _make({"CC": zig, "TARGET": target, "ZSTD_SRC": zstd, "OBJDIR": objects, "OUT": out})
         if result.returncode == 0:
+            if cached is not None:
+                _store_launcher(out, cached)
             return "zig"
         failures.append(f"with zig ({target}):\n{_tail(result.stdout + result.stderr)}")
     raise LauncherBuildError(
