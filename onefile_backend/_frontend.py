@@ -74,6 +74,10 @@ class _NoBinaryHook(Exception):
     """The project's build backend has no ``build_binary``: the front end makes the binary."""
 
 
+class _BackendUnavailable(Exception):
+    """The project's build backend can't be imported where the hook runs."""
+
+
 def _parse_config_settings(pairs: Sequence[str]) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for pair in pairs:
@@ -147,6 +151,8 @@ def _call_hook(
             reply = json.load(f)
     if "user_error" in reply:
         raise OnefileError(reply["user_error"])
+    if "backend_unavailable" in reply:
+        raise _BackendUnavailable(reply["backend_unavailable"])
     if reply.get("unsupported"):
         raise _NoBinaryHook(hook)
     return reply["return_val"]
@@ -172,13 +178,19 @@ def _run_binary_hooks(
             python, builder.source_dir, system["build-backend"], system.get("backend-path"), hook, kwargs, extra
         )
 
-    if env is not None:  # without isolation nothing would be installed: skip a process
-        requires = call("get_requires_for_build_binary", {"config_settings": dict(settings)})
-        if requires:
-            out.step(f"Installing requirements of build_binary: {', '.join(requires)}")
-            env.install(requires)
-    out.step("Building binary...")
-    name = call("build_binary", {"binary_directory": outdir, "config_settings": dict(settings)})
+    try:
+        if env is not None:  # without isolation nothing would be installed: skip a process
+            requires = call("get_requires_for_build_binary", {"config_settings": dict(settings)})
+            if requires:
+                out.step(f"Installing requirements of build_binary: {', '.join(requires)}")
+                env.install(requires)
+        out.step("Building binary...")
+        name = call("build_binary", {"binary_directory": outdir, "config_settings": dict(settings)})
+    except _BackendUnavailable as exc:
+        fix = "list what it needs in build-system.requires" if env else "install it here, or build without -n"
+        raise OnefileError(
+            f"the project's build backend {system['build-backend']!r} cannot be imported ({exc}): {fix}"
+        ) from None
     return os.path.join(outdir, str(name))
 
 

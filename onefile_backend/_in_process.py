@@ -3,7 +3,8 @@ call (``build_binary``). Standard library only: it runs in the isolated environm
 
 Usage: python _in_process.py HOOK CONTROL_DIR, with CONTROL_DIR/input.json holding
 ``{"build_backend", "backend_path", "kwargs"}``; the result goes to output.json as
-``{"return_val"}``, ``{"unsupported": true}`` or ``{"user_error": message}``.
+``{"return_val"}``, ``{"unsupported": true}``, ``{"user_error": message}`` or
+``{"backend_unavailable": message}``.
 """
 
 import importlib
@@ -23,22 +24,27 @@ def _load_backend(spec: str, backend_path: Optional[List[str]]) -> Any:
     return backend
 
 
+def _reply(hook_name: str, request: Any) -> Any:
+    try:
+        backend = _load_backend(request["build_backend"], request["backend_path"])
+    except ImportError as exc:  # as pyproject-hooks' BackendUnavailable: not installed here
+        return {"backend_unavailable": f"{type(exc).__name__}: {exc}"}
+    hook = getattr(backend, hook_name, None)
+    if hook is None:
+        return {"unsupported": True}
+    try:
+        return {"return_val": hook(**request["kwargs"])}
+    except Exception as exc:
+        if not getattr(exc, "user_error", False):
+            raise
+        return {"user_error": str(exc)}
+
+
 def main() -> None:
     hook_name, control_dir = sys.argv[1], sys.argv[2]
     with open(os.path.join(control_dir, "input.json"), encoding="utf-8") as f:
         request = json.load(f)
-    backend = _load_backend(request["build_backend"], request["backend_path"])
-    hook = getattr(backend, hook_name, None)
-    reply: dict[str, Any]
-    if hook is None:
-        reply = {"unsupported": True}
-    else:
-        try:
-            reply = {"return_val": hook(**request["kwargs"])}
-        except Exception as exc:
-            if not getattr(exc, "user_error", False):
-                raise
-            reply = {"user_error": str(exc)}
+    reply = _reply(hook_name, request)
     with open(os.path.join(control_dir, "output.json"), "w", encoding="utf-8") as f:
         json.dump(reply, f)
 

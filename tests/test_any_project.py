@@ -99,6 +99,24 @@ def test_a_failing_backend_is_named_and_leaves_nothing(tmp_path: Path) -> None:
     assert _dist(source / "dist") == []
 
 
+@pytest.mark.parametrize("isolation", [True, False], ids=["isolated", "no-isolation"])
+def test_a_backend_that_is_not_there(isolation: bool, tmp_path: Path) -> None:
+    project = tmp_path / "nobackend"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "no_such_backend_14"\n\n[project]\nname = "x"\nversion = "1"\n'
+    )
+    result = onefile("build", "--binary", *([] if isolation else ["-n"]), cwd=project)
+    fix = "list what it needs in build-system.requires" if isolation else "install it here, or build without -n"
+    _one_line_error(
+        result,
+        "ERROR the project's build backend 'no_such_backend_14' cannot be imported "
+        f"(ModuleNotFoundError: No module named 'no_such_backend_14'): {fix}",
+    )
+    assert "Traceback" not in result.stderr
+    assert _dist(project / "dist") == []
+
+
 @pytest.fixture
 def web_root(tmp_path: Path) -> Iterator[str]:
     """A file served on 127.0.0.1 for the lifetime of the test."""
