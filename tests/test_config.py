@@ -21,7 +21,7 @@ def test_defaults(tmp_path):
 
 
 def test_unknown_key_is_named(tmp_path):
-    allowed = "entry-point, python, output, extras, lock, exclude, keep-tests, min-glibc"
+    allowed = "entry-point, python, output, extras, lock, exclude, keep-tests, min-glibc, target"
     with pytest.raises(ConfigError, match=rf"tool\.onefile\.pyhton: unknown key \(allowed: {allowed}\)"):
         load_config(_project(tmp_path, '[tool.onefile]\npyhton = "3.12"\n'))
 
@@ -116,3 +116,11 @@ def test_glibc_needs_floor_policy_and_trailer_bits():
     assert uv_platform("x86_64", (2, 30)) == "x86_64-manylinux_2_28"
     assert uv_platform("aarch64", (2, 31)) == "aarch64-manylinux_2_31"
     assert uv_platform("x86_64", (2, 17)) == "x86_64-manylinux_2_17"
+
+
+def test_target_names_a_cpu_with_a_launcher(tmp_path):
+    assert load_config(_project(tmp_path)).target is None
+    assert load_config(_project(tmp_path, '[tool.onefile]\ntarget = "arm64"\n')).target == "aarch64"
+    assert load_config(_project(tmp_path), {"target": "x86_64"}).target == "x86_64"
+    with pytest.raises(ConfigError, match=r"tool\.onefile\.target: 'riscv64' is not allowed \(expected x86_64 or aarch64\)"):
+        load_config(_project(tmp_path, '[tool.onefile]\ntarget = "riscv64"\n'))
