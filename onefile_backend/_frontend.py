@@ -366,8 +366,14 @@ def _command_build_from(args: argparse.Namespace) -> int:
 def _command_wheelhouse(args: argparse.Namespace) -> int:
     from ._wheelhouse import write_own_wheel
 
-    path = write_own_wheel(os.path.abspath(args.directory))
+    directory = os.path.abspath(args.directory)
+    path = write_own_wheel(directory)
     print(f"Wrote {display_path(path)}")
+    print(
+        f"* isolated builds find it with PIP_FIND_LINKS={directory} (pip, pypa/build, tox) "
+        f"or UV_FIND_LINKS={directory} (uv)",
+        file=sys.stderr,
+    )
     return 0
 
 
