@@ -10,6 +10,9 @@ toolchain for each target:
 - every other target: zig (``python -m ziglang cc``, from PyPI through build-system.requires)
   with ``-target <machine>-linux-musl``.
 
+Where there is no make (a slim container), it runs the Makefile's commands itself
+(``launcher_commands``, checked against ``make -n`` by tests/test_toolchain.py).
+
 With zig, zstd is compiled in from its single-file source, ``zstd/zstd.c`` of the zstandard
 sdist (fetched with pip, checked against a pinned sha256 and unpacked once into
 ``~/.cache/onefile-backend-build``). The zig-built launchers are kept there too, named by
