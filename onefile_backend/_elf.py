@@ -116,11 +116,12 @@ def program_interpreter(path: str) -> str:
     """The dynamic loader an executable names (``PT_INTERP``), or ""."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
+    from elftools.elf.segments import InterpSegment
 
     try:
         with open(path, "rb") as f:
             for segment in ELFFile(f).iter_segments():
-                if segment["p_type"] == "PT_INTERP":
+                if isinstance(segment, InterpSegment):
                     return str(segment.get_interp_name())
     except ELFError:
         pass

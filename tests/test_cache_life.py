@@ -305,7 +305,7 @@ def test_killed_cleanups_never_break_a_later_start(hidden: Hidden, hooked_maker:
     for i, binary in enumerate(binaries):
         if i > 0:
             age(cache, 15)
-        point = rng.choice(["cleaner:1", "clean:1", "clean:2", "moved:1", "moved:2", "remove:%d" % rng.randint(1, 150)])
+        point = rng.choice(["cleaner:1", "clean:1", "clean:2", "moved:1", "moved:2", f"remove:{rng.randint(1, 150)}"])
         result = hidden.run([str(binary), "trial"], {"ONEFILE_TEST_KILL": point})
         wait_for_cleanup(cache)
         if result.returncode != 0:  # the launcher itself met the point (sweeping), before the app ran
@@ -394,7 +394,7 @@ def _trace(hidden: Hidden, binary: Path, out: Path, calls: str) -> list[str]:
 def test_a_layer_is_flushed_before_it_is_published(hidden: Hidden, maker: Maker, tmp_path: Path) -> None:
     binary = maker.binary()
     lines = _trace(hidden, binary, tmp_path / "trace", "syncfs,fsync,rename,renameat,renameat2")
-    for key, kind in zip(keys(binary), ("runtime", "app")):
+    for key, kind in zip(keys(binary), ("runtime", "app"), strict=True):
         renames = [(i, m) for i, line in enumerate(lines) if (m := re.search(rf'rename\w*\(.*"(\S+/{kind}/\.tmp-{key}-\w+)", .*"\S+/{kind}/{key}"', line))]
         assert len(renames) == 1, lines
         published, match = renames[0]
