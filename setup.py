@@ -280,14 +280,6 @@ def build_launchers(log=print) -> list[str]:
         toolchain = build_launcher(machine, out, log)
         log(f"onefile-backend: {machine} launcher built with {toolchain}: {os.path.relpath(out, HERE)}")
         built.append(out)
-    host = host_machine()
-    if host in MACHINES:
-        # The name the launcher had before there was one per target, for code that still
-        # reads it (onefile_backend/_wheelhouse.py): the host's.
-        legacy = os.path.join(STUB_DIR, "onefile-stub")
-        shutil.copyfile(launcher_path(host), legacy)
-        shutil.copymode(launcher_path(host), legacy)
-        built.append(legacy)
     return built
 
 

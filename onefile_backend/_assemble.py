@@ -30,20 +30,15 @@ def host_machine() -> str:
 
 def stub_for(machine: str) -> bytes:
     """The launcher for ``machine`` built with onefile-backend's own wheel
-    (``_stub/onefile-stub-<machine>``; for the host, the older name ``_stub/onefile-stub``
-    too)."""
+    (``_stub/onefile-stub-<machine>``, made by setup.py)."""
     machine = normalise_machine(machine)
-    stubs = resources.files("onefile_backend").joinpath("_stub")
-    names = [f"onefile-stub-{machine}"] + (["onefile-stub"] if machine == host_machine() else [])
-    for name in names:
-        try:
-            return stubs.joinpath(name).read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-    raise AssembleError(
-        f"this installation of onefile-backend has no onefile launcher for {machine} "
-        "(reinstall it: building it from source needs make, and zig from PyPI or cc and libzstd-dev)"
-    )
+    try:
+        return resources.files("onefile_backend").joinpath("_stub", f"onefile-stub-{machine}").read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        raise AssembleError(
+            f"this installation of onefile-backend has no onefile launcher for {machine} "
+            "(reinstall it: building it from source needs zig from PyPI, or cc and libzstd-dev for this machine's)"
+        ) from None
 
 
 def read_stub(machine: str | None = None) -> bytes:

@@ -202,5 +202,5 @@ ONEFILE_CACHE_DIR={tmp_path}/cache {tmp_path}/dist/hello --name Ada
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-8000:]
     assert result.stdout.strip().splitlines()[-1] == "Hello, Ada!", result.stdout
     stubs = checkout / "onefile_backend" / "_stub"
-    assert {p.name for p in stubs.iterdir()} == {"onefile-stub", "onefile-stub-x86_64", "onefile-stub-aarch64"}
+    assert {p.name for p in stubs.iterdir()} == {f"onefile-stub-{machine}" for machine in SETUP_PY.MACHINES}
     assert _elf_facts(stubs / "onefile-stub-aarch64")[0] == "EM_AARCH64"
