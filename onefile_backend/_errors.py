@@ -45,3 +45,15 @@ class RuntimeBuildError(OnefileError):
 
 class AssembleError(OnefileError):
     """The binary could not be written."""
+
+
+class ToolError(OnefileError):
+    """A program the build runs (uv, patchelf, strip, an interpreter) failed or hung."""
+
+    def __init__(self, what: str, tool: str, status: int | None, output: str) -> None:
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        outcome = f"{tool} exited with status {status}" if status is not None else f"{tool} did not finish in time"
+        super().__init__(f"{what}: {outcome}" + (f": {' '.join(lines[-6:])}" if lines else ""))
+        self.tool = tool
+        self.status = status
+        self.output = output

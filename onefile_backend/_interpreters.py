@@ -9,13 +9,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 from ._buildcache import BlobStore
-from ._errors import InterpreterNotFound
+from ._errors import InterpreterNotFound, ToolError
+from ._subprocess import run_tool
 
 _VERSION = re.compile(r"^(3)\.(\d+)(t?)$")
 
@@ -106,12 +106,13 @@ def _introspect(executable: str, store: BlobStore | None) -> dict[str, Any]:
             known = store.get_many([key]).get(key)
             if known is not None:
                 return dict(json.loads(known))
+    what = f"python: {executable!r} is not a working Python interpreter"
     try:
-        result = subprocess.run([executable, "-I", "-c", _INTROSPECT], capture_output=True, text=True, timeout=60)
+        result = run_tool([executable, "-I", "-c", _INTROSPECT], what=what, timeout=60)
     except OSError as exc:
         raise InterpreterNotFound(executable, f"python: cannot run {executable!r} ({exc.strerror})") from None
-    if result.returncode != 0:
-        raise InterpreterNotFound(executable, f"python: {executable!r} is not a working Python interpreter")
+    except ToolError as exc:  # one candidate of several may be broken: the caller moves on
+        raise InterpreterNotFound(executable, str(exc)) from None
     if store is not None and key is not None:
         store.put_many({key: result.stdout.encode()})
     return dict(json.loads(result.stdout))
@@ -269,15 +270,15 @@ def _candidates(version: str) -> list[str]:
     try:
         from uv import find_uv_bin
 
-        uv = subprocess.run(
+        uv = run_tool(
             [find_uv_bin(), "python", "find", "--no-python-downloads", "--no-project", version],
-            capture_output=True,
-            text=True,
+            what=f"cannot look for Python {version}",
             timeout=60,
+            check=False,
         )
         if uv.returncode == 0 and uv.stdout.strip():
             found.append(uv.stdout.strip())
-    except (ImportError, OSError, subprocess.SubprocessError):
+    except (ImportError, OSError, ToolError):
         pass
     on_path = shutil.which(f"python{version}")
     if on_path and "/shims/" not in on_path:

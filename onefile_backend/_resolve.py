@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 import zipfile
@@ -37,10 +36,11 @@ from ._buildcache import BlobStore
 from ._capture import captured_output
 from ._elf import SYSTEM_LIBRARIES, ElfFacts, is_elf, read_elf, resolve_libraries, set_rpath
 from ._entrypoints import EntryPoint
-from ._errors import ConfigError, ResolveError
+from ._errors import ConfigError, ResolveError, ToolError
 from ._format import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, PREFIX_APP, Block, FileEntry, encode_block
 from ._glibc import GlibcNeeds
 from ._interpreters import Interpreter
+from ._subprocess import run_tool
 from ._tree import Log, compile_bytecode, entries_from_tree, merge_entries, unshare_file, walk_files, write_new_file
 
 # A script made relocatable: sh runs the `python` next to it, which then reads the file
@@ -78,14 +78,11 @@ def _uv(interpreter: Interpreter, *arguments: str) -> str:
     if interpreter.foreign and arguments[:1] == ("pip",) and "--python-platform" in arguments:
         # An sdist would be built for this machine's CPU, not the target's (uv #16019).
         command += ["--only-binary", ":all:"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        detail = result.stderr.strip() or result.stdout.strip()
-        lines = [line.strip() for line in detail.splitlines() if line.strip()]
-        raise ResolveError(
-            f"cannot install the project's dependencies for Python {interpreter.short_version}: {' '.join(lines[:6])}"
-        )
-    return result.stdout
+    what = f"cannot install the project's dependencies for Python {interpreter.short_version}"
+    try:
+        return run_tool(command, what=what).stdout
+    except ToolError as exc:  # the resolve stage's error, as callers expect
+        raise ResolveError(str(exc)) from None
 
 
 def _marker_environment(interpreter: Interpreter) -> dict[str, str]:

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from ._errors import RuntimeBuildError
 from ._format import PREFIX_RUNTIME, Block, FileEntry, encode_block
 from ._glibc import GlibcNeeds
 from ._interpreters import Interpreter
+from ._subprocess import run_tool
 from ._tree import Log, compile_bytecode, entries_from_tree, merge_entries, walk_files
 
 #: Bump when the recipe below changes what goes into a runtime layer.
@@ -210,11 +210,10 @@ def _smoke_test(python: str, dynload_dir: str, interpreter: Interpreter, log: Lo
         )
         return
     try:
-        result = subprocess.run(
+        result = run_tool(
             [python, "-I", "-B", "-c", _IMPORT_EACH, *modules],
+            what=f"the relocatable copy of {interpreter.executable} does not run",
             env={"PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
         )
     except OSError as exc:
         if not interpreter.foreign or exc.errno != errno.ENOEXEC:
@@ -228,9 +227,10 @@ def _smoke_test(python: str, dynload_dir: str, interpreter: Interpreter, log: Lo
         return
     version, _, failed = result.stdout.partition("\n")
     expected = ".".join(map(str, interpreter.version))
-    if result.returncode != 0 or version != expected:
-        detail = result.stderr.strip().splitlines()[-1:] or [f"it reports Python {version}"]
-        raise RuntimeBuildError(f"the relocatable copy of {interpreter.executable} does not run: {detail[0]}")
+    if version != expected:
+        raise RuntimeBuildError(
+            f"the relocatable copy of {interpreter.executable} does not run: it reports Python {version}"
+        )
     if failed.strip():
         log(f"runtime modules that fail to import in the copy: {failed.strip()}", kind="warning")
 

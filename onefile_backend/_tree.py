@@ -6,13 +6,14 @@ import hashlib
 import json
 import os
 import stat
-import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from ._buildcache import BlobStore
 from ._format import MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK, FileEntry
 from ._interpreters import Interpreter
+from ._subprocess import run_tool
 
 Log = Callable[..., None]
 
@@ -138,22 +139,18 @@ def _compile(interpreter: Interpreter, stage: str, sources: dict[bytes, str], st
             for n, source in enumerate(sources.values())
         ]
         workers = min(os.cpu_count() or 1, max(1, len(jobs) // 50))
-        processes = [
-            subprocess.Popen(
+
+        def compile_share(index: int) -> None:
+            # A source that doesn't compile is skipped (doraise=False), as Python skips it.
+            run_tool(
                 [interpreter.host, "-s", "-c", _COMPILE],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                what="cannot compile bytecode",
                 env=environment,
+                input=json.dumps(jobs[index::workers]),
             )
-            for _ in range(workers)
-        ]
-        for index, process in enumerate(processes):
-            assert process.stdin is not None
-            process.stdin.write(json.dumps(jobs[index::workers]).encode())
-            process.stdin.close()
-        for process in processes:
-            process.wait()
+
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(compile_share, range(workers)))  # one process per share
         compiled = {}
         for key, (_, _, pyc) in zip(sources, jobs, strict=True):
             try:
