@@ -18,10 +18,11 @@ from ._errors import AssembleError, ConfigError
 from ._format import PREFIX_APP, Needs, app_id, encode_block, join_blocks
 from ._glibc import GlibcNeeds, check_floor, format_version, trailer_bitmap, uv_platform
 from ._interpreters import Interpreter, find_interpreter
-from ._resolve import build_project_wheel, manifest_entry, stage_app
+from ._resolve import manifest_entry, stage_app
 from ._runtime import build_runtime
 from ._shared import display_path
 from ._tree import Log
+from ._wheel import build_project_wheel
 
 APP_COMPRESSION_LEVEL = 10
 _EPOCH_1980 = 315532800  # the earliest time a zip entry can carry

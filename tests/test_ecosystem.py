@@ -141,7 +141,7 @@ def test_runtime_from_a_local_archive_path(hidden: Hidden, tmp_path: Path) -> No
 
 
 def test_a_resolution_is_reused_while_fresh_then_asked_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from onefile_backend import _resolve
+    from onefile_backend import _install
     from onefile_backend._buildcache import BlobStore
     from onefile_backend._errors import ResolveError
     from onefile_backend._interpreters import inspect_interpreter
@@ -151,20 +151,20 @@ def test_a_resolution_is_reused_while_fresh_then_asked_again(tmp_path: Path, mon
     (built,) = (tmp_path / "w").glob("*.whl")
     interpreter = inspect_interpreter(sys.executable)
     store = BlobStore(str(tmp_path / "blobs.sqlite3"))
-    pins = _resolve._pin_dependencies(str(built), (), interpreter, store)
+    pins = _install.pin_dependencies(str(built), (), interpreter, store)
     assert pins.startswith("click==") and "behaviour" not in pins
     # With no index and no uv cache, only a remembered answer can come back.
     for name, value in {"UV_NO_CACHE": "1", "UV_INDEX_URL": "http://127.0.0.1:9/simple", "UV_OFFLINE": "1"}.items():
         monkeypatch.setenv(name, value)
-    assert _resolve._pin_dependencies(str(built), (), interpreter, store) == pins
-    monkeypatch.setattr(_resolve, "PINS_FRESH_SECONDS", 0)
+    assert _install.pin_dependencies(str(built), (), interpreter, store) == pins
+    monkeypatch.setattr(_install, "PINS_FRESH_SECONDS", 0)
     with pytest.raises(ResolveError, match="click"):
-        _resolve._pin_dependencies(str(built), (), interpreter, store)
+        _install.pin_dependencies(str(built), (), interpreter, store)
     store.close()
 
 
 def test_test_modules_of_dependencies_are_left_out_unless_kept(tmp_path: Path) -> None:
-    from onefile_backend import _resolve
+    from onefile_backend import _select
     from onefile_backend._format import MODE_FILE, FileEntry
 
     site = "lib/python3.11/site-packages/"
@@ -188,7 +188,7 @@ def test_test_modules_of_dependencies_are_left_out_unless_kept(tmp_path: Path) -
         messages.append(message)
 
     def kept(exclude: tuple[str, ...], drop_tests: bool) -> list[str]:
-        chosen = _resolve._without_excluded(entries, str(tmp_path), str(tmp_path / site), exclude, drop_tests, log)
+        chosen = _select.without_excluded(entries, str(tmp_path), str(tmp_path / site), exclude, drop_tests, log)
         return [entry.path.removeprefix(site) for entry in chosen]
 
     assert kept((), False) == paths
@@ -201,7 +201,7 @@ def test_test_modules_of_dependencies_are_left_out_unless_kept(tmp_path: Path) -
 
 
 def test_machine_libraries_go_next_to_the_vendored_ones_their_loader_finds(tmp_path: Path) -> None:
-    from onefile_backend import _resolve
+    from onefile_backend import _bundle
     from onefile_backend._elf import read_elf
 
     site = tmp_path / "stage/lib/python3.11/site-packages"
@@ -218,7 +218,7 @@ def test_machine_libraries_go_next_to_the_vendored_ones_their_loader_finds(tmp_p
     plain = library(site / "plain/_plain.so")
     size = vendored.stat().st_size
     elves = {str(path): read_elf(str(path)) for path in (vendored, plain)}
-    assert _resolve.bundle_foreign_libraries(str(tmp_path / "stage"), elves, lambda *a, **k: None) == ["libzstd.so.1"]
+    assert _bundle.bundle_foreign_libraries(str(tmp_path / "stage"), elves, lambda *a, **k: None) == ["libzstd.so.1"]
     assert (site / "pkg.libs/libzstd.so.1").is_file()
     assert vendored.stat().st_size == size and read_elf(str(vendored)).run_path == "$ORIGIN"  # left as it was
     assert (tmp_path / "stage/lib/onefile.libs/libzstd.so.1").is_file()
@@ -254,8 +254,8 @@ def test_exclude_leaves_out_matching_files_of_dependencies(hidden: Hidden, tmp_p
     ],
 )
 def test_dependencies_from_local_paths_or_urls_are_never_cached(pins: str, cached: bool) -> None:
-    from onefile_backend import _resolve
+    from onefile_backend import _install
     from onefile_backend._interpreters import inspect_interpreter
 
-    key = _resolve._dependencies_key(inspect_interpreter(sys.executable), pins, (), False, 10, 0)
+    key = _install.dependencies_key(inspect_interpreter(sys.executable), pins, (), False, 10, 0)
     assert (key is not None) is cached
