@@ -18,6 +18,7 @@ from ._errors import AssembleError, ConfigError
 from ._format import PREFIX_APP, Needs, app_id, encode_block, join_blocks
 from ._glibc import GlibcNeeds, check_floor, format_version, trailer_bitmap, uv_platform
 from ._interpreters import Interpreter, find_interpreter
+from ._plan import BuildPlan
 from ._resolve import manifest_entry, stage_app
 from ._runtime import build_runtime
 from ._shared import display_path
@@ -129,29 +130,26 @@ def build_binary(
         interpreter = find_interpreter(python, store)
         target = _check_target(config.target, interpreter)
         log(f"python: {interpreter.version_string.split()[0]} from {interpreter.executable}, target {target}")
+        plan = BuildPlan(
+            config=config,
+            interpreter=interpreter,
+            target=target,
+            platform=_platform(target, interpreter, config.min_glibc),
+            epoch=epoch,
+            level=APP_COMPRESSION_LEVEL,
+            work=work,
+            store=store,
+            log=log,
+        )
         if wheel is None:
             log("wheel: building the project with setuptools")
             with stages.timed("wheel"):
                 wheel = build_project_wheel(work, config_settings)
         entry_point = choose_entry_point(read_scripts(wheel), config.entry_point, config.name)
         with stages.timed("runtime"):
-            runtime = build_runtime(interpreter, epoch=epoch, store=store, log=log)
+            runtime = build_runtime(plan)
         with stages.timed("resolve"):
-            app = stage_app(
-                wheel,
-                entry_point,
-                interpreter,
-                work,
-                store,
-                log,
-                level=APP_COMPRESSION_LEVEL,
-                epoch=epoch,
-                extras=config.extras,
-                lock=config.lock,
-                exclude=config.exclude,
-                keep_tests=config.keep_tests,
-                platform=_platform(target, interpreter, config.min_glibc),
-            )
+            app = stage_app(plan, wheel, entry_point)
         glibc = runtime.glibc.prefixed("runtime/") + app.glibc.prefixed("app/")
         if config.min_glibc is not None:
             check_floor(glibc, config.min_glibc)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._bootstrap import render_launcher
-from ._buildcache import BlobStore
 from ._bundle import bundle_foreign_libraries, read_elves
 from ._elf import read_elf
 from ._entrypoints import EntryPoint
@@ -29,7 +28,7 @@ from ._errors import ResolveError
 from ._format import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, PREFIX_APP, Block, FileEntry, encode_block
 from ._glibc import GlibcNeeds
 from ._install import dependencies_key, install_dependencies, install_wheel, installed_distributions, pin_dependencies
-from ._interpreters import Interpreter
+from ._plan import BuildPlan
 from ._relocate import make_relocatable
 from ._select import warn_left_out_modules, without_excluded
 from ._tree import Log, compile_bytecode, entries_from_tree, merge_entries, walk_files
@@ -45,10 +44,12 @@ class AppTree:
 
 
 def _process(
-    stage: str, interpreter: Interpreter, store: BlobStore, log: Log, exclude: tuple[str, ...], drop_tests: bool
+    stage: str, plan: BuildPlan, log: Log, drop_tests: bool
 ) -> tuple[list[FileEntry], dict[str, str], GlibcNeeds]:
     """Make what uv installed into ``stage`` relocatable; return its entries (less what
-    ``exclude`` and ``drop_tests`` leave out), distributions and the glibc its extensions need."""
+    ``tool.onefile.exclude`` and ``drop_tests`` leave out), distributions and the glibc its
+    extensions need."""
+    interpreter, store = plan.interpreter, plan.store
     site_packages = os.path.join(stage, "lib", interpreter.stdlib_name, "site-packages")
     if not os.path.isdir(site_packages):
         raise ResolveError(f"uv installed nothing into {site_packages}")
@@ -60,26 +61,24 @@ def _process(
     needs.update({path: read_elf(path).glibc for path in walk_files(stage) if os.path.basename(path) in bundled})
     bytecode = compile_bytecode(interpreter, stage, os.path.relpath(site_packages, stage), store)
     entries = merge_entries(entries_from_tree(stage), bytecode)
-    entries = without_excluded(entries, stage, site_packages, exclude, drop_tests, log)
+    entries = without_excluded(entries, stage, site_packages, plan.config.exclude, drop_tests, log)
     warn_left_out_modules(entries, site_packages, stage, log)
     kept = {entry.path for entry in entries}
     glibc = GlibcNeeds.of({os.path.relpath(p, stage): v for p, v in needs.items() if os.path.relpath(p, stage) in kept})
     return entries, installed_distributions(site_packages), glibc
 
 
-def _stage_dependencies(
-    wheel: str, extras: tuple[str, ...], lock: str | None, exclude: tuple[str, ...], keep_tests: bool,
-    interpreter: Interpreter, work: str, store: BlobStore, log: Log, *, level: int, epoch: int,
-    platform: str | None = None,
-) -> tuple[Block, dict[str, str], GlibcNeeds]:  # fmt: skip
+def _stage_dependencies(plan: BuildPlan, wheel: str) -> tuple[Block, dict[str, str], GlibcNeeds]:
     """The dependencies, installed, made relocatable and encoded: from the build cache
     when the same pins (or lock file) were staged before for this runtime."""
+    config, interpreter, store, log = plan.config, plan.interpreter, plan.store, plan.log
+    lock, platform = config.lock, plan.platform
     if lock is not None:
         with open(lock, encoding="utf-8", errors="replace") as lock_file:
             pins = lock_file.read()
     else:
-        pins = pin_dependencies(wheel, extras, interpreter, store, platform)
-    key = dependencies_key(interpreter, pins, exclude, keep_tests, level, epoch, platform)
+        pins = pin_dependencies(wheel, config.extras, interpreter, store, platform)
+    key = dependencies_key(interpreter, pins, config.exclude, config.keep_tests, plan.level, plan.epoch, platform)
     if key is not None:
         found = store.get_many([key, key + b"-data"])
         if len(found) == 2:
@@ -91,8 +90,8 @@ def _stage_dependencies(
                 return block, facts["distributions"], GlibcNeeds.from_json(facts["glibc"])
     if not pins.strip():
         return Block(b"", ()), {}, GlibcNeeds()
-    stage = os.path.join(work, "dependencies")
-    install_dependencies(interpreter, stage, work, lock=lock, pins=pins, platform=platform)
+    stage = os.path.join(plan.work, "dependencies")
+    install_dependencies(interpreter, stage, plan.work, lock=lock, pins=pins, platform=platform)
     warnings: list[str] = []
 
     def recording(message: str, kind: str = "info") -> None:
@@ -100,9 +99,9 @@ def _stage_dependencies(
             warnings.append(message)
         log(message, kind=kind)
 
-    entries, distributions, glibc = _process(stage, interpreter, store, recording, exclude, not keep_tests)
+    entries, distributions, glibc = _process(stage, plan, recording, not config.keep_tests)
     try:
-        block = encode_block(entries, PREFIX_APP, level=level, epoch=epoch, store=store)
+        block = encode_block(entries, PREFIX_APP, level=plan.level, epoch=plan.epoch, store=store)
     except ValueError as exc:  # a file name or link no launcher would unpack
         raise ResolveError(f"cannot put an installed file into the binary: {exc}") from None
     if key is not None:
@@ -116,43 +115,27 @@ def _stage_dependencies(
     return block, distributions, glibc
 
 
-def stage_app(
-    wheel: str,
-    entry_point: EntryPoint,
-    interpreter: Interpreter,
-    work: str,
-    store: BlobStore,
-    log: Log,
-    *,
-    level: int,
-    epoch: int,
-    extras: tuple[str, ...] = (),
-    lock: str | None = None,
-    exclude: tuple[str, ...] = (),
-    keep_tests: bool = False,
-    platform: str | None = None,
-) -> AppTree:
-    """Install the app for ``interpreter``: its dependencies (encoded, often from the
-    build cache), then the project itself without them (entries, without the manifest).
+def stage_app(plan: BuildPlan, wheel: str, entry_point: EntryPoint) -> AppTree:
+    """Install the app for the plan's interpreter: its dependencies (encoded, often from
+    the build cache), then the project itself without them (entries, without the manifest).
 
     With a lock file (PEP 751 ``pylock.toml``, or a requirements file, with hashes when it
     has them) exactly what it pins is installed; else what uv resolves now, remembered for
-    _install.PINS_FRESH_SECONDS. Files in site-packages matching ``exclude`` are left out, and so are
-    the dependencies' test modules unless ``keep_tests``: the project's own files are kept.
-    ``platform`` (uv's ``--python-platform``) picks wheels for an older glibc than this
-    machine's.
+    _install.PINS_FRESH_SECONDS. Files in site-packages matching ``tool.onefile.exclude``
+    are left out, and so are the dependencies' test modules unless ``keep-tests``: the
+    project's own files are kept. The plan's ``platform`` (uv's ``--python-platform``)
+    picks wheels for an older glibc than this machine's, or for another CPU.
     """
+    config, interpreter = plan.config, plan.interpreter
+    lock, extras = config.lock, config.extras
     pins = f" pinned by {os.path.basename(lock)}" if lock else ""
     version = interpreter.short_version
-    log(f"resolve: installing {os.path.basename(wheel)} and its dependencies{pins} for Python {version}")
+    plan.log(f"resolve: installing {os.path.basename(wheel)} and its dependencies{pins} for Python {version}")
     check_extras(wheel, extras)
-    dependencies, distributions, deps_glibc = _stage_dependencies(
-        wheel, extras, lock, exclude, keep_tests, interpreter, work, store, log, level=level, epoch=epoch,
-        platform=platform,
-    )  # fmt: skip
-    stage = os.path.join(work, "project")
+    dependencies, distributions, deps_glibc = _stage_dependencies(plan, wheel)
+    stage = os.path.join(plan.work, "project")
     install_wheel(interpreter, stage, wheel)
-    entries, own, glibc = _process(stage, interpreter, store, log, exclude, False)
+    entries, own, glibc = _process(stage, plan, plan.log, False)
     if lock is not None:
         check_lock_covers(wheel, extras, distributions, lock, interpreter)
     launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)

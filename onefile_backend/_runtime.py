@@ -31,6 +31,7 @@ from ._errors import RuntimeBuildError
 from ._format import PREFIX_RUNTIME, Block, FileEntry, encode_block
 from ._glibc import GlibcNeeds
 from ._interpreters import Interpreter
+from ._plan import BuildPlan
 from ._subprocess import run_tool
 from ._tree import Log, compile_bytecode, entries_from_tree, merge_entries, walk_files
 
@@ -265,8 +266,9 @@ def _store_cached(path: str, runtime: Runtime) -> None:
         os.replace(temporary, path + suffix)
 
 
-def build_runtime(interpreter: Interpreter, *, epoch: int, store: BlobStore, log: Log) -> Runtime:
-    """The runtime layer for ``interpreter``, from the build cache when it is there."""
+def build_runtime(plan: BuildPlan) -> Runtime:
+    """The runtime layer for the plan's interpreter, from the build cache when it is there."""
+    interpreter, epoch, store, log = plan.interpreter, plan.epoch, plan.store, plan.log
     cache_path = os.path.join(build_cache_dir(), f"runtime-{_identity(interpreter, epoch)}.layer")
     cached = _load_cached(cache_path, interpreter)
     if cached is not None:
