@@ -16,12 +16,13 @@ from ._config import ArchiveRuntime, ManagedRuntime, load_config
 from ._entrypoints import choose_entry_point, read_scripts
 from ._errors import AssembleError, ConfigError
 from ._format import PREFIX_APP, Needs, app_id, encode_block, join_blocks
-from ._glibc import GlibcNeeds, check_floor, format_version, trailer_bitmap, uv_platform
-from ._interpreters import Interpreter, find_interpreter
+from ._glibc import GlibcNeeds, check_floor, format_version, trailer_bitmap
+from ._interpreters import find_interpreter
 from ._plan import BuildPlan
 from ._resolve import manifest_entry, stage_app
 from ._runtime import build_runtime
 from ._shared import display_path
+from ._target import choose_target
 from ._tree import Log
 from ._wheel import build_project_wheel
 
@@ -59,25 +60,6 @@ def source_date_epoch() -> int:
 
 def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
-
-
-def _check_target(wanted: str | None, interpreter: Interpreter) -> str:
-    """The CPU to build for: ``tool.onefile.target``, which the runtime must be for, or the runtime's."""
-    if wanted is not None and wanted != interpreter.machine:
-        raise ConfigError(
-            "tool.onefile.target",
-            f"{wanted!r}, but the runtime {interpreter.executable} is for {interpreter.machine} "
-            f'(give one for {wanted}: an archive, or a uv download key such as "cpython-3.12-linux-{wanted}-gnu")',
-        )
-    return interpreter.machine
-
-
-def _platform(target: str, interpreter: Interpreter, floor: tuple[int, ...] | None) -> str | None:
-    """uv's ``--python-platform`` for the dependencies: a manylinux floor when one is set
-    or the runtime is for another CPU (wheels only, then), else None (this machine's)."""
-    if floor is None and not interpreter.foreign:
-        return None
-    return uv_platform(target, floor or (2, 17))
 
 
 def _from_archive(executable: str) -> bool:
@@ -128,13 +110,12 @@ def build_binary(
     store = BlobStore.default()
     with tempfile.TemporaryDirectory(prefix="onefile-build-") as work, contextlib.closing(store):
         interpreter = find_interpreter(python, store)
-        target = _check_target(config.target, interpreter)
-        log(f"python: {interpreter.version_string.split()[0]} from {interpreter.executable}, target {target}")
+        target = choose_target(interpreter.target, interpreter.executable, config.target, config.min_glibc)
+        log(f"python: {interpreter.version_string.split()[0]} from {interpreter.executable}, target {target.machine}")
         plan = BuildPlan(
             config=config,
             interpreter=interpreter,
             target=target,
-            platform=_platform(target, interpreter, config.min_glibc),
             epoch=epoch,
             level=APP_COMPRESSION_LEVEL,
             work=work,
@@ -158,8 +139,8 @@ def build_binary(
             {
                 "built_with": f"onefile-backend {__version__}",
                 "entry_point": {"name": entry_point.name, "value": entry_point.value, "kind": entry_point.kind},
-                "python": ".".join(map(str, interpreter.version)),
-                "target": target,
+                "python": ".".join(map(str, target.version)),
+                "target": target.machine,
                 "runtime_origin": "archive" if _from_archive(interpreter.executable) else "build machine",
                 "min_glibc": format_version(min_glibc),
                 "min_glibc_set_by": glibc.set_by(),
@@ -184,8 +165,8 @@ def build_binary(
     path = os.path.join(output_dir, name)
     needs = Needs(trailer_bitmap(glibc.versions()), app_id(config.name, entry_point.name))
     with stages.timed("write"):
-        size = write_atomically(path, runtime.block, app_block, epoch=epoch, needs=needs, machine=target)
-    _report_floor(glibc, interpreter.executable, config.min_glibc, target, log)
+        size = write_atomically(path, runtime.block, app_block, epoch=epoch, needs=needs, machine=target.machine)
+    _report_floor(glibc, interpreter.executable, config.min_glibc, target.machine, log)
     log(f"stages: {stages}")
     log(
         f"{display_path(path)}  {_megabytes(size)} (runtime {_megabytes(len(runtime.block.data))}, "

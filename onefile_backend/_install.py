@@ -42,8 +42,9 @@ PINS_FRESH_SECONDS = 600
 
 
 def _interpreter_facts(interpreter: Interpreter) -> list[object]:
-    facts: list[object] = [interpreter.executable, interpreter.version_string, interpreter.magic, interpreter.cache_tag]
-    return facts + ([interpreter.machine] if interpreter.foreign else [])
+    target = interpreter.target
+    facts: list[object] = [interpreter.executable, interpreter.version_string, target.magic, target.cache_tag]
+    return facts + ([target.machine] if interpreter.foreign else [])
 
 
 def _platform_options(platform: str | None) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from typing import Any
 from ._buildcache import BlobStore
 from ._errors import InterpreterNotFound, ToolError
 from ._subprocess import run_tool
+from ._target import Target, host_machine
 
 _VERSION = re.compile(r"^(3)\.(\d+)(t?)$")
 
@@ -48,21 +49,22 @@ print(json.dumps({
 
 @dataclass(frozen=True)
 class Interpreter:
-    """What the runtime stage needs to know about an installed CPython."""
+    """A runtime source: where a CPython sits on this machine, and what it is (``target``).
+
+    Two kinds: an interpreter that runs here, whose facts come from asking it
+    (:func:`inspect_interpreter`), and a standalone runtime for another CPU, whose facts
+    are read from its files (:func:`inspect_standalone`) and whose ``runner`` is an
+    interpreter of the same version that runs here.
+    """
 
     executable: str
-    version: tuple[int, int, int]
     version_string: str
-    abiflags: str
     base_prefix: str
     stdlib: str
     dynload: str
     shared: bool
     libpython: str | None  # absolute path of the shared libpython, when shared
-    free_threaded: bool
-    cache_tag: str  # "cpython-312": names the .pyc files
-    magic: str  # the bytecode magic number, hex
-    machine: str = ""  # the CPU it is for ("x86_64", "aarch64"); "" for this machine's
+    target: Target  # its CPU and Python (version, ABI, bytecode); no glibc floor set
     runner: str = ""  # an interpreter of the same version that runs here, when this one can't
 
     @property
@@ -77,7 +79,7 @@ class Interpreter:
 
     @property
     def short_version(self) -> str:
-        return f"{self.version[0]}.{self.version[1]}"
+        return self.target.short_version
 
     @property
     def stdlib_name(self) -> str:
@@ -119,11 +121,6 @@ def _introspect(executable: str, store: BlobStore | None) -> dict[str, Any]:
 
 
 _ELF_MACHINES = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64"}
-
-
-def host_machine() -> str:
-    machine = os.uname().machine.lower()
-    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
 
 
 def elf_machine(path: str) -> str:
@@ -212,18 +209,21 @@ def inspect_standalone(executable: str, store: BlobStore | None = None) -> Inter
     version = (3, minor, patch if patch is not None else 0)
     return Interpreter(
         executable=executable,
-        version=version,
         version_string=f"{'.'.join(map(str, version))} (for {machine}, read from its files)",
-        abiflags=str(variables.get("ABIFLAGS", runner.abiflags)),
         base_prefix=prefix,
         stdlib=stdlib,
         dynload=os.path.join(stdlib, "lib-dynload"),
         shared=libpython is not None,
         libpython=os.path.realpath(libpython) if libpython else None,
-        free_threaded=free_threaded,
-        cache_tag=runner.cache_tag,
-        magic=runner.magic,
-        machine=machine,
+        target=Target(
+            machine=machine,
+            version=version,
+            abiflags=str(variables.get("ABIFLAGS", runner.target.abiflags)),
+            free_threaded=free_threaded,
+            # Its bytecode is the runner's: the same version's magic and tag.
+            cache_tag=runner.target.cache_tag,
+            magic=runner.target.magic,
+        ),
         runner=runner.executable,
     )
 
@@ -241,18 +241,20 @@ def inspect_interpreter(executable: str, store: BlobStore | None = None) -> Inte
         libpython = os.path.realpath(candidate) if os.path.exists(candidate) else None
     return Interpreter(
         executable=facts["executable"],
-        version=(facts["version"][0], facts["version"][1], facts["version"][2]),
         version_string=facts["version_string"],
-        abiflags=facts["abiflags"],
         base_prefix=facts["base_prefix"],
         stdlib=facts["stdlib"],
         dynload=facts["dynload"],
         shared=facts["shared"],
         libpython=libpython,
-        free_threaded=facts["free_threaded"],
-        cache_tag=facts["cache_tag"],
-        magic=facts["magic"],
-        machine=host_machine(),
+        target=Target(
+            machine=host_machine(),
+            version=(facts["version"][0], facts["version"][1], facts["version"][2]),
+            abiflags=facts["abiflags"],
+            free_threaded=facts["free_threaded"],
+            cache_tag=facts["cache_tag"],
+            magic=facts["magic"],
+        ),
     )
 
 
@@ -315,7 +317,7 @@ def find_interpreter(wanted: str | None, store: BlobStore | None = None) -> Inte
             interpreter = inspect_interpreter(candidate, store)
         except InterpreterNotFound:
             continue
-        if interpreter.version[:2] == want and interpreter.free_threaded == bool(match[3]):
+        if interpreter.target.version[:2] == want and interpreter.target.free_threaded == bool(match[3]):
             return interpreter
     raise InterpreterNotFound(
         wanted,

@@ -72,7 +72,7 @@ def _stage_dependencies(plan: BuildPlan, wheel: str) -> tuple[Block, dict[str, s
     """The dependencies, installed, made relocatable and encoded: from the build cache
     when the same pins (or lock file) were staged before for this runtime."""
     config, interpreter, store, log = plan.config, plan.interpreter, plan.store, plan.log
-    lock, platform = config.lock, plan.platform
+    lock, platform = config.lock, plan.target.platform
     if lock is not None:
         with open(lock, encoding="utf-8", errors="replace") as lock_file:
             pins = lock_file.read()
@@ -123,7 +123,7 @@ def stage_app(plan: BuildPlan, wheel: str, entry_point: EntryPoint) -> AppTree:
     has them) exactly what it pins is installed; else what uv resolves now, remembered for
     _install.PINS_FRESH_SECONDS. Files in site-packages matching ``tool.onefile.exclude``
     are left out, and so are the dependencies' test modules unless ``keep-tests``: the
-    project's own files are kept. The plan's ``platform`` (uv's ``--python-platform``)
+    project's own files are kept. The target's ``platform`` (uv's ``--python-platform``)
     picks wheels for an older glibc than this machine's, or for another CPU.
     """
     config, interpreter = plan.config, plan.interpreter
@@ -137,7 +137,7 @@ def stage_app(plan: BuildPlan, wheel: str, entry_point: EntryPoint) -> AppTree:
     install_wheel(interpreter, stage, wheel)
     entries, own, glibc = _process(stage, plan, plan.log, False)
     if lock is not None:
-        check_lock_covers(wheel, extras, distributions, lock, interpreter)
+        check_lock_covers(wheel, extras, distributions, lock, plan.target)
     launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)
     entries = [e for e in entries if e.path != APP_MAIN] + [FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode())]
     return AppTree(

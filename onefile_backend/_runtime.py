@@ -205,7 +205,7 @@ def _smoke_test(python: str, dynload_dir: str, interpreter: Interpreter, log: Lo
     loader = program_interpreter(python) if interpreter.foreign else ""
     if loader and not os.path.exists(loader):
         log(
-            f"runtime: the smoke test was skipped: this machine can't run {interpreter.machine} programs "
+            f"runtime: the smoke test was skipped: this machine can't run {interpreter.target.machine} programs "
             f"(it has no {loader}; with qemu-user and that loader, e.g. libc6:arm64, it would run)",
             kind="warning",
         )
@@ -221,13 +221,13 @@ def _smoke_test(python: str, dynload_dir: str, interpreter: Interpreter, log: Lo
             raise
         # Another CPU and no emulator registered with binfmt_misc: nothing can run it here.
         log(
-            f"runtime: the smoke test was skipped: this machine can't run {interpreter.machine} programs "
+            f"runtime: the smoke test was skipped: this machine can't run {interpreter.target.machine} programs "
             "(qemu-user registered with binfmt_misc would run it)",
             kind="warning",
         )
         return
     version, _, failed = result.stdout.partition("\n")
-    expected = ".".join(map(str, interpreter.version))
+    expected = ".".join(map(str, interpreter.target.version))
     if version != expected:
         raise RuntimeBuildError(
             f"the relocatable copy of {interpreter.executable} does not run: it reports Python {version}"

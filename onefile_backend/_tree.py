@@ -109,6 +109,7 @@ def compile_bytecode(interpreter: Interpreter, stage: str, directory: str, store
     keyed by interpreter, name and source, so a rebuild compiles only what changed; they
     are returned, not written into the stage (creating a thousand files costs seconds).
     """
+    target = interpreter.target  # what the bytecode is for (compiled with interpreter.host)
     root = os.path.join(stage, directory)
     sources = sorted(
         os.path.join(path, name) for path, _, names in os.walk(root) for name in names if name.endswith(".py")
@@ -118,13 +119,13 @@ def compile_bytecode(interpreter: Interpreter, stage: str, directory: str, store
         with open(source, "rb") as f:
             content = f.read()
         display = os.path.relpath(source, stage)
-        keys[source] = hashlib.sha256(b"\0".join([interpreter.magic.encode(), display.encode(), content])).digest()
+        keys[source] = hashlib.sha256(b"\0".join([target.magic.encode(), display.encode(), content])).digest()
     bytecode = store.get_many(keys.values())
     missing = [source for source in sources if keys[source] not in bytecode]
     if missing:
         bytecode.update(_compile(interpreter, stage, {keys[source]: source for source in missing}, store))
     return [
-        FileEntry(os.path.relpath(_pyc_path(source, interpreter.cache_tag), stage), MODE_FILE, bytecode[keys[source]])
+        FileEntry(os.path.relpath(_pyc_path(source, target.cache_tag), stage), MODE_FILE, bytecode[keys[source]])
         for source in sources
         if keys[source] in bytecode  # not there: a syntax error (test data, Python 2 leftovers), as Python skips it
     ]

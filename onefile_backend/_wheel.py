@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 
 from ._capture import captured_output
 from ._errors import ConfigError, ResolveError
-from ._interpreters import Interpreter
+from ._target import Target
 
 
 def build_project_wheel(wheel_dir: str, config_settings: Mapping[str, Any] | None) -> str:
@@ -31,18 +31,6 @@ def build_project_wheel(wheel_dir: str, config_settings: Mapping[str, Any] | Non
     return os.path.join(wheel_dir, name)
 
 
-def _marker_environment(interpreter: Interpreter) -> dict[str, str]:
-    """PEP 508 marker values for the runtime (which may differ from the build's Python)."""
-    version = ".".join(map(str, interpreter.version))
-    machine = interpreter.machine or os.uname().machine
-    return {
-        "implementation_name": "cpython", "implementation_version": version, "os_name": "posix",
-        "platform_machine": machine, "platform_python_implementation": "CPython", "platform_system": "Linux",
-        "python_full_version": version, "python_version": interpreter.short_version, "sys_platform": "linux",
-        "platform_release": "", "platform_version": "",
-    }  # fmt: skip
-
-
 def wheel_metadata(wheel: str) -> email.message.Message:
     with zipfile.ZipFile(wheel) as archive:
         (name,) = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
@@ -50,12 +38,12 @@ def wheel_metadata(wheel: str) -> email.message.Message:
 
 
 def check_lock_covers(
-    wheel: str, extras: tuple[str, ...], distributions: dict[str, str], lock: str, interpreter: Interpreter
+    wheel: str, extras: tuple[str, ...], distributions: dict[str, str], lock: str, target: Target
 ) -> None:
     """Every requirement of the project must be met by what the lock installed."""
     headers = wheel_metadata(wheel)
     installed = {canonicalize_name(name): version for name, version in distributions.items()}
-    environment = _marker_environment(interpreter)
+    environment = target.marker_environment()
     unmet = []
     for text in headers.get_all("Requires-Dist") or []:
         requirement = Requirement(text)

@@ -73,7 +73,7 @@ def test_entry_point_choice():
 
 
 def test_interpreter_by_version_and_errors():
-    assert find_interpreter(None).version[:2] >= (3, 9)
+    assert find_interpreter(None).target.version[:2] >= (3, 9)
     with pytest.raises(Exception, match=r"no Python 3\.99 found"):
         find_interpreter("3.99")
     with pytest.raises(Exception, match="is not allowed"):
