@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -27,6 +26,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ._errors import EntryPointError, OnefileError, ResolveError
+from ._subprocess import run_tool
 from ._tree import Log
 
 _SCRIPT_GROUPS = ("console_scripts", "gui_scripts")
@@ -53,7 +53,7 @@ def _install_alone(requirement: Requirement, target: str, python: str | None) ->
     version = re.fullmatch(r"(3\.\d+)t?", python or "")
     if version:
         command += ["--python-version", version[1]]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = run_tool(command, what=f"--from '{requirement}': cannot be installed", check=False)
     if result.returncode != 0:
         lines = [line.strip(" ×╰─▶│") for line in (result.stderr or result.stdout).splitlines()]
         detail = " ".join(line for line in lines if line)
