@@ -1,0 +1,71 @@
+"""The programs a build runs (run_tool) and what a build is for (Target), without building."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import pytest
+
+from onefile_backend._errors import ConfigError, OnefileError, ToolError
+from onefile_backend._subprocess import run_tool
+from onefile_backend._target import Target, choose_target, host_machine
+
+HERE = Target(host_machine(), (3, 12, 8), "", False, "cpython-312", "cb0d0d0a")
+OTHER = "aarch64" if host_machine() != "aarch64" else "x86_64"
+
+
+def test_a_failing_tool_is_named_with_its_status_and_last_lines() -> None:
+    script = "import sys\nfor n in range(10): print('line', n, file=sys.stderr)\nsys.exit(3)"
+    with pytest.raises(ToolError) as raised:
+        run_tool([sys.executable, "-c", script], what="cannot do the thing")
+    error = raised.value
+    assert isinstance(error, OnefileError) and error.user_error
+    assert (error.tool, error.status) == (f"{sys.executable.rsplit('/', 1)[-1]}", 3)
+    assert str(error).startswith(f"cannot do the thing: {error.tool} exited with status 3: line 4 line 5")
+    assert str(error).endswith("line 9") and "\n" not in str(error)
+
+
+def test_a_failure_is_returned_when_not_checked() -> None:
+    result = run_tool([sys.executable, "-c", "print('out'); raise SystemExit(2)"], what="x", check=False)
+    assert (result.returncode, result.stdout) == (2, "out\n")
+
+
+def test_a_hung_tool_is_stopped_and_named() -> None:
+    with pytest.raises(ToolError, match=r"^cannot wait \(after 0\.5 s\): python\S* did not finish in time$"):
+        run_tool([sys.executable, "-c", "import time; time.sleep(30)"], what="cannot wait", timeout=0.5)
+
+
+def test_a_tool_that_cannot_start_is_the_caller_s_to_explain() -> None:
+    with pytest.raises(FileNotFoundError):
+        run_tool(["/nonexistent/tool"], what="x")
+
+
+def test_verbose_shows_the_command_and_all_its_output(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ONEFILE_VERBOSE", "1")
+    run_tool([sys.executable, "-c", "print('one'); print('two')"], what="x")
+    assert capsys.readouterr().err.endswith("\n< one\n< two\n")
+    monkeypatch.delenv("ONEFILE_VERBOSE")
+    run_tool([sys.executable, "-c", "print('one')"], what="x")
+    assert capsys.readouterr().err == ""
+
+
+def test_target_platform_is_this_machine_s_unless_a_floor_or_another_cpu() -> None:
+    assert HERE.platform is None
+    assert dataclasses.replace(HERE, min_glibc=(2, 28)).platform == f"{host_machine()}-manylinux_2_28"
+    assert dataclasses.replace(HERE, machine=OTHER).platform == f"{OTHER}-manylinux_2_17"
+
+
+def test_target_markers_are_the_target_s() -> None:
+    markers = dataclasses.replace(HERE, machine=OTHER).marker_environment()
+    assert (markers["platform_machine"], markers["python_version"], markers["python_full_version"]) == (
+        OTHER, "3.12", "3.12.8",
+    )  # fmt: skip
+
+
+def test_a_target_the_runtime_is_not_for_is_refused() -> None:
+    assert choose_target(HERE, "/py", None, (2, 28)) == dataclasses.replace(HERE, min_glibc=(2, 28))
+    with pytest.raises(ConfigError, match=rf"^tool\.onefile\.target: '{OTHER}', but the runtime /py is for "):
+        choose_target(HERE, "/py", OTHER, None)
