@@ -392,7 +392,7 @@ static int of_main_repair(const struct of_binary *b)
  * repair the layers and exec once more. Returns only on failure, with of_error set. */
 static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_t saved_umask)
 {
-    int cold, app_fd = -1, err, rc = -1;
+    int cold, runtime_fd = -1, app_fd = -1, err, rc = -1;
     struct stat st;
     long keep_days;
 
@@ -404,13 +404,17 @@ static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_
     }
     if (of_gc_keep_days(&keep_days) != 0)
         goto cleanup;
-    /* A warm start: a stat, then the open, fstat and flock of of_cache_use, which also
-     * tell whether the app directory is there. */
-    cold = !of_cache_exists(b->dirs[OF_LAYER_RUNTIME]) ||
+    /* A warm start: both layers held (of_cache_use: open and flock of the runtime; open,
+     * fstat and flock of the app), which also tells whether they are there. The app's
+     * Python inherits both locks: a clean-up, even one that read the cache before this
+     * start, removes neither while it runs. */
+    cold = (runtime_fd = of_cache_use(b->dirs[OF_LAYER_RUNTIME], NULL)) < 0 ||
            (app_fd = of_cache_use(b->dirs[OF_LAYER_APP], &st)) < 0;
     if (cold) {
         if (of_main_unpack(b) != 0)
             goto cleanup;
+        if (runtime_fd < 0)
+            runtime_fd = of_cache_use(b->dirs[OF_LAYER_RUNTIME], NULL);
         if (app_fd < 0)
             app_fd = of_cache_use(b->dirs[OF_LAYER_APP], &st);
         of_gc_spawn(b->root->path, keep_days); /* while the app runs, holding its layer */
@@ -423,9 +427,12 @@ static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_
         umask(022);
         if (app_fd >= 0)
             close(app_fd);
-        app_fd = -1;
+        if (runtime_fd >= 0)
+            close(runtime_fd);
+        app_fd = runtime_fd = -1;
         if (of_main_repair(b) < 0)
             goto cleanup;
+        runtime_fd = of_cache_use(b->dirs[OF_LAYER_RUNTIME], NULL);
         app_fd = of_cache_use(b->dirs[OF_LAYER_APP], &st);
         umask(saved_umask);
         err = of_main_exec(b, argc, argv);
@@ -434,6 +441,8 @@ static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_
 cleanup:
     if (app_fd >= 0)
         close(app_fd);
+    if (runtime_fd >= 0)
+        close(runtime_fd);
     return rc;
 }
 

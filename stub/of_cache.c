@@ -587,18 +587,20 @@ cleanup:
 
 int of_cache_use(const char *final, struct stat *st)
 {
-    struct stat named;
+    struct stat named, own;
     int fd, err;
 
     /* Not O_CLOEXEC: the app's Python keeps it, and so the lock, for as long as it runs. */
     fd = open(final, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
         return -1;
-    if (fstat(fd, st) != 0)
+    if (st == NULL)
+        st = &own; /* only needed when a clean-up holds the layer (below) */
+    else if (fstat(fd, st) != 0)
         goto fail;
     if (flock(fd, LOCK_SH | LOCK_NB) == 0)
         return fd;
-    if (errno != EWOULDBLOCK)
+    if (errno != EWOULDBLOCK || (st == &own && fstat(fd, st) != 0))
         goto fail;
     /* A clean-up holds it for the moment it takes to move it out of place (or to find
      * it in use): wait for that, then make sure it is still there. */

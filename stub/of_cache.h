@@ -86,7 +86,8 @@ int of_cache_write(const char *kind_dir, const char *key, const char *final, con
 /* Open the layer directory `final` (not close-on-exec) with a shared flock that tells
  * a clean-up it is in use for as long as the fd (inherited across exec and fork) stays
  * open; *st is its stat. Returns the fd, or -1 with errno set (ENOENT if it is not
- * there or was just removed). Costs open, fstat and flock. */
+ * there or was just removed). Costs open, fstat and flock; open and flock when `st` is
+ * NULL. */
 int of_cache_use(const char *final, struct stat *st);
 
 /* Record a layer's last use (its directory's mtime, `st` from of_cache_use) when the
