@@ -104,6 +104,15 @@ def _unpack(archive_path: str, destination: str, label: str) -> None:
         shutil.rmtree(temporary, ignore_errors=True)
 
 
+def archive_key(executable: str) -> str | None:
+    """For an interpreter unpacked from an archive (``<build cache>/runtimes/<sha256[:32]>/``),
+    that key: the archive's identity, whatever the unpacked files' paths and times."""
+    cache = os.path.join(build_cache_dir(), "runtimes")
+    relative = os.path.relpath(os.path.realpath(executable), os.path.realpath(cache))
+    key = relative.split(os.sep, 1)[0]
+    return key if len(key) == 32 and all(c in "0123456789abcdef" for c in key) else None
+
+
 def interpreter_from_archive(archive: ArchiveRuntime, log: Log) -> str:
     """Make the archive's interpreter available on disk; return its path."""
     cache = os.path.join(build_cache_dir(), "runtimes")

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from . import __version__
+from ._archives import archive_key
 from ._buildcache import BlobStore, build_cache_dir
 from ._elf import is_elf, program_interpreter, read_elf, resolve_libraries, set_rpath, strip
 from ._errors import RuntimeBuildError
@@ -84,16 +85,20 @@ def _identity(interpreter: Interpreter, epoch: int) -> str:
         info = os.stat(path)
         return [path, info.st_size, info.st_mtime_ns]
 
-    facts = {
+    facts: dict[str, object] = {
         "backend": __version__,
         "recipe": RECIPE_VERSION,
         "level": COMPRESSION_LEVEL,
         "epoch": epoch,
-        "executable": fingerprint(interpreter.executable),
-        "libpython": fingerprint(interpreter.libpython),
-        "stdlib": fingerprint(os.path.join(interpreter.stdlib, "os.py")),
-        "dynload": sorted(os.listdir(interpreter.dynload)) if os.path.isdir(interpreter.dynload) else [],
     }
+    archive = archive_key(interpreter.executable)
+    if archive is not None:  # from an archive: its SHA-256 says what it holds
+        facts["archive"] = archive
+    else:  # installed here: what its files are now
+        facts["executable"] = fingerprint(interpreter.executable)
+        facts["libpython"] = fingerprint(interpreter.libpython)
+        facts["stdlib"] = fingerprint(os.path.join(interpreter.stdlib, "os.py"))
+        facts["dynload"] = sorted(os.listdir(interpreter.dynload)) if os.path.isdir(interpreter.dynload) else []
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
 
 
