@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 from importlib import resources
 
 from ._bootstrap import render_zipapp_main
 from ._errors import AssembleError
 from ._format import MODE_FILE, Block, FileEntry, Needs, encode_block, write_binary
+from ._target import host_machine, normalise_machine
 
 #: A launcher to use instead of the bundled one (for the stub's own tests and development).
 ENV_STUB = "ONEFILE_STUB"
-
-#: ``platform.machine()`` spellings of the CPUs there are launchers for (setup.py's MACHINES).
-_MACHINE_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "arm64": "aarch64", "armv8": "aarch64"}
-
-
-def normalise_machine(machine: str) -> str:
-    """``x86_64`` or ``aarch64`` for the names systems give those CPUs; others lower-cased."""
-    machine = machine.lower()
-    return _MACHINE_ALIASES.get(machine, machine)
-
-
-def host_machine() -> str:
-    return normalise_machine(platform.machine())
 
 
 def stub_for(machine: str) -> bytes:

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Union
 
 from ._errors import ConfigError, OnefileError
 from ._glibc import Version, parse_floor
+from ._target import MACHINES, normalise_machine
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,12 +19,11 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 #: ``[tool.onefile]`` keys; ``config_settings`` (``-C key=value``) may override each.
 KNOWN_KEYS = ("entry-point", "python", "output", "extras", "lock", "exclude", "keep-tests", "min-glibc", "target")
-#: The CPUs there are launchers for, and other names for them.
-TARGETS = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+
 #: Found next to pyproject.toml when ``lock`` is not given (PEP 751's default name).
 DEFAULT_LOCK = "pylock.toml"
 _EXTRA_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
-_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2", ".tar")
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2", ".tar")
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def _check_python(value: Any, project_dir: str) -> PythonChoice:
         raise ConfigError(
             "tool.onefile.python", f'{text!r}: a URL needs its checksum: python = {{ url = "...", sha256 = "..." }}'
         )
-    if text.endswith(_ARCHIVE_SUFFIXES):
+    if text.endswith(ARCHIVE_SUFFIXES):
         return ArchiveRuntime(os.path.join(project_dir, os.path.expanduser(text)), None)
     if text.startswith("cpython-"):
         if not _DOWNLOAD_REQUEST.match(text):
@@ -136,9 +136,9 @@ def _check_python(value: Any, project_dir: str) -> PythonChoice:
 
 
 def _check_target(value: Any) -> str:
-    if not isinstance(value, str) or value.lower() not in TARGETS:
+    if not isinstance(value, str) or normalise_machine(value) not in MACHINES:
         raise ConfigError("tool.onefile.target", f"{value!r} is not allowed (expected x86_64 or aarch64)")
-    return TARGETS[value.lower()]
+    return normalise_machine(value)
 
 
 def _find_lock(project_dir: str, value: Any) -> str | None:

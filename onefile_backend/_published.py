@@ -25,12 +25,12 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ._config import ARCHIVE_SUFFIXES
 from ._errors import EntryPointError, OnefileError, ResolveError
 from ._subprocess import run_tool
 from ._tree import Log
 
 _SCRIPT_GROUPS = ("console_scripts", "gui_scripts")
-_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2", ".tar")
 _EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
 
 
@@ -134,7 +134,7 @@ def build_published(
     if output is not None:
         onefile["output"] = output
     if python is not None:  # a path is the caller's, relative to where they are
-        is_path = "/" in python or python.endswith(_ARCHIVE_SUFFIXES)
+        is_path = "/" in python or python.endswith(ARCHIVE_SUFFIXES)
         onefile["python"] = os.path.abspath(os.path.expanduser(python)) if is_path else python
     if lock is not None:
         if not os.path.isfile(lock):

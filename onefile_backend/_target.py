@@ -16,11 +16,20 @@ from dataclasses import dataclass
 from ._errors import ConfigError
 from ._glibc import Version, uv_platform
 
+#: The CPUs there are launchers for, and other names systems give them.
+MACHINES = ("x86_64", "aarch64")
+_MACHINE_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "arm64": "aarch64", "armv8": "aarch64"}
+
+
+def normalise_machine(machine: str) -> str:
+    """``x86_64`` or ``aarch64`` for the names systems give those CPUs; others lower-cased."""
+    machine = machine.lower()
+    return _MACHINE_ALIASES.get(machine, machine)
+
 
 def host_machine() -> str:
     """This machine's CPU, spelled as targets are (``x86_64``, ``aarch64``)."""
-    machine = os.uname().machine.lower()
-    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+    return normalise_machine(os.uname().machine)
 
 
 @dataclass(frozen=True)

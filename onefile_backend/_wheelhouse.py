@@ -129,7 +129,8 @@ def _build_checkout_launcher(setup_py: str, machine: str, launcher: str) -> None
 def _ensure_launcher() -> None:
     """In a checkout, (re)build this machine's launcher when its sources changed; an
     installed copy must have it."""
-    from ._assemble import host_machine, stub_for
+    from ._assemble import stub_for
+    from ._target import host_machine
 
     machine = host_machine()
     root = os.path.dirname(PACKAGE_DIR)
