@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -161,3 +162,13 @@ def behaviour(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_binary(EXAMPLES / "hello", tmp_path_factory.mktemp("hello"))
+
+
+def wait_stopped(pid: int) -> None:
+    """Wait until process ``pid`` is stopped (SIGSTOP), at most 30 s."""
+    for _ in range(600):
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} never stopped")

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PROJECTS, Hidden, build_binary
+from conftest import PROJECTS, Hidden, build_binary, wait_stopped
 from test_reliability import ERROR, make_stub, split
 
 from onefile_backend._assemble import zipapp_block
@@ -167,15 +167,6 @@ def verify(hidden: Hidden, binary: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
-def _wait_stopped(pid: int) -> None:
-    for _ in range(600):
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "T":
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"process {pid} never stopped")
-
-
 # ---- clean-up ----
 
 
@@ -236,7 +227,7 @@ def test_a_layer_being_unpacked_survives_a_cleanup(hidden: Hidden, hooked_maker:
     # `new` stops half-way through its runtime layer, holding that layer's lock.
     stopped = hidden.popen([str(new), "stopped"], {"ONEFILE_TEST_STOP": "entry:100"})
     try:
-        _wait_stopped(stopped.pid)
+        wait_stopped(stopped.pid)
         assert any(n.startswith(".tmp-") for n in os.listdir(cache / "runtime"))
         assert run_ok(hidden, hooked_maker.binary("otherapp", 0), "cold") == ""
         wait_for_cleanup(cache)

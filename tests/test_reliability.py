@@ -27,7 +27,7 @@ from unittest import mock
 
 import pytest
 import zstandard
-from conftest import PROJECTS, REPO, Hidden, build_binary
+from conftest import PROJECTS, REPO, Hidden, build_binary, wait_stopped
 
 from onefile_backend import _format
 from onefile_backend._assemble import zipapp_block
@@ -296,21 +296,12 @@ def test_killed_while_sweeping_a_leftover(hidden: Hidden, hooked: list[Path]) ->
     assert_one_of_each(hidden.cache)
 
 
-def _wait_stopped(pid: int) -> None:
-    for _ in range(600):
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "T":
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"process {pid} never stopped")
-
-
 def test_sweeping_spares_a_live_unpacker(hidden: Hidden, hooked: list[Path]) -> None:
     runtime_entries = read_trailer(str(hooked[0])).runtime.entry_count
     # A stops half-way through its app layer (the runtime done), holding its lock.
     live = hidden.popen([str(hooked[0]), "live"], {"ONEFILE_TEST_STOP": f"entry:{runtime_entries + 3}"})
     try:
-        _wait_stopped(live.pid)
+        wait_stopped(live.pid)
         # B is killed half-way through its own app layer: a leftover.
         dead = hidden.run([str(hooked[1])], {"ONEFILE_TEST_KILL": "entry:3"})
         assert dead.returncode == -signal.SIGKILL

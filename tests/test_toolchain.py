@@ -13,7 +13,7 @@ import pytest
 from conftest import HOST_MACHINE, REPO, SETUP_PY, _stub_is_stale
 from elftools.elf.elffile import ELFFile
 
-from onefile_backend import _assemble
+from onefile_backend import _assemble, _target
 from onefile_backend._errors import AssembleError
 
 # Hides the C toolchain, make, and zstd's headers and libraries by bind-mounting an empty
@@ -58,7 +58,7 @@ def aarch64_launcher() -> Path:
 
 
 def test_machine_names_are_normalised() -> None:
-    assert [_assemble.normalise_machine(m) for m in ("x86_64", "AMD64", "aarch64", "arm64")] == [
+    assert [_target.normalise_machine(m) for m in ("x86_64", "AMD64", "aarch64", "arm64")] == [
         "x86_64",
         "x86_64",
         "aarch64",
