@@ -387,8 +387,8 @@ static int of_main_repair(const struct of_binary *b)
 }
 
 /* Start the app: unpack the missing layers (a cold start, which also starts a clean-up
- * of the cache in the background), hold the app directory while the app runs
- * (of_cache_use), exec. When the exec fails as a damaged layer would make it fail,
+ * of the cache in the background), hold the runtime and app directories while the app
+ * runs (of_cache_use), exec. When the exec fails as a damaged layer would make it fail,
  * repair the layers and exec once more. Returns only on failure, with of_error set. */
 static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_t saved_umask)
 {
@@ -417,7 +417,7 @@ static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_
             runtime_fd = of_cache_use(b->dirs[OF_LAYER_RUNTIME], NULL);
         if (app_fd < 0)
             app_fd = of_cache_use(b->dirs[OF_LAYER_APP], &st);
-        of_gc_spawn(b->root->path, keep_days); /* while the app runs, holding its layer */
+        of_gc_spawn(b->root->path, keep_days); /* while the app runs, holding its layers */
     } else {
         of_cache_touch(app_fd, &st);
     }
