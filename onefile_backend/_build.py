@@ -17,6 +17,7 @@ from ._entrypoints import choose_entry_point, read_scripts
 from ._errors import AssembleError, ConfigError
 from ._format import PREFIX_APP, Needs, app_id, encode_block, join_blocks
 from ._glibc import GlibcNeeds, check_floor, format_version, trailer_bitmap
+from ._indexes import IndexSettings, read_index_settings, report_index_settings
 from ._interpreters import find_interpreter
 from ._plan import BuildPlan
 from ._resolve import manifest_entry, stage_app
@@ -92,15 +93,19 @@ def build_binary(
     config_settings: Mapping[str, Any] | None = None,
     *,
     wheel: str | None = None,
+    indexes: IndexSettings | None = None,
     log: Log,
 ) -> str:
     """Build ``<output_dir>/<name>`` from the project; return the file's basename.
 
-    ``wheel`` is the project's wheel when the caller has just built it.
+    ``wheel`` is the project's wheel when the caller has just built it; ``indexes`` where
+    packages come from when the caller has read that (else the settings found from here).
     """
     started = time.monotonic()
     stages = _Stages()
     config = load_config(project_dir, config_settings)
+    indexes = indexes or read_index_settings(config.project_dir)
+    report_index_settings(indexes, log)
     epoch = source_date_epoch()
     python = config.python
     if isinstance(python, ArchiveRuntime):
@@ -121,6 +126,7 @@ def build_binary(
             work=work,
             store=store,
             log=log,
+            indexes=indexes,
         )
         if wheel is None:
             log("wheel: building the project with setuptools")
@@ -147,6 +153,7 @@ def build_binary(
                 "glibc_versions": [format_version(version) for version in glibc.versions()],
                 "runtime_libraries": list(runtime.libraries),
                 "distributions": app.distributions,
+                "indexes": indexes.to_json(),
             }
         )
         with stages.timed("compress"):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ._buildcache import BlobStore
 from ._config import Config
+from ._indexes import IndexSettings
 from ._interpreters import Interpreter
 from ._target import Target
 from ._tree import Log
@@ -26,3 +27,4 @@ class BuildPlan:
     work: str  # a scratch directory, removed after the build
     store: BlobStore  # the build cache
     log: Log
+    indexes: IndexSettings  # where packages come from

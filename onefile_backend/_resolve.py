@@ -77,8 +77,10 @@ def _stage_dependencies(plan: BuildPlan, wheel: str) -> tuple[Block, dict[str, s
         with open(lock, encoding="utf-8", errors="replace") as lock_file:
             pins = lock_file.read()
     else:
-        pins = pin_dependencies(wheel, config.extras, interpreter, store, platform)
-    key = dependencies_key(interpreter, pins, config.exclude, config.keep_tests, plan.level, plan.epoch, platform)
+        pins = pin_dependencies(wheel, config.extras, interpreter, store, plan.indexes, platform)
+    key = dependencies_key(
+        interpreter, pins, config.exclude, config.keep_tests, plan.level, plan.epoch, plan.indexes, platform
+    )
     if key is not None:
         found = store.get_many([key, key + b"-data"])
         if len(found) == 2:
@@ -91,7 +93,7 @@ def _stage_dependencies(plan: BuildPlan, wheel: str) -> tuple[Block, dict[str, s
     if not pins.strip():
         return Block(b"", ()), {}, GlibcNeeds()
     stage = os.path.join(plan.work, "dependencies")
-    install_dependencies(interpreter, stage, plan.work, lock=lock, pins=pins, platform=platform)
+    install_dependencies(interpreter, stage, plan.work, lock=lock, pins=pins, platform=platform, indexes=plan.indexes)
     warnings: list[str] = []
 
     def recording(message: str, kind: str = "info") -> None:
@@ -134,7 +136,7 @@ def stage_app(plan: BuildPlan, wheel: str, entry_point: EntryPoint) -> AppTree:
     check_extras(wheel, extras)
     dependencies, distributions, deps_glibc = _stage_dependencies(plan, wheel)
     stage = os.path.join(plan.work, "project")
-    install_wheel(interpreter, stage, wheel)
+    install_wheel(interpreter, stage, wheel, plan.indexes)
     entries, own, glibc = _process(stage, plan, plan.log, False)
     if lock is not None:
         check_lock_covers(wheel, extras, distributions, lock, plan.target)
