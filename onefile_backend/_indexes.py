@@ -30,6 +30,7 @@ environment only: every URL this module shows, logs or records is :func:`redact`
 
 from __future__ import annotations
 
+import base64
 import configparser
 import contextlib
 import hashlib
@@ -39,7 +40,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ._errors import IndexSettingError
 
@@ -234,18 +235,62 @@ class IndexSettings:
             return IndexSettingError(
                 "no-index", setting.origin, f"{setting}: {name} is not in the find-links locations ({places or 'none'})"
             )
+        # uv takes an index that refuses (401, 403) for one without the package, and says so
+        # in a hint, at times: ask the indexes once more ourselves, to say which refused.
+        refused = re.search(r"An index URL \((\S+)\) could not be queried due to (.+?)\.?$", output, re.MULTILINE)
         fetched = re.search(r"Failed to (?:fetch|read from the registry for [^:]*): `?([^`\s]+?)`?(?:\s|$)", output)
-        if not fetched:
+        if refused:
+            url, reason = _without_credentials(refused[1]), redact(refused[2])
+        elif missing and missing[2] == "package registry" and self.source != "pypi":
+            return self._probe(missing[1])
+        elif fetched:
+            url = _without_credentials(fetched[1])
+            causes = [line.split("cause:", 1)[1].strip() for line in output.splitlines() if "cause:" in line]
+            reason = redact(causes[-1] if causes else "failed")
+        else:
             return None
-        url = _without_credentials(fetched[1])
-        causes = [line.split("cause:", 1)[1].strip() for line in output.splitlines() if "cause:" in line]
-        reason = redact(causes[-1] if causes else "failed")
         candidates = [s for s in self._listed() if s.key in (*_URL_KEYS, "find-links")]
         for setting in candidates:
             base = _without_credentials(setting.value.split("=", 1)[1] if _is_named(setting) else setting.value)
             if url.startswith(base.rstrip("/")):
-                return IndexSettingError(setting.key, setting.origin, f"{setting}: cannot be reached: {reason}")
+                return IndexSettingError(setting.key, setting.origin, f"{setting}: request failed: {reason}")
         return None
+
+    def _probe(self, name: str) -> IndexSettingError | None:
+        """The first index (http or https) that refuses the page of project ``name``."""
+        import ssl
+        import urllib.error
+        import urllib.request
+
+        context = ssl.create_default_context(cafile=self.cert.value if self.cert else None)
+        for setting in self.settings:
+            if setting.key not in _URL_KEYS:
+                continue
+            base = setting.value.split("=", 1)[1] if _is_named(setting) else setting.value
+            parts = urlsplit(base)
+            if parts.scheme not in ("http", "https"):
+                continue
+            request = urllib.request.Request(_without_credentials(base).rstrip("/") + f"/{_canonical(name)}/")
+            if parts.username is not None:
+                login = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+                request.add_header("Authorization", "Basic " + base64.b64encode(login).decode())
+            try:
+                urllib.request.urlopen(request, timeout=30, context=context).close()
+            except urllib.error.HTTPError as exc:
+                if exc.code in (401, 403, 407) or exc.code >= 500:
+                    return IndexSettingError(
+                        setting.key, setting.origin, f"{setting}: request failed: HTTP {exc.code} {exc.reason}"
+                    )
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                return IndexSettingError(
+                    setting.key, setting.origin, f"{setting}: request failed: {redact(str(reason))}"
+                )
+        return None
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _is_named(setting: Setting) -> bool:
@@ -279,7 +324,7 @@ def _pip_config_files(environ: Mapping[str, str]) -> list[str]:
     chosen = environ.get("PIP_CONFIG_FILE")
     if chosen == os.devnull:
         return []
-    home = os.path.expanduser("~")
+    home = environ.get("HOME") or os.path.expanduser("~")
     config_dirs = (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
     files = [os.path.join(d, "pip", "pip.conf") for d in config_dirs if d] + ["/etc/pip.conf"]
     if not (chosen and os.path.exists(chosen)):  # pip skips the user's files then
@@ -393,7 +438,8 @@ def _uv_config_files(directory: str, environ: Mapping[str, str]) -> tuple[list[s
     if explicit:
         return [explicit], None
     project = _uv_project_config(directory)
-    user_dir = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    home = environ.get("HOME") or os.path.expanduser("~")
+    user_dir = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     files = [os.path.join(user_dir, "uv", "uv.toml")]
     config_dirs = [d for d in (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep) if d]
     system = [os.path.join(d, "uv", "uv.toml") for d in config_dirs] + ["/etc/uv/uv.toml"]
