@@ -340,7 +340,7 @@ def test_from_a_published_tool_with_pypi_out_of_reach(black_index: Path, tmp_pat
             https_proxy=blocked, http_proxy=blocked, all_proxy=blocked,
             NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
         )  # fmt: skip
-        result = run_onefile("build", "--binary", "--from", "black==25.1.0", "-o", str(tmp_path), env=env, cwd=tmp_path)
+        result = run_onefile("build", "--binary", "--from", "black==25.1.0", "--script", "black", "-o", str(tmp_path), env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert any(path.startswith("/files/black-25.1.0") for path in server.requests)
     ran = subprocess.run([str(tmp_path / "black"), "--version"], capture_output=True, text=True)
