@@ -211,6 +211,25 @@ def test_find_links_alone_with_no_index(private_index: Path, tmp_path: Path) -> 
     assert ran.stdout.strip() == "six 1.16.0 from the private index"
 
 
+@pytest.mark.integration
+def test_a_pylock_installs_from_its_own_urls(private_index: Path, tmp_path: Path) -> None:
+    """The lock names the private index's file: that is what goes in, whatever index is set."""
+    project = copy_project("privateindex", tmp_path)
+    wheel = private_index / "files" / "six-1.16.0-py2.py3-none-any.whl"
+    with serve(private_index) as server:
+        (project / "pylock.toml").write_text(
+            'lock-version = "1.0"\ncreated-by = "test"\n\n[[packages]]\nname = "six"\nversion = "1.16.0"\n'
+            f'index = "{url_of(server)}"\n\n[[packages.wheels]]\nname = "{wheel.name}"\n'
+            f'url = "http://127.0.0.1:{server.server_port}/files/{wheel.name}"\n'
+            f'hashes = {{ sha256 = "{hashlib.sha256(wheel.read_bytes()).hexdigest()}" }}\n'
+        )
+        result = run_onefile("build", "--binary", "-n", str(project), "-o", str(tmp_path / "dist"), env=build_env())
+        assert result.returncode == 0, result.stderr
+        assert f"/files/{wheel.name}" in server.requests
+    ran = subprocess.run([str(tmp_path / "dist" / "privateindex")], capture_output=True, text=True)
+    assert ran.stdout.strip() == "six 1.16.0 from the private index"
+
+
 # -- bad settings ---------------------------------------------------------------------
 
 
