@@ -167,12 +167,10 @@ class IndexSettings:
         return lines
 
     def to_json(self) -> dict[str, Any]:
-        """The manifest's record of it (``inspect`` shows it), credentials removed."""
-        return {
-            "source": self.source,
-            "settings": [setting.to_json() for setting in self._listed()],
-            "offline": self.offline is not None,
-        }
+        """The manifest's record of it (``inspect`` shows it), credentials removed. Not
+        whether the build was offline: that changes nothing in the binary, which stays
+        byte for byte the same as an online build's."""
+        return {"source": self.source, "settings": [setting.to_json() for setting in self._listed()]}
 
     def identity(self) -> list[Any]:
         """What, of these settings, can change which files an install gets (for cache keys)."""
@@ -241,7 +239,7 @@ class IndexSettings:
         fetched = re.search(r"Failed to (?:fetch|read from the registry for [^:]*): `?([^`\s]+?)`?(?:\s|$)", output)
         if refused:
             url, reason = _without_credentials(refused[1]), redact(refused[2])
-        elif missing and missing[2] == "package registry" and self.source != "pypi":
+        elif missing and missing[2] == "package registry" and self.source == "pip":
             return self._probe(missing[1])
         elif fetched:
             url = _without_credentials(fetched[1])
@@ -257,7 +255,9 @@ class IndexSettings:
         return None
 
     def _probe(self, name: str) -> IndexSettingError | None:
-        """The first index (http or https) that refuses the page of project ``name``."""
+        """The first of pip's indexes (http or https) that refuses the page of project
+        ``name``, asked with the credentials uv has: the URL's, else ``~/.netrc``'s."""
+        import netrc
         import ssl
         import urllib.error
         import urllib.request
@@ -271,9 +271,16 @@ class IndexSettings:
             if parts.scheme not in ("http", "https"):
                 continue
             request = urllib.request.Request(_without_credentials(base).rstrip("/") + f"/{_canonical(name)}/")
+            login = None
             if parts.username is not None:
-                login = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-                request.add_header("Authorization", "Basic " + base64.b64encode(login).decode())
+                login = (unquote(parts.username), unquote(parts.password or ""))
+            else:
+                with contextlib.suppress(OSError, netrc.NetrcParseError):
+                    found = netrc.netrc(os.environ.get("NETRC")).authenticators(parts.hostname or "")
+                    login = (found[0], found[2] or "") if found else None
+            if login is not None:
+                token = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
+                request.add_header("Authorization", f"Basic {token}")
             try:
                 urllib.request.urlopen(request, timeout=30, context=context).close()
             except urllib.error.HTTPError as exc:

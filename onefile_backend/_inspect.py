@@ -78,8 +78,6 @@ def render(facts: dict[str, Any]) -> str:
     for number, setting in enumerate(indexes.get("settings", ())):  # written without credentials
         label = "indexes" if number == 0 else ""
         lines.append(f"{label:<13} {setting['setting']} {setting['value']} (from {setting['from']})")
-    if indexes.get("offline"):
-        lines.append(f"{'':<13} built offline (from uv's cache and local directories only)")
     for name, layer in facts["layers"].items():
         lines.append(
             f"{name + ' layer':<13} {layer['size'] / 1e6:.1f} MB, {layer['entries']} entries, "
