@@ -21,7 +21,7 @@ import threading
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from conftest import EXAMPLES, REPO, copy_project
@@ -158,10 +158,11 @@ def errors_of(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
 
 
-def inspect_json(binary: Path) -> dict:  # type: ignore[type-arg]
+def inspect_json(binary: Path) -> dict[str, Any]:
     result = run_onefile("inspect", "--json", str(binary), env=build_env())
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    facts: dict[str, Any] = json.loads(result.stdout)
+    return facts
 
 
 def assert_private_six(binary: Path, url: str, origin: str) -> None:
@@ -437,3 +438,30 @@ def test_a_bad_pip_conf_value_names_the_file(tmp_path: Path) -> None:
 def test_redact_removes_every_credential() -> None:
     text = "https://user:pass@host/simple and http://token@other/x, `https://a:b@c/d`"
     assert redact(text) == "https://***@host/simple and http://***@other/x, `https://***@c/d`"
+
+
+def test_pip_files_are_merged_as_pip_merges_them(tmp_path: Path) -> None:
+    """Against pip itself: ``pip config list`` (merged files, by section) in the same environment."""
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
+        **_home(tmp_path),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    _write(tmp_path / "etc" / "pip" / "pip.conf", "[global]\nindex-url = https://g.example/simple\nfind-links = /g\n[install]\nextra-index-url = https://i.example/simple\n")
+    _write(tmp_path / "home" / ".pip" / "pip.conf", "[global]\nfind-links = /legacy\nindex-url = https://legacy.example/simple\n")
+    _write(tmp_path / "config" / "pip" / "pip.conf", "[global]\nindex-url = https://u.example/simple\n")
+    listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"], env=environ, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip(f"pip config list: {listed.stderr.strip()}")
+    pips = dict(line.split("=", 1) for line in listed.stdout.splitlines())
+    expected = {
+        "index-url": pips["global.index-url"].strip("'"),
+        "extra-index-url": pips["install.extra-index-url"].strip("'"),
+        "find-links": pips["global.find-links"].strip("'"),
+    }
+    ours = {s.key: s.value for s in read_index_settings(str(tmp_path), environ).settings}
+    assert ours == expected == {
+        "index-url": "https://u.example/simple",
+        "extra-index-url": "https://i.example/simple",
+        "find-links": "/legacy",
+    }
