@@ -39,7 +39,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Mapping
+from typing import Any, Callable, Iterator, Literal, Mapping
 from urllib.parse import unquote, urlsplit
 
 from ._errors import IndexSettingError
@@ -565,7 +565,7 @@ def read_index_settings(directory: str, environ: Mapping[str, str] | None = None
     )
 
 
-def report_index_settings(settings: IndexSettings, log: Any) -> None:
+def report_index_settings(settings: IndexSettings, log: Callable[[str], None]) -> None:
     """Log the settings, unless this build (this process or the front end that started
     it) already said the same."""
     lines = settings.report()

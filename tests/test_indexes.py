@@ -179,7 +179,7 @@ def assert_private_six(binary: Path, url: str, origin: str) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("where", ["PIP_INDEX_URL", "pip.conf", "UV_INDEX_URL", "uv over pip"])
+@pytest.mark.parametrize("where", ["PIP_INDEX_URL", "pip.conf", "UV_INDEX_URL", "uv over pip", "tool.uv"])
 def test_the_package_comes_from_the_configured_index(where: str, private_index: Path, tmp_path: Path) -> None:
     project = copy_project("privateindex", tmp_path)
     with serve(private_index) as server:
@@ -188,6 +188,10 @@ def test_the_package_comes_from_the_configured_index(where: str, private_index: 
             config = tmp_path / "pip.conf"
             config.write_text(f"[global]\nindex-url = {url}\n")
             env, origin = build_env(PIP_CONFIG_FILE=str(config)), f"{config} [global]"
+        elif where == "tool.uv":  # the project's own uv settings, which uv reads itself
+            with open(project / "pyproject.toml", "a") as f:
+                f.write(f'\n[tool.uv]\nindex-url = "{url}"\n')
+            env, origin = build_env(), f"{project}/pyproject.toml [tool.uv]"
         elif where == "uv over pip":  # pip's points nowhere: uv's must win
             unreachable = f"http://127.0.0.1:{closed_port()}/simple"
             env, origin = build_env(UV_INDEX_URL=url, PIP_INDEX_URL=unreachable), "UV_INDEX_URL"
