@@ -3,7 +3,7 @@
 import io
 import zipfile
 
-from onefile_backend import _format as fmt
+from onefile_backend.format import layers as fmt
 
 
 def _binary(entries_runtime, entries_app):

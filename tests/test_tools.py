@@ -11,7 +11,7 @@ import pytest
 
 from onefile_backend._errors import ConfigError, OnefileError, ToolError
 from onefile_backend._subprocess import run_tool
-from onefile_backend._target import Target, choose_target, host_machine
+from onefile_backend.platform.target import Target, choose_target, host_machine
 
 HERE = Target(host_machine(), (3, 12, 8), "", False, "cpython-312", "cb0d0d0a")
 OTHER = "aarch64" if host_machine() != "aarch64" else "x86_64"
@@ -76,9 +76,9 @@ def test_a_target_the_runtime_is_not_for_is_refused() -> None:
 def test_a_runtime_from_an_archive_is_known_by_the_archive_not_its_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from onefile_backend._archives import archive_key
-    from onefile_backend._interpreters import find_interpreter
-    from onefile_backend._runtime import _identity
+    from onefile_backend.runtime.archives import archive_key
+    from onefile_backend.runtime.interpreters import find_interpreter
+    from onefile_backend.runtime.layer import _identity
 
     monkeypatch.setenv("ONEFILE_BUILD_CACHE", str(tmp_path))
     key = "0123456789abcdef" * 2

@@ -25,10 +25,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ._config import ARCHIVE_SUFFIXES
-from ._errors import EntryPointError, OnefileError, ResolveError
-from ._subprocess import run_tool
-from ._tree import Log
+from .._errors import EntryPointError, OnefileError, ResolveError
+from .._subprocess import run_tool
+from ..format.tree import Log
+from ..pipeline.config import ARCHIVE_SUFFIXES
 
 _SCRIPT_GROUPS = ("console_scripts", "gui_scripts")
 _EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
@@ -156,7 +156,7 @@ def build_published(
             f.write(f"[project]\nname = {_toml_string(name)}\nversion = {_toml_string(version)}\n\n[tool.onefile]\n")
             f.writelines(f"{key} = {_toml_string(value)}\n" for key, value in sorted(onefile.items()))
         wheel = _write_wheel(project, name, version, [str(wanted), *extra], chosen)
-        from ._build import build_binary  # the pipeline's heavy imports, once the input is known good
+        from ..pipeline.build import build_binary  # the pipeline's heavy imports, once the input is known good
 
         os.makedirs(output_dir, exist_ok=True)
         return os.path.join(output_dir, build_binary(project, output_dir, config_settings, wheel=wheel, log=log))

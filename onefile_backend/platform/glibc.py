@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 Version = tuple[int, ...]
 

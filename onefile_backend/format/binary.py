@@ -6,10 +6,10 @@ import os
 import tempfile
 from importlib import resources
 
-from ._bootstrap import render_zipapp_main
-from ._errors import AssembleError
-from ._format import MODE_FILE, Block, FileEntry, Needs, encode_block, write_binary
-from ._target import host_machine, normalise_machine
+from .._errors import AssembleError
+from ..platform.target import host_machine, normalise_machine
+from .bootstrap import render_zipapp_main
+from .layers import MODE_FILE, Block, FileEntry, Needs, encode_block, write_binary
 
 #: A launcher to use instead of the bundled one (for the stub's own tests and development).
 ENV_STUB = "ONEFILE_STUB"

@@ -13,10 +13,10 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ._buildcache import BlobStore
-from ._errors import InterpreterNotFound, ToolError
-from ._subprocess import run_tool
-from ._target import Target, host_machine
+from .._errors import InterpreterNotFound, ToolError
+from .._subprocess import run_tool
+from ..cache.store import BlobStore
+from ..platform.target import Target, host_machine
 
 _VERSION = re.compile(r"^(3)\.(\d+)(t?)$")
 
@@ -125,7 +125,7 @@ _ELF_MACHINES = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64"}
 
 def elf_machine(path: str) -> str:
     """The CPU an executable is for (``x86_64``, ``aarch64``, ...), read from its header."""
-    from ._elf import read_elf
+    from ..platform.elf import read_elf
 
     machine = read_elf(path).machine
     return _ELF_MACHINES.get(machine, machine.removeprefix("EM_").lower())
@@ -174,7 +174,7 @@ def inspect_standalone(executable: str, store: BlobStore | None = None) -> Inter
     python-build-standalone layout: ``bin/python3.X``, ``lib/python3.X/``, its libraries
     in ``lib/``. Bytecode is compiled, and uv resolves, with an interpreter of the same
     version found on this machine (its ``runner``)."""
-    from ._elf import read_elf
+    from ..platform.elf import read_elf
 
     executable = os.path.realpath(executable)
     machine = elf_machine(executable)

@@ -17,11 +17,11 @@ from typing import IO, Iterator
 
 import zstandard
 
-from ._buildcache import build_cache_dir
-from ._config import ArchiveRuntime, ManagedRuntime
-from ._errors import InterpreterNotFound, ToolError
-from ._subprocess import run_tool
-from ._tree import Log
+from .._errors import InterpreterNotFound, ToolError
+from .._subprocess import run_tool
+from ..cache.store import build_cache_dir
+from ..format.tree import Log
+from ..pipeline.config import ArchiveRuntime, ManagedRuntime
 
 
 def _sha256_of(path: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import glob
 import os
 
-from ._tree import write_new_file
+from ..format.tree import write_new_file
 
 # A script made relocatable: sh runs the `python` next to it, which then reads the file
 # as Python, where the second and third lines are one string (pip's distlib does this).

@@ -9,10 +9,10 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from setuptools import build_meta as _setuptools
 
-from ._capture import captured_output
-from ._config import KNOWN_KEYS
-from ._errors import OnefileError
-from ._shared import ENV_HOOK_RUNNER, ENV_VERBOSITY
+from .._capture import captured_output
+from .._errors import OnefileError
+from .._shared import ENV_HOOK_RUNNER, ENV_VERBOSITY
+from ..pipeline.config import KNOWN_KEYS
 
 T = TypeVar("T")
 ConfigSettings = Mapping[str, Any]
@@ -22,7 +22,7 @@ _OUR_SETTINGS = ("binary", *KNOWN_KEYS)  # the rest of config_settings is setupt
 
 def _build_binary(*args: Any, **kwargs: Any) -> str:
     # Imported on first use: sdist and wheel builds need nothing but setuptools.
-    from ._build import build_binary
+    from ..pipeline.build import build_binary
 
     return build_binary(*args, **kwargs)
 

@@ -24,17 +24,17 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import __version__
-from ._archives import archive_key
-from ._buildcache import BlobStore, build_cache_dir
-from ._elf import is_elf, program_interpreter, read_elf, resolve_libraries, set_rpath, strip
-from ._errors import RuntimeBuildError
-from ._format import PREFIX_RUNTIME, Block, FileEntry, encode_block
-from ._glibc import GlibcNeeds
-from ._interpreters import Interpreter
-from ._plan import BuildPlan
-from ._subprocess import run_tool
-from ._tree import Log, compile_bytecode, entries_from_tree, merge_entries, walk_files
+from .. import __version__
+from .._errors import RuntimeBuildError
+from .._subprocess import run_tool
+from ..cache.store import BlobStore, build_cache_dir
+from ..format.layers import PREFIX_RUNTIME, Block, FileEntry, encode_block
+from ..format.tree import Log, compile_bytecode, entries_from_tree, merge_entries, walk_files
+from ..pipeline.plan import BuildPlan
+from ..platform.elf import is_elf, program_interpreter, read_elf, resolve_libraries, set_rpath, strip
+from ..platform.glibc import GlibcNeeds
+from .archives import archive_key
+from .interpreters import Interpreter
 
 #: Bump when the recipe below changes what goes into a runtime layer.
 RECIPE_VERSION = 5

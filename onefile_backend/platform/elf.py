@@ -11,8 +11,8 @@ import sysconfig
 from dataclasses import dataclass
 from typing import Iterable
 
-from ._errors import RuntimeBuildError
-from ._subprocess import run_tool
+from .._errors import RuntimeBuildError
+from .._subprocess import run_tool
 
 #: Libraries every glibc Linux has; they stay on the target (manylinux's policy, less
 #: the X11/GL ones no runtime module needs).

@@ -10,10 +10,10 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from ._buildcache import BlobStore
-from ._format import MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK, FileEntry
-from ._interpreters import Interpreter
-from ._subprocess import run_tool
+from .._subprocess import run_tool
+from ..cache.store import BlobStore
+from ..runtime.interpreters import Interpreter
+from .layers import MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK, FileEntry
 
 Log = Callable[..., None]
 

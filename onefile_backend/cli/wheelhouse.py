@@ -26,15 +26,15 @@ from importlib import metadata
 
 from packaging.requirements import Requirement
 
-from . import __version__
-from ._errors import OnefileError
+from .. import __version__
+from .._errors import OnefileError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _DIST = "onefile_backend"  # the distribution's name as wheel file names spell it
 _EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
 
@@ -129,8 +129,8 @@ def _build_checkout_launcher(setup_py: str, machine: str, launcher: str) -> None
 def _ensure_launcher() -> None:
     """In a checkout, (re)build this machine's launcher when its sources changed; an
     installed copy must have it."""
-    from ._assemble import stub_for
-    from ._target import host_machine
+    from ..format.binary import stub_for
+    from ..platform.target import host_machine
 
     machine = host_machine()
     root = os.path.dirname(PACKAGE_DIR)
@@ -173,7 +173,7 @@ def write_own_wheel(directory: str) -> str:
             ).encode(),
             0o644,
         ),
-        (f"{dist_info}/entry_points.txt", b"[console_scripts]\nonefile = onefile_backend._frontend:main\n", 0o644),
+        (f"{dist_info}/entry_points.txt", b"[console_scripts]\nonefile = onefile_backend.cli.frontend:main\n", 0o644),
     ]
     record = "".join(_record_line(name, data) + "\n" for name, data, _ in members) + f"{dist_info}/RECORD,,\n"
     members.append((f"{dist_info}/RECORD", record.encode(), 0o644))

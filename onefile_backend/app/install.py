@@ -13,12 +13,12 @@ import re
 import tempfile
 import time
 
-from . import __version__
-from ._buildcache import BlobStore
-from ._errors import ResolveError, ToolError
-from ._interpreters import Interpreter
-from ._subprocess import run_tool
-from ._wheel import wheel_metadata
+from .. import __version__
+from .._errors import ResolveError, ToolError
+from .._subprocess import run_tool
+from ..cache.store import BlobStore
+from ..runtime.interpreters import Interpreter
+from .wheel import wheel_metadata
 
 
 def _uv(interpreter: Interpreter, *arguments: str) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 
 import zstandard
 
-from ._errors import OnefileError
-from ._format import METHOD_STORED, METHOD_ZSTD, PREFIX_APP, read_trailer
+from .._errors import OnefileError
+from ..format.layers import METHOD_STORED, METHOD_ZSTD, PREFIX_APP, read_trailer
 
 MANIFEST = PREFIX_APP + "onefile.json"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._buildcache import BlobStore
-from ._config import Config
-from ._interpreters import Interpreter
-from ._target import Target
-from ._tree import Log
+from ..cache.store import BlobStore
+from ..format.tree import Log
+from ..platform.target import Target
+from ..runtime.interpreters import Interpreter
+from .config import Config
 
 
 @dataclass(frozen=True)

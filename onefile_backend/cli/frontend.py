@@ -25,14 +25,14 @@ import build.env
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from . import __version__
-from ._errors import OnefileError
-from ._shared import ENV_HOOK_RUNNER, ENV_VERBOSITY, display_path
+from .. import __version__
+from .._errors import OnefileError
+from .._shared import ENV_HOOK_RUNNER, ENV_VERBOSITY, display_path
 
 Distribution = Literal["sdist", "wheel", "binary"]
 
 SELF = "onefile-backend"
-_RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_in_process.py")
+_RUNNER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hooks", "in_process.py")
 
 
 class _Output:
@@ -123,7 +123,7 @@ def _prepare_env(env: build.env.DefaultIsolatedEnv, requires: Collection[str], o
             f"build-system.requires asks for {ours} but this is onefile-backend {__version__}; "
             "install a matching version"
         )
-    from ._wheelhouse import write_own_wheel
+    from .wheelhouse import write_own_wheel
 
     out.step(f"Using this onefile-backend {__version__} for '{ours}' (not taken from an index)")
     with tempfile.TemporaryDirectory(prefix="onefile-self-") as wheelhouse:
@@ -200,7 +200,7 @@ def _backend_name(builder: build.ProjectBuilder) -> str:
 
 def _backend_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """config_settings for someone else's backend: without ours (binary, [tool.onefile] keys)."""
-    from ._config import KNOWN_KEYS
+    from ..pipeline.config import KNOWN_KEYS
 
     return {key: value for key, value in settings.items() if key not in ("binary", *KNOWN_KEYS)}
 
@@ -240,8 +240,8 @@ def _build_with_project_backend(
 def _binary_from_wheel(srcdir: str, outdir: str, settings: Mapping[str, Any], wheel: str) -> str:
     """The binary stage on a wheel built by the project's own backend, in this process
     (which has onefile-backend and its dependencies, whatever the build env has)."""
-    from ._backend import _log  # the backend's voice: same lines as a native build
-    from ._build import build_binary
+    from ..hooks.backend import _log  # the backend's voice: same lines as a native build
+    from ..pipeline.build import build_binary
 
     os.makedirs(outdir, exist_ok=True)
     return os.path.join(outdir, build_binary(srcdir, outdir, settings, wheel=wheel, log=_log))
@@ -342,8 +342,8 @@ def _command_build(args: argparse.Namespace, out: _Output) -> int:
 
 
 def _command_build_from(args: argparse.Namespace) -> int:
-    from ._backend import _log
-    from ._published import build_published
+    from ..hooks.backend import _log
+    from .published import build_published
 
     if args.sdist or args.wheel or args.srcdir is not None:
         raise OnefileError("--from REQ builds a binary only, with no project directory (drop --sdist, --wheel, SRCDIR)")
@@ -364,7 +364,7 @@ def _command_build_from(args: argparse.Namespace) -> int:
 
 
 def _command_wheelhouse(args: argparse.Namespace) -> int:
-    from ._wheelhouse import write_own_wheel
+    from .wheelhouse import write_own_wheel
 
     directory = os.path.abspath(args.directory)
     path = write_own_wheel(directory)
@@ -407,7 +407,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command_inspect(args: argparse.Namespace) -> int:
-    from ._inspect import describe, render  # zstandard: only this command needs it
+    from .inspect import describe, render  # zstandard: only this command needs it
 
     facts = describe(args.binary)
     print(json.dumps(facts, indent=2, sort_keys=True) if args.json else render(facts))

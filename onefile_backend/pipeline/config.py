@@ -8,9 +8,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Mapping, Union
 
-from ._errors import ConfigError, OnefileError
-from ._glibc import Version, parse_floor
-from ._target import MACHINES, normalise_machine
+from .._errors import ConfigError, OnefileError
+from ..platform.glibc import Version, parse_floor
+from ..platform.target import MACHINES, normalise_machine
 
 if sys.version_info >= (3, 11):
     import tomllib

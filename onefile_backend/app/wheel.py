@@ -12,9 +12,9 @@ from typing import Any, Mapping
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from ._capture import captured_output
-from ._errors import ConfigError, ResolveError
-from ._target import Target
+from .._capture import captured_output
+from .._errors import ConfigError, ResolveError
+from ..platform.target import Target
 
 
 def build_project_wheel(wheel_dir: str, config_settings: Mapping[str, Any] | None) -> str:

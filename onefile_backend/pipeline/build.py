@@ -8,23 +8,23 @@ import tempfile
 import time
 from typing import Any, Iterator, Mapping
 
-from . import __version__
-from ._archives import interpreter_from_archive, interpreter_from_download
-from ._assemble import write_atomically
-from ._buildcache import BlobStore, build_cache_dir
-from ._config import ArchiveRuntime, ManagedRuntime, load_config
-from ._entrypoints import choose_entry_point, read_scripts
-from ._errors import AssembleError, ConfigError
-from ._format import PREFIX_APP, Needs, app_id, encode_block, join_blocks
-from ._glibc import GlibcNeeds, check_floor, format_version, trailer_bitmap
-from ._interpreters import find_interpreter
-from ._plan import BuildPlan
-from ._resolve import manifest_entry, stage_app
-from ._runtime import build_runtime
-from ._shared import display_path
-from ._target import choose_target
-from ._tree import Log
-from ._wheel import build_project_wheel
+from .. import __version__
+from .._errors import AssembleError, ConfigError
+from .._shared import display_path
+from ..app.entrypoints import choose_entry_point, read_scripts
+from ..app.layer import manifest_entry, stage_app
+from ..app.wheel import build_project_wheel
+from ..cache.store import BlobStore, build_cache_dir
+from ..format.binary import write_atomically
+from ..format.layers import PREFIX_APP, Needs, app_id, encode_block, join_blocks
+from ..format.tree import Log
+from ..platform.glibc import GlibcNeeds, check_floor, format_version, trailer_bitmap
+from ..platform.target import choose_target
+from ..runtime.archives import interpreter_from_archive, interpreter_from_download
+from ..runtime.interpreters import find_interpreter
+from ..runtime.layer import build_runtime
+from .config import ArchiveRuntime, ManagedRuntime, load_config
+from .plan import BuildPlan
 
 APP_COMPRESSION_LEVEL = 10
 _EPOCH_1980 = 315532800  # the earliest time a zip entry can carry

@@ -20,19 +20,19 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ._bootstrap import render_launcher
-from ._bundle import bundle_foreign_libraries, read_elves
-from ._elf import read_elf
-from ._entrypoints import EntryPoint
-from ._errors import ResolveError
-from ._format import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, PREFIX_APP, Block, FileEntry, encode_block
-from ._glibc import GlibcNeeds
-from ._install import dependencies_key, install_dependencies, install_wheel, installed_distributions, pin_dependencies
-from ._plan import BuildPlan
-from ._relocate import make_relocatable
-from ._select import warn_left_out_modules, without_excluded
-from ._tree import Log, compile_bytecode, entries_from_tree, merge_entries, walk_files
-from ._wheel import check_extras, check_lock_covers
+from .._errors import ResolveError
+from ..format.bootstrap import render_launcher
+from ..format.layers import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, PREFIX_APP, Block, FileEntry, encode_block
+from ..format.tree import Log, compile_bytecode, entries_from_tree, merge_entries, walk_files
+from ..pipeline.plan import BuildPlan
+from ..platform.elf import read_elf
+from ..platform.glibc import GlibcNeeds
+from .bundle import bundle_foreign_libraries, read_elves
+from .entrypoints import EntryPoint
+from .install import dependencies_key, install_dependencies, install_wheel, installed_distributions, pin_dependencies
+from .relocate import make_relocatable
+from .select import warn_left_out_modules, without_excluded
+from .wheel import check_extras, check_lock_covers
 
 
 @dataclass(frozen=True)

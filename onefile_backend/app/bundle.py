@@ -9,9 +9,9 @@ import json
 import os
 import shutil
 
-from ._buildcache import BlobStore
-from ._elf import SYSTEM_LIBRARIES, ElfFacts, is_elf, read_elf, resolve_libraries, set_rpath
-from ._tree import Log, unshare_file, walk_files
+from ..cache.store import BlobStore
+from ..format.tree import Log, unshare_file, walk_files
+from ..platform.elf import SYSTEM_LIBRARIES, ElfFacts, is_elf, read_elf, resolve_libraries, set_rpath
 
 #: Where libraries that the app's extension modules load from this machine are copied.
 FOREIGN_LIBRARIES = "lib/onefile.libs"

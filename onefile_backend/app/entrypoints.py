@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Literal
 
-from ._errors import ConfigError, EntryPointError
+from .._errors import ConfigError, EntryPointError
 
 ScriptKind = Literal["console_scripts", "gui_scripts"]
 

@@ -13,8 +13,8 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from ._errors import ConfigError
-from ._glibc import Version, uv_platform
+from .._errors import ConfigError
+from .glibc import Version, uv_platform
 
 #: The CPUs there are launchers for, and other names systems give them.
 MACHINES = ("x86_64", "aarch64")
