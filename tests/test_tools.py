@@ -46,10 +46,10 @@ def test_a_tool_that_cannot_start_is_the_caller_s_to_explain() -> None:
 def test_verbose_shows_the_command_and_all_its_output(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("ONEFILE_VERBOSE", "1")
+    monkeypatch.setenv("ONEFILE_VERBOSITY", "1")
     run_tool([sys.executable, "-c", "print('one'); print('two')"], what="x")
     assert capsys.readouterr().err.endswith("\n< one\n< two\n")
-    monkeypatch.delenv("ONEFILE_VERBOSE")
+    monkeypatch.delenv("ONEFILE_VERBOSITY")
     run_tool([sys.executable, "-c", "print('one')"], what="x")
     assert capsys.readouterr().err == ""
 

@@ -9,8 +9,9 @@ import json
 import os
 import shutil
 
+from .._report import Log
 from ..cache.store import BlobStore
-from ..format.tree import Log, unshare_file, walk_files
+from ..format.tree import unshare_file, walk_files
 from ..platform.elf import SYSTEM_LIBRARIES, ElfFacts, is_elf, read_elf, resolve_libraries, set_rpath
 
 #: Where libraries that the app's extension modules load from this machine are copied.

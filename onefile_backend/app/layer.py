@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import ResolveError
+from .._report import Kind, Log
 from ..format.bootstrap import render_launcher
 from ..format.layers import APP_MAIN, MODE_EXECUTABLE, MODE_FILE, PREFIX_APP, Block, FileEntry, encode_block
-from ..format.tree import Log, compile_bytecode, entries_from_tree, merge_entries, walk_files
+from ..format.tree import compile_bytecode, entries_from_tree, merge_entries, walk_files
 from ..pipeline.plan import BuildPlan
 from ..platform.elf import read_elf
 from ..platform.glibc import GlibcNeeds
@@ -94,7 +95,7 @@ def _stage_dependencies(plan: BuildPlan, wheel: str) -> tuple[Block, dict[str, s
     install_dependencies(interpreter, stage, plan.work, lock=lock, pins=pins, platform=platform)
     warnings: list[str] = []
 
-    def recording(message: str, kind: str = "info") -> None:
+    def recording(message: str, kind: Kind = "info") -> None:
         if kind == "warning":
             warnings.append(message)
         log(message, kind=kind)

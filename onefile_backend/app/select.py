@@ -9,8 +9,8 @@ import glob
 import os
 import re
 
+from .._report import Log
 from ..format.layers import FileEntry
-from ..format.tree import Log
 
 # Modules the runtime leaves out (see _runtime._PRUNED_*): importing them fails at run time.
 _LEFT_OUT_HINT = re.compile(rb"tkinter|turtle|idlelib|nis")  # a fast first pass over every source

@@ -27,7 +27,8 @@ from packaging.utils import canonicalize_name
 
 from .. import __version__
 from .._errors import OnefileError
-from .._shared import ENV_HOOK_RUNNER, ENV_VERBOSITY, display_path
+from .._report import ENV_VERBOSITY, display_path
+from ..hooks import ENV_HOOK_RUNNER
 
 Distribution = Literal["sdist", "wheel", "binary"]
 
@@ -424,8 +425,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     out = _Output(args.verbose - args.quiet)
     os.environ[ENV_VERBOSITY] = str(out.verbosity)  # read by the backend, in its own process
-    if args.verbose:
-        os.environ["ONEFILE_VERBOSE"] = "1"
     try:
         return _command_build(args, out)
     except OnefileError as exc:

@@ -26,8 +26,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .._errors import EntryPointError, OnefileError, ResolveError
+from .._report import Log
 from .._subprocess import run_tool
-from ..format.tree import Log
 from ..pipeline.config import ARCHIVE_SUFFIXES
 
 _SCRIPT_GROUPS = ("console_scripts", "gui_scripts")

@@ -8,14 +8,11 @@ import os
 import stat
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 from .._subprocess import run_tool
 from ..cache.store import BlobStore
 from ..runtime.interpreters import Interpreter
 from .layers import MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK, FileEntry
-
-Log = Callable[..., None]
 
 
 def walk_files(root: str) -> list[str]:

@@ -11,8 +11,9 @@ from setuptools import build_meta as _setuptools
 
 from .._capture import captured_output
 from .._errors import OnefileError
-from .._shared import ENV_HOOK_RUNNER, ENV_VERBOSITY
+from .._report import Kind, verbosity
 from ..pipeline.config import KNOWN_KEYS
+from . import ENV_HOOK_RUNNER
 
 T = TypeVar("T")
 ConfigSettings = Mapping[str, Any]
@@ -34,8 +35,8 @@ class _Log:
     def __init__(self) -> None:
         self.redrawing = False
 
-    def __call__(self, message: str, kind: str = "info") -> None:
-        quiet = int(os.environ.get(ENV_VERBOSITY) or 0) < 0
+    def __call__(self, message: str, kind: Kind = "info") -> None:
+        quiet = verbosity() < 0
         if kind == "progress":
             if sys.stderr.isatty() and not quiet:
                 sys.stderr.write(f"\r\x1b[K* {message}")

@@ -10,14 +10,13 @@ from typing import Any, Iterator, Mapping
 
 from .. import __version__
 from .._errors import AssembleError, ConfigError
-from .._shared import display_path
+from .._report import Log, display_path
 from ..app.entrypoints import choose_entry_point, read_scripts
 from ..app.layer import manifest_entry, stage_app
 from ..app.wheel import build_project_wheel
 from ..cache.store import BlobStore, build_cache_dir
 from ..format.binary import write_atomically
 from ..format.layers import PREFIX_APP, Needs, app_id, encode_block, join_blocks
-from ..format.tree import Log
 from ..platform.glibc import GlibcNeeds, check_floor, format_version, trailer_bitmap
 from ..platform.target import choose_target
 from ..runtime.archives import interpreter_from_archive, interpreter_from_download

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._report import Log
 from ..cache.store import BlobStore
-from ..format.tree import Log
 from ..platform.target import Target
 from ..runtime.interpreters import Interpreter
 from .config import Config

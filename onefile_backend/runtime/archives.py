@@ -18,9 +18,9 @@ from typing import IO, Iterator
 import zstandard
 
 from .._errors import InterpreterNotFound, ToolError
+from .._report import Log
 from .._subprocess import run_tool
 from ..cache.store import build_cache_dir
-from ..format.tree import Log
 from ..pipeline.config import ArchiveRuntime, ManagedRuntime
 
 

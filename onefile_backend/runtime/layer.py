@@ -26,10 +26,11 @@ from dataclasses import dataclass
 
 from .. import __version__
 from .._errors import RuntimeBuildError
+from .._report import Log
 from .._subprocess import run_tool
 from ..cache.store import BlobStore, build_cache_dir
 from ..format.layers import PREFIX_RUNTIME, Block, FileEntry, encode_block
-from ..format.tree import Log, compile_bytecode, entries_from_tree, merge_entries, walk_files
+from ..format.tree import compile_bytecode, entries_from_tree, merge_entries, walk_files
 from ..pipeline.plan import BuildPlan
 from ..platform.elf import is_elf, program_interpreter, read_elf, resolve_libraries, set_rpath, strip
 from ..platform.glibc import GlibcNeeds
