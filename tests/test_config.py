@@ -8,6 +8,7 @@ from onefile_backend._errors import ConfigError, EntryPointError
 from onefile_backend.app.entrypoints import EntryPoint, choose_entry_point, read_scripts
 from onefile_backend.pipeline.config import load_config
 from onefile_backend.runtime.interpreters import find_interpreter
+from onefile_backend.runtime.sources import InstalledPython
 
 
 def _project(tmp_path, table=""):
@@ -17,7 +18,7 @@ def _project(tmp_path, table=""):
 
 def test_defaults(tmp_path):
     config = load_config(_project(tmp_path))
-    assert (config.name, config.entry_point, config.python, config.output) == ("demo", None, None, None)
+    assert (config.name, config.entry_point, config.python, config.output) == ("demo", None, InstalledPython(), None)
 
 
 def test_unknown_key_is_named(tmp_path):
@@ -43,7 +44,7 @@ def test_keep_tests_is_a_boolean(tmp_path):
 
 def test_config_settings_override_the_table(tmp_path):
     config = load_config(_project(tmp_path, '[tool.onefile]\npython = "3.12"\n'), {"python": "3.13"})
-    assert config.python == "3.13"
+    assert config.python == InstalledPython("3.13")
 
 
 def test_scripts_come_from_the_wheel(tmp_path):
@@ -83,7 +84,7 @@ def test_interpreter_by_version_and_errors():
 
 
 def test_min_glibc_and_download_keys(tmp_path):
-    from onefile_backend.pipeline.config import ManagedRuntime
+    from onefile_backend.runtime.sources import ManagedRuntime
 
     assert load_config(_project(tmp_path)).min_glibc is None
     assert load_config(_project(tmp_path, '[tool.onefile]\nmin-glibc = "2.28"\n')).min_glibc == (2, 28)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -71,24 +69,3 @@ def test_a_target_the_runtime_is_not_for_is_refused() -> None:
     assert choose_target(HERE, "/py", None, (2, 28)) == dataclasses.replace(HERE, min_glibc=(2, 28))
     with pytest.raises(ConfigError, match=rf"^tool\.onefile\.target: '{OTHER}', but the runtime /py is for "):
         choose_target(HERE, "/py", OTHER, None)
-
-
-def test_a_runtime_from_an_archive_is_known_by_the_archive_not_its_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from onefile_backend.runtime.archives import archive_key
-    from onefile_backend.runtime.interpreters import find_interpreter
-    from onefile_backend.runtime.layer import _identity
-
-    monkeypatch.setenv("ONEFILE_BUILD_CACHE", str(tmp_path))
-    key = "0123456789abcdef" * 2
-    python = tmp_path / "runtimes" / key / "python" / "bin" / "python3"
-    python.parent.mkdir(parents=True)
-    python.write_bytes(b"\x7fELF")
-    assert archive_key(str(python)) == key
-    assert archive_key(str(tmp_path / "elsewhere" / "bin" / "python3")) is None
-    here = find_interpreter(None)
-    unpacked = dataclasses.replace(here, executable=str(python), libpython=None)
-    first = _identity(unpacked, 0)
-    os.utime(python, (1, 1))  # unpacked again: other times, same archive
-    assert _identity(unpacked, 0) == first != _identity(here, 0)

@@ -26,7 +26,7 @@ def _uv(interpreter: Interpreter, *arguments: str) -> str:
     from uv import find_uv_bin
 
     command = [str(find_uv_bin()), *arguments, "--quiet", "--no-python-downloads", "--python", interpreter.host]
-    if interpreter.foreign and arguments[:1] == ("pip",) and "--python-platform" in arguments:
+    if interpreter.target.foreign and arguments[:1] == ("pip",) and "--python-platform" in arguments:
         # An sdist would be built for this machine's CPU, not the target's (uv #16019).
         command += ["--only-binary", ":all:"]
     what = f"cannot install the project's dependencies for Python {interpreter.short_version}"
@@ -44,7 +44,7 @@ PINS_FRESH_SECONDS = 600
 def _interpreter_facts(interpreter: Interpreter) -> list[object]:
     target = interpreter.target
     facts: list[object] = [interpreter.executable, interpreter.version_string, target.magic, target.cache_tag]
-    return facts + ([target.machine] if interpreter.foreign else [])
+    return facts + ([target.machine] if interpreter.target.foreign else [])
 
 
 def _platform_options(platform: str | None) -> tuple[str, ...]:

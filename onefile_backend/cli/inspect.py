@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import zipfile
@@ -12,8 +11,7 @@ import zstandard
 
 from .._errors import OnefileError
 from ..format.layers import METHOD_STORED, METHOD_ZSTD, PREFIX_APP, read_trailer
-
-MANIFEST = PREFIX_APP + "onefile.json"
+from ..format.manifest import MANIFEST_NAME, Manifest
 
 
 def read_member(path: str, name: str) -> bytes:
@@ -35,13 +33,17 @@ def describe(path: str) -> dict[str, Any]:
     """The trailer's layers and the app's manifest, as one dictionary."""
     try:
         trailer = read_trailer(path)
-        manifest = json.loads(read_member(path, MANIFEST))
+        data = read_member(path, PREFIX_APP + MANIFEST_NAME)
     except FileNotFoundError:
         raise OnefileError(f"{path}: no such file") from None
     except ValueError as exc:  # from read_trailer: names the file and the problem
         raise OnefileError(str(exc)) from None
     except (KeyError, zipfile.BadZipFile, zstandard.ZstdError) as exc:
         raise OnefileError(f"{path}: not a readable onefile binary ({exc})") from None
+    try:
+        manifest = Manifest.from_json(data)
+    except ValueError as exc:
+        raise OnefileError(f"{path}: {MANIFEST_NAME}: {exc}") from None
     layers = {
         name: {
             "offset": layer.offset,
@@ -58,7 +60,7 @@ def describe(path: str) -> dict[str, Any]:
         "size": os.path.getsize(path),
         "format_version": trailer.version,
         "layers": layers,
-        **manifest,
+        **manifest.facts(),
     }
 
 

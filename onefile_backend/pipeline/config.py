@@ -6,11 +6,12 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Mapping, Union
+from typing import Any, Mapping
 
 from .._errors import ConfigError, OnefileError
 from ..platform.glibc import Version, parse_floor
 from ..platform.target import MACHINES, normalise_machine
+from ..runtime.sources import ArchiveRuntime, InstalledPython, ManagedRuntime, RuntimeSource
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,23 +27,6 @@ _EXTRA_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2", ".tar")
 
 
-@dataclass(frozen=True)
-class ArchiveRuntime:
-    """A python-build-standalone style archive: a local path, or a URL with its SHA-256."""
-
-    location: str
-    sha256: str | None  # required for URLs
-
-
-@dataclass(frozen=True)
-class ManagedRuntime:
-    """A python-build-standalone build fetched through uv's Python downloads, named by a
-    uv download request such as ``cpython-3.12-linux-x86_64-gnu``."""
-
-    request: str
-
-
-PythonChoice = Union[str, ArchiveRuntime, ManagedRuntime, None]
 # uv's download keys: cpython-3.12, cpython-3.12.8-linux-x86_64-gnu, ...
 _DOWNLOAD_REQUEST = re.compile(r"^cpython-3\.\d+(\.\d+)?(-[a-z0-9_]+){0,3}$")
 
@@ -52,7 +36,7 @@ class Config:
     project_dir: str
     name: str  # the project name, used in messages
     entry_point: str | None
-    python: PythonChoice  # None: the interpreter running the build; str: a version or path
+    python: RuntimeSource  # by default the interpreter running the build
     output: str | None  # None: the entry point's name
     extras: tuple[str, ...]
     lock: str | None  # absolute path of a pylock.toml or requirements file
@@ -106,7 +90,7 @@ def _check_bool(key: str, value: Any) -> bool:
     return value
 
 
-def _check_python(value: Any, project_dir: str) -> PythonChoice:
+def _check_python(value: Any, project_dir: str) -> RuntimeSource:
     if isinstance(value, dict):
         unknown = sorted(set(value) - {"url", "sha256"})
         if unknown or not isinstance(value.get("url"), str) or not isinstance(value.get("sha256"), str):
@@ -132,7 +116,7 @@ def _check_python(value: Any, project_dir: str) -> PythonChoice:
                 "as `uv python list` shows them)",
             )
         return ManagedRuntime(text)
-    return text
+    return InstalledPython(text)
 
 
 def _check_target(value: Any) -> str:
@@ -182,7 +166,7 @@ def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = No
         project_dir=project_dir,
         name=name if isinstance(name, str) else os.path.basename(project_dir),
         entry_point=_check_string("entry-point", values["entry-point"]) if "entry-point" in values else None,
-        python=_check_python(values["python"], project_dir) if "python" in values else None,
+        python=_check_python(values["python"], project_dir) if "python" in values else InstalledPython(),
         output=_check_output(_check_string("output", output)) if output is not None else None,
         extras=_check_extras(values.get("extras", [])),
         lock=_find_lock(project_dir, values.get("lock")),

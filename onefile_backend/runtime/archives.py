@@ -21,7 +21,7 @@ from .._errors import InterpreterNotFound, ToolError
 from .._report import Log
 from .._subprocess import run_tool
 from ..cache.store import build_cache_dir
-from ..pipeline.config import ArchiveRuntime, ManagedRuntime
+from .sources import ArchiveRuntime, ManagedRuntime
 
 
 def _sha256_of(path: str) -> str:
@@ -104,17 +104,9 @@ def _unpack(archive_path: str, destination: str, label: str) -> None:
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-def archive_key(executable: str) -> str | None:
-    """For an interpreter unpacked from an archive (``<build cache>/runtimes/<sha256[:32]>/``),
-    that key: the archive's identity, whatever the unpacked files' paths and times."""
-    cache = os.path.join(build_cache_dir(), "runtimes")
-    relative = os.path.relpath(os.path.realpath(executable), os.path.realpath(cache))
-    key = relative.split(os.sep, 1)[0]
-    return key if len(key) == 32 and all(c in "0123456789abcdef" for c in key) else None
-
-
-def interpreter_from_archive(archive: ArchiveRuntime, log: Log) -> str:
-    """Make the archive's interpreter available on disk; return its path."""
+def interpreter_from_archive(archive: ArchiveRuntime, log: Log) -> tuple[str, str]:
+    """Make the archive's interpreter available on disk; return its path and the
+    archive's identity (its SHA-256, shortened: the name of its unpacked directory)."""
     cache = os.path.join(build_cache_dir(), "runtimes")
     if archive.sha256 is not None:  # a URL
         name = archive.location.rstrip("/").rsplit("/", 1)[-1] or "runtime.tar.gz"
@@ -131,7 +123,7 @@ def interpreter_from_archive(archive: ArchiveRuntime, log: Log) -> str:
     for candidate in ("python/bin/python3", "bin/python3"):
         if os.path.isfile(os.path.join(destination, candidate)):
             log(f"runtime: from the archive {archive.location}")
-            return os.path.join(destination, candidate)
+            return os.path.join(destination, candidate), key[:32]
     raise InterpreterNotFound(
         archive.location,
         f"tool.onefile.python: {archive.location} has no python/bin/python3 "

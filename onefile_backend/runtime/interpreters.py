@@ -17,6 +17,7 @@ from .._errors import InterpreterNotFound, ToolError
 from .._subprocess import run_tool
 from ..cache.store import BlobStore
 from ..platform.target import Target, host_machine
+from .sources import InstalledPython, RuntimeSource
 
 _VERSION = re.compile(r"^(3)\.(\d+)(t?)$")
 
@@ -49,7 +50,8 @@ print(json.dumps({
 
 @dataclass(frozen=True)
 class Interpreter:
-    """A runtime source: where a CPython sits on this machine, and what it is (``target``).
+    """A runtime: where a CPython sits on this machine, what it is (``target``), and
+    where it came from (``source``).
 
     Two kinds: an interpreter that runs here, whose facts come from asking it
     (:func:`inspect_interpreter`), and a standalone runtime for another CPU, whose facts
@@ -66,16 +68,14 @@ class Interpreter:
     libpython: str | None  # absolute path of the shared libpython, when shared
     target: Target  # its CPU and Python (version, ABI, bytecode); no glibc floor set
     runner: str = ""  # an interpreter of the same version that runs here, when this one can't
+    source: RuntimeSource = InstalledPython()  # where it came from (tool.onefile.python)
+    identity: str | None = None  # what its files are, when its source says (an archive's hash)
 
     @property
     def host(self) -> str:
         """What to run for this runtime's version on this machine (compiling bytecode, uv's
         ``--python``): the interpreter itself, or its ``runner`` when it is for another CPU."""
         return self.runner or self.executable
-
-    @property
-    def foreign(self) -> bool:
-        return bool(self.runner)
 
     @property
     def short_version(self) -> str:

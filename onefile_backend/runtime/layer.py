@@ -30,11 +30,10 @@ from .._report import Log
 from .._subprocess import run_tool
 from ..cache.store import BlobStore, build_cache_dir
 from ..format.layers import PREFIX_RUNTIME, Block, FileEntry, encode_block
-from ..format.tree import compile_bytecode, entries_from_tree, merge_entries, walk_files
-from ..pipeline.plan import BuildPlan
+from ..format.tree import entries_from_tree, merge_entries, walk_files
 from ..platform.elf import is_elf, program_interpreter, read_elf, resolve_libraries, set_rpath, strip
 from ..platform.glibc import GlibcNeeds
-from .archives import archive_key
+from .bytecode import compile_bytecode
 from .interpreters import Interpreter
 
 #: Bump when the recipe below changes what goes into a runtime layer.
@@ -92,9 +91,8 @@ def _identity(interpreter: Interpreter, epoch: int) -> str:
         "level": COMPRESSION_LEVEL,
         "epoch": epoch,
     }
-    archive = archive_key(interpreter.executable)
-    if archive is not None:  # from an archive: its SHA-256 says what it holds
-        facts["archive"] = archive
+    if interpreter.identity is not None:  # from an archive: its SHA-256 says what it holds
+        facts["archive"] = interpreter.identity
     else:  # installed here: what its files are now
         facts["executable"] = fingerprint(interpreter.executable)
         facts["libpython"] = fingerprint(interpreter.libpython)
@@ -161,7 +159,7 @@ def _stage(
     facts = {path: read_elf(path) for path in elves}
     # A file patchelf has already changed (a relocated PBS-style or conda tree) is left
     # unstripped: strip would break it (see _elf.ElfFacts.strippable).
-    stripped = strip([path for path in elves if facts[path].strippable]) if not interpreter.foreign else True
+    stripped = strip([path for path in elves if facts[path].strippable]) if not interpreter.target.foreign else True
     if not stripped:
         log("strip not found: the runtime keeps its debug symbols (install binutils)", kind="warning")
 
@@ -208,7 +206,7 @@ print("; ".join(failed))
 def _smoke_test(python: str, dynload_dir: str, interpreter: Interpreter, log: Log) -> None:
     """Run the copy with no environment to lean on and import each of its extension modules."""
     modules = sorted({name.split(".")[0] for name in os.listdir(dynload_dir) if name.endswith(".so")})
-    loader = program_interpreter(python) if interpreter.foreign else ""
+    loader = program_interpreter(python) if interpreter.target.foreign else ""
     if loader and not os.path.exists(loader):
         log(
             f"runtime: the smoke test was skipped: this machine can't run {interpreter.target.machine} programs "
@@ -223,7 +221,7 @@ def _smoke_test(python: str, dynload_dir: str, interpreter: Interpreter, log: Lo
             env={"PATH": "/usr/bin:/bin"},
         )
     except OSError as exc:
-        if not interpreter.foreign or exc.errno != errno.ENOEXEC:
+        if not interpreter.target.foreign or exc.errno != errno.ENOEXEC:
             raise
         # Another CPU and no emulator registered with binfmt_misc: nothing can run it here.
         log(
@@ -272,9 +270,8 @@ def _store_cached(path: str, runtime: Runtime) -> None:
         os.replace(temporary, path + suffix)
 
 
-def build_runtime(plan: BuildPlan) -> Runtime:
-    """The runtime layer for the plan's interpreter, from the build cache when it is there."""
-    interpreter, epoch, store, log = plan.interpreter, plan.epoch, plan.store, plan.log
+def build_runtime(interpreter: Interpreter, *, epoch: int, store: BlobStore, log: Log) -> Runtime:
+    """The runtime layer of ``interpreter``, from the build cache when it is there."""
     cache_path = os.path.join(build_cache_dir(), f"runtime-{_identity(interpreter, epoch)}.layer")
     cached = _load_cached(cache_path, interpreter)
     if cached is not None:
