@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,19 @@ def test_the_command_line_starts_without_the_pipeline() -> None:
     loaded = _loaded_by("import onefile_backend.cli.frontend")
     heavy = {"setuptools", "zstandard", "elftools", "onefile_backend.pipeline.build", "onefile_backend.runtime.layer"}
     assert not heavy & loaded, heavy & loaded
+
+
+def test_each_cache_kind_is_declared_once() -> None:
+    from onefile_backend.cache.kinds import KINDS
+
+    assert len({kind.tag for kind in KINDS}) == len(KINDS)
+    assert len({kind.name for kind in KINDS}) == len(KINDS)
+    # Keys are made through the registry, not with a version spelled inline.
+    inline = re.compile(r"""["'](pins|dependencies|interpreter|elf-facts|zstd|bytecode|runtime-layer)-\d+["':]""")
+    found = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if inline.search(line) and path.name != "kinds.py"
+    ]
+    assert not found, found

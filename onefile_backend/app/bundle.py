@@ -4,12 +4,12 @@ libraries they load from this machine, copied in beside them the way auditwheel 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
 
 from .._report import Log
+from ..cache.kinds import ELF_FACTS
 from ..cache.store import BlobStore
 from ..format.tree import unshare_file, walk_files
 from ..platform.elf import SYSTEM_LIBRARIES, ElfFacts, is_elf, read_elf, resolve_libraries, set_rpath
@@ -25,7 +25,7 @@ def read_elves(stage: str, store: BlobStore) -> dict[str, ElfFacts]:
     keys = {}
     for path in elves:
         with open(path, "rb") as f:
-            keys[path] = hashlib.sha256(b"elf-facts-2:" + f.read()).digest()
+            keys[path] = ELF_FACTS.prefixed(f.read())
     known = store.get_many(keys.values())
     facts: dict[str, ElfFacts] = {}
     fresh: dict[bytes, bytes] = {}

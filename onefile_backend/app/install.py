@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email.parser
 import glob
-import hashlib
 import json
 import os
 import re
@@ -16,6 +15,7 @@ import time
 from .. import __version__
 from .._errors import ResolveError, ToolError
 from .._subprocess import run_tool
+from ..cache.kinds import DEPENDENCIES, PINS
 from ..cache.store import BlobStore
 from ..runtime.interpreters import Interpreter
 from .wheel import wheel_metadata
@@ -63,9 +63,8 @@ def pin_dependencies(
     requirements = sorted(headers.get_all("Requires-Dist") or [])
     if not requirements:
         return ""
-    facts = ["pins-1", _interpreter_facts(interpreter), requirements, sorted(extras)]
-    facts += [platform] if platform else []
-    key = hashlib.sha256(json.dumps(facts).encode()).digest()
+    facts = [_interpreter_facts(interpreter), requirements, sorted(extras)]
+    key = PINS.key(*facts, *([platform] if platform else []))
     remembered = store.get_many([key]).get(key)
     if remembered is not None:
         made, pins = json.loads(remembered)
@@ -96,10 +95,9 @@ def dependencies_key(
     path or URL may change behind the same line)."""
     if _LOCAL_SOURCE.search(pins):
         return None
-    # Bump the first item when _resolve._process changes what it makes of an install.
-    facts = ["dependencies-5", __version__, _interpreter_facts(interpreter), pins, sorted(exclude), keep_tests]
-    facts += [level, epoch] + ([platform] if platform else [])
-    return hashlib.sha256(json.dumps(facts).encode()).digest()
+    # Bump DEPENDENCIES' version when app.layer._process changes what it makes of an install.
+    facts = [__version__, _interpreter_facts(interpreter), pins, sorted(exclude), keep_tests, level, epoch]
+    return DEPENDENCIES.key(*facts, *([platform] if platform else []))
 
 
 def install_dependencies(

@@ -1,15 +1,13 @@
 """The Python code that runs inside a finished binary, as text to write into it.
 
 What is rendered here must use only the standard library and never import
-onefile_backend. The environment variable names the stub and this code share are
-defined here (and in stub/of_format.h).
+onefile_backend: the names it shares with the launcher (spec.ENV_*) are written into
+the text when it is rendered.
 """
 
 from __future__ import annotations
 
-ENV_BINARY = "ONEFILE_BINARY"  # set by the stub: absolute path of the binary
-ENV_ARGV0 = "ONEFILE_ARGV0"  # set by the stub: the name the binary was started under
-ENV_CACHE_DIR = "ONEFILE_CACHE_DIR"  # read by the stub: where layers are unpacked
+from .spec import ENV_ARGV0
 
 _LAUNCHER = """\
 # Started by the onefile stub: runs the entry point {name} = {value}

@@ -22,32 +22,55 @@ from typing import BinaryIO, Callable, Collection, Iterable, Mapping, Protocol, 
 
 import zstandard
 
-FORMAT_VERSION = 2
-TRAILER_SIZE = 256
+from ..cache.kinds import COMPRESSED
+from .spec import (
+    APP_MAIN,
+    FORMAT_VERSION,
+    GLIBC_BITMAP_SIZE,
+    LAYER_COUNT,
+    LAYER_RECORD_SIZE,
+    LIBC_GLIBC,
+    LIBC_NONE,
+    MAGIC,
+    MODE_DIRECTORY,
+    MODE_EXECUTABLE,
+    MODE_FILE,
+    MODE_SYMLINK,
+    PREFIX_APP,
+    PREFIX_RUNTIME,
+    RUNTIME_PYTHON,
+    SHA256_DIGEST_SIZE,
+    TRAILER_APP_ID_AT,
+    TRAILER_APP_KEY_AT,
+    TRAILER_GLIBC_AT,
+    TRAILER_LAYERS_AT,
+    TRAILER_LIBC_AT,
+    TRAILER_MAGIC_AT,
+    TRAILER_SIZE,
+    TRAILER_SIZE_AT,
+    TRAILER_VERSION_AT,
+    ZIP_EXTRA_MODE_ID,
+    ZIP_FLAG_UTF8,
+    ZIP_METHOD_STORED,
+    ZIP_METHOD_ZSTD,
+)
+
+__all__ = [  # the constants the writer's users take from here, as before spec.py held them
+    "APP_MAIN", "FORMAT_VERSION", "LIBC_GLIBC", "LIBC_NONE", "MAGIC", "MODE_DIRECTORY", "MODE_EXECUTABLE",
+    "MODE_FILE", "MODE_SYMLINK", "PREFIX_APP", "PREFIX_RUNTIME", "RUNTIME_PYTHON", "TRAILER_SIZE",
+]  # fmt: skip
+
 #: Version 1 (192 bytes: no libc needs, no app id) is still read, by ``inspect``.
 _V1_TRAILER_SIZE = 192
-LIBC_NONE = 0  # nothing recorded
-LIBC_GLIBC = 1
-MAGIC = b"OneFile\x1a"
-PREFIX_RUNTIME = "runtime/"
-PREFIX_APP = "app/"
-
-RUNTIME_PYTHON = "bin/python3"
-APP_MAIN = "bin/onefile-main"
-
-METHOD_STORED = 0
-METHOD_ZSTD = 93
-#: Levels up to 19 (without long mode) keep zstd windows within the launcher's 8 MiB limit.
+METHOD_STORED = ZIP_METHOD_STORED
+METHOD_ZSTD = ZIP_METHOD_ZSTD
+#: Levels up to 19 (without long mode) keep zstd windows within the launcher's limit
+#: (spec.ZSTD_WINDOW_LOG_MAX).
 MAX_ZSTD_LEVEL = 19
-EXTRA_MODE_ID = 0x4F46
-FLAG_UTF8 = 0x0800
+EXTRA_MODE_ID = ZIP_EXTRA_MODE_ID
+FLAG_UTF8 = ZIP_FLAG_UTF8
 MADE_BY_UNIX = 0x033F  # Unix, zip spec 6.3
 MAX_ENTRY_SIZE = 0xFFFFFFFF
-
-MODE_FILE = stat.S_IFREG | 0o644
-MODE_EXECUTABLE = stat.S_IFREG | 0o755
-MODE_SYMLINK = stat.S_IFLNK | 0o777
-MODE_DIRECTORY = stat.S_IFDIR | 0o755
 
 _LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -55,10 +78,9 @@ _EOCD = struct.Struct("<IHHHHIIH")
 _ZIP64_EOCD = struct.Struct("<IQHHIIQQQQ")
 _ZIP64_LOCATOR = struct.Struct("<IIQI")
 _EXTRA_MODE = struct.Struct("<HHI")
-_LAYER_RECORD = struct.Struct("<QQQQ32s")
-_TRAILER_HEAD = struct.Struct("<II")
-# After the app key: libc kind, reserved, glibc minors bitmap, app id, reserved.
-_TRAILER_NEEDS = struct.Struct("<HH12s32s32s")
+_LAYER_RECORD = struct.Struct("<QQQQ32s")  # spec.LAYER_*_AT: offset, size, entries, unpacked size, SHA-256
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
 
 
 @dataclass(frozen=True)
@@ -174,7 +196,7 @@ def _pack(
 ) -> list[tuple[int, bytes]]:
     """(method, payload) per entry: zstd when it saves space, else stored."""
     keys = {
-        index: hashlib.sha256(f"zstd-{level}:".encode() + entry.data).digest()
+        index: COMPRESSED.prefixed(entry.data, level)
         for index, entry in enumerate(entries)
         if _compressible(entry, level)
     }
@@ -303,8 +325,8 @@ def app_id(project: str, entry_point: str) -> bytes:
 class Needs:
     """What the target must have, for the launcher to check before it unpacks."""
 
-    glibc_bitmap: bytes = bytes(12)  # bit y: GLIBC_2.y is asked for (see _glibc.trailer_bitmap)
-    app_id: bytes = bytes(32)  # see app_id()
+    glibc_bitmap: bytes = bytes(GLIBC_BITMAP_SIZE)  # bit y: GLIBC_2.y is asked for (glibc.trailer_bitmap)
+    app_id: bytes = bytes(SHA256_DIGEST_SIZE)  # see app_id()
 
     @property
     def libc(self) -> int:
@@ -312,19 +334,19 @@ class Needs:
 
 
 def encode_trailer(runtime_offset: int, runtime: Block, app_offset: int, app: Block, needs: Needs) -> bytes:
-    records = b"".join(
-        _LAYER_RECORD.pack(offset, len(block.data), len(block.members), block.unpacked_size, block.sha256)
-        for offset, block in ((runtime_offset, runtime), (app_offset, app))
-    )
-    trailer = (
-        _TRAILER_HEAD.pack(FORMAT_VERSION, TRAILER_SIZE)
-        + records
-        + app_key(runtime, app)
-        + _TRAILER_NEEDS.pack(needs.libc, 0, needs.glibc_bitmap, needs.app_id, bytes(32))
-        + MAGIC
-    )
-    assert len(trailer) == TRAILER_SIZE
-    return trailer
+    """The trailer, field by field at spec's offsets (what is not written stays zero)."""
+    trailer = bytearray(TRAILER_SIZE)
+    _U32.pack_into(trailer, TRAILER_VERSION_AT, FORMAT_VERSION)
+    _U32.pack_into(trailer, TRAILER_SIZE_AT, TRAILER_SIZE)
+    for index, (offset, block) in enumerate(((runtime_offset, runtime), (app_offset, app))):
+        record = (offset, len(block.data), len(block.members), block.unpacked_size, block.sha256)
+        _LAYER_RECORD.pack_into(trailer, TRAILER_LAYERS_AT + index * LAYER_RECORD_SIZE, *record)
+    trailer[TRAILER_APP_KEY_AT : TRAILER_APP_KEY_AT + SHA256_DIGEST_SIZE] = app_key(runtime, app)
+    _U16.pack_into(trailer, TRAILER_LIBC_AT, needs.libc)
+    trailer[TRAILER_GLIBC_AT : TRAILER_GLIBC_AT + GLIBC_BITMAP_SIZE] = needs.glibc_bitmap
+    trailer[TRAILER_APP_ID_AT : TRAILER_APP_ID_AT + SHA256_DIGEST_SIZE] = needs.app_id
+    trailer[TRAILER_MAGIC_AT:] = MAGIC
+    return bytes(trailer)
 
 
 def write_binary(
@@ -375,8 +397,8 @@ class Trailer:
     app: LayerInfo
     app_key: bytes
     libc: int = LIBC_NONE
-    glibc_bitmap: bytes = bytes(12)
-    app_id: bytes = bytes(32)
+    glibc_bitmap: bytes = bytes(GLIBC_BITMAP_SIZE)
+    app_id: bytes = bytes(SHA256_DIGEST_SIZE)
 
 
 def read_trailer(path: str) -> Trailer:
@@ -393,12 +415,19 @@ def read_trailer(path: str) -> Trailer:
     # The version and size sit at the trailer's start, which depends on the version.
     for version, trailer_size in ((FORMAT_VERSION, TRAILER_SIZE), (1, _V1_TRAILER_SIZE)):
         raw = tail[-trailer_size:]
-        if len(raw) == trailer_size and _TRAILER_HEAD.unpack_from(raw) == (version, trailer_size):
+        if len(raw) == trailer_size and (
+            _U32.unpack_from(raw, TRAILER_VERSION_AT)[0],
+            _U32.unpack_from(raw, TRAILER_SIZE_AT)[0],
+        ) == (version, trailer_size):
             break
     else:
         raise ValueError(f"{path}: this format version is not supported (onefile-backend reads 1 and 2)")
-    runtime, app = (LayerInfo(*_LAYER_RECORD.unpack_from(raw, 8 + 64 * i)) for i in range(2))
+    at = [TRAILER_LAYERS_AT + LAYER_RECORD_SIZE * index for index in range(LAYER_COUNT)]
+    runtime, app = (LayerInfo(*_LAYER_RECORD.unpack_from(raw, offset)) for offset in at)
+    key = raw[TRAILER_APP_KEY_AT : TRAILER_APP_KEY_AT + SHA256_DIGEST_SIZE]
     if version == 1:
-        return Trailer(version, runtime, app, raw[136:168])
-    libc, _, bitmap, identity, _ = _TRAILER_NEEDS.unpack_from(raw, 168)
-    return Trailer(version, runtime, app, raw[136:168], libc, bitmap, identity)
+        return Trailer(version, runtime, app, key)
+    libc = _U16.unpack_from(raw, TRAILER_LIBC_AT)[0]
+    bitmap = raw[TRAILER_GLIBC_AT : TRAILER_GLIBC_AT + GLIBC_BITMAP_SIZE]
+    identity = raw[TRAILER_APP_ID_AT : TRAILER_APP_ID_AT + SHA256_DIGEST_SIZE]
+    return Trailer(version, runtime, app, key, libc, bitmap, identity)

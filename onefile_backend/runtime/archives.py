@@ -20,6 +20,7 @@ import zstandard
 from .._errors import InterpreterNotFound, ToolError
 from .._report import Log
 from .._subprocess import run_tool
+from ..cache.kinds import ARCHIVES
 from ..cache.store import build_cache_dir
 from .sources import ArchiveRuntime, ManagedRuntime
 
@@ -107,7 +108,7 @@ def _unpack(archive_path: str, destination: str, label: str) -> None:
 def interpreter_from_archive(archive: ArchiveRuntime, log: Log) -> tuple[str, str]:
     """Make the archive's interpreter available on disk; return its path and the
     archive's identity (its SHA-256, shortened: the name of its unpacked directory)."""
-    cache = os.path.join(build_cache_dir(), "runtimes")
+    cache = os.path.join(build_cache_dir(), ARCHIVES.name)
     if archive.sha256 is not None:  # a URL
         name = archive.location.rstrip("/").rsplit("/", 1)[-1] or "runtime.tar.gz"
         path = os.path.join(cache, "downloads", archive.sha256, name)

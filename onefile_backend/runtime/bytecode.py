@@ -3,13 +3,13 @@ CPU, one of the same version that runs here) and remembered in the build cache."
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 from .._subprocess import run_tool
+from ..cache.kinds import BYTECODE
 from ..cache.store import BlobStore
 from ..format.layers import MODE_FILE, FileEntry
 from .interpreters import Interpreter
@@ -47,7 +47,7 @@ def compile_bytecode(interpreter: Interpreter, stage: str, directory: str, store
         with open(source, "rb") as f:
             content = f.read()
         display = os.path.relpath(source, stage)
-        keys[source] = hashlib.sha256(b"\0".join([target.magic.encode(), display.encode(), content])).digest()
+        keys[source] = BYTECODE.prefixed(content, target.magic, display)
     bytecode = store.get_many(keys.values())
     missing = [source for source in sources if keys[source] not in bytecode]
     if missing:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import glob
-import hashlib
 import json
 import os
 import re
@@ -15,6 +14,7 @@ from typing import Any
 
 from .._errors import InterpreterNotFound, ToolError
 from .._subprocess import run_tool
+from ..cache.kinds import INTERPRETER
 from ..cache.store import BlobStore
 from ..platform.target import Target, host_machine
 from .sources import InstalledPython, RuntimeSource
@@ -97,14 +97,13 @@ def _introspect(executable: str, store: BlobStore | None) -> dict[str, Any]:
             pass
         else:
             facts = [
-                "interpreter-1",
                 executable,
                 os.path.realpath(executable),
                 info.st_size,
                 info.st_mtime_ns,
                 info.st_ino,
             ]
-            key = hashlib.sha256(json.dumps(facts).encode()).digest()
+            key = INTERPRETER.key(*facts)
             known = store.get_many([key]).get(key)
             if known is not None:
                 return dict(json.loads(known))

@@ -28,6 +28,7 @@ from .. import __version__
 from .._errors import RuntimeBuildError
 from .._report import Log
 from .._subprocess import run_tool
+from ..cache.kinds import RUNTIME_LAYER
 from ..cache.store import BlobStore, build_cache_dir
 from ..format.layers import PREFIX_RUNTIME, Block, FileEntry, encode_block
 from ..format.tree import entries_from_tree, merge_entries, walk_files
@@ -36,8 +37,6 @@ from ..platform.glibc import GlibcNeeds
 from .bytecode import compile_bytecode
 from .interpreters import Interpreter
 
-#: Bump when the recipe below changes what goes into a runtime layer.
-RECIPE_VERSION = 5
 # 9: 3 % bigger than 15, which takes 4.7 times the CPU (decoding is as fast): the cold-cache
 # build of a small app is mostly this (docs/performance.md).
 COMPRESSION_LEVEL = 9
@@ -87,7 +86,7 @@ def _identity(interpreter: Interpreter, epoch: int) -> str:
 
     facts: dict[str, object] = {
         "backend": __version__,
-        "recipe": RECIPE_VERSION,
+        "recipe": RUNTIME_LAYER.version,  # bump it when the recipe below changes what goes in
         "level": COMPRESSION_LEVEL,
         "epoch": epoch,
     }
