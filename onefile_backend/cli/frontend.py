@@ -171,7 +171,7 @@ def _run_binary_hooks(
 
     Raises _NoBinaryHook, before doing anything, when the backend has no such hooks.
     """
-    system = builder._build_system  # pypa/build's checked [build-system] table
+    system = _build_system(builder.source_dir)
     extra = env.make_extra_environ() if env is not None else {}
 
     def call(hook: str, kwargs: Mapping[str, Any]) -> Any:
@@ -195,8 +195,27 @@ def _run_binary_hooks(
     return os.path.join(outdir, str(name))
 
 
+def _build_system(source_dir: str) -> dict[str, Any]:
+    """The project's ``[build-system]`` with PEP 517's defaults, as pypa/build reads it
+    (it has already refused a malformed table when the builder was made; it keeps its
+    parsed copy private)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
+    try:
+        with open(os.path.join(source_dir, "pyproject.toml"), "rb") as f:
+            table = tomllib.load(f).get("build-system", {})
+    except FileNotFoundError:
+        table = {}
+    if "build-backend" not in table:  # PEP 517: a project without one is built the legacy way
+        table = {**table, "build-backend": "setuptools.build_meta:__legacy__"}
+    return dict(table)
+
+
 def _backend_name(builder: build.ProjectBuilder) -> str:
-    return str(builder._build_system["build-backend"])
+    return str(_build_system(builder.source_dir)["build-backend"])
 
 
 def _backend_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
