@@ -1,4 +1,4 @@
-"""Stage 2, entry point: pick the console script the binary runs.
+"""The entry point: pick the console script the binary runs.
 
 It is read from the built wheel's ``entry_points.txt``, so ``setup.cfg``, ``setup.py``
 and dynamic metadata work the same as ``[project.scripts]``.

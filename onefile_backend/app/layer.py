@@ -1,16 +1,17 @@
-"""Stage 3, resolve: the project's wheel and its dependencies, installed for the runtime.
+"""The app stage: the project's wheel and its dependencies, installed for the runtime and
+encoded as the app layer.
 
 The install is made by uv for the *runtime's* interpreter (its version and platform,
 not the build interpreter's) into a prefix laid out like a virtual environment::
 
-    bin/onefile-main                  the launcher (see _bootstrap)
+    bin/onefile-main                  the launcher (see format/bootstrap.py)
     bin/<scripts of the dependencies> with relocatable ``#!/bin/sh`` trampolines
     lib/python3.X/site-packages/      the wheel and its dependencies, with .pyc
     onefile.json                      what the binary holds, for ``inspect``
 
-This module ties the steps together; each lives in its own module: ``_wheel`` (the
-project's metadata), ``_install`` (uv, pins), ``_relocate``, ``_bundle`` (ELF files and
-the libraries they need), ``_select`` (what is left out).
+This module ties the steps together; each lives in its own module of app/: ``wheel``
+(the project's metadata), ``install`` (uv, pins), ``relocate``, ``bundle`` (ELF files and
+the libraries they need), ``select`` (what is left out).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Stage 5, assemble: stub + layers + zip directory + trailer, written atomically."""
+"""The binary: launcher + layers + zip directory + trailer, written atomically."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage 1, config: read ``[project]`` and ``[tool.onefile]`` and check every value."""
+"""The configuration: read ``[project]`` and ``[tool.onefile]`` and check every value."""
 
 from __future__ import annotations
 

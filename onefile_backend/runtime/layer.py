@@ -1,4 +1,4 @@
-"""Stage 4, runtime: a relocatable copy of an installed CPython, encoded as a layer.
+"""The runtime stage: a relocatable copy of an installed CPython, encoded as a layer.
 
 Layout (inside the runtime layer, and so in the cache)::
 
