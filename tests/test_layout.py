@@ -130,3 +130,26 @@ def test_each_cache_kind_is_declared_once() -> None:
         if inline.search(line) and path.name != "kinds.py"
     ]
     assert not found, found
+
+
+def test_internals_doc_names_real_functions() -> None:
+    """Every ``room.module.name`` (and ``room/module.name``) docs/internals.md mentions exists."""
+    import importlib
+
+    text = (REPO / "docs" / "internals.md").read_text()
+    references = re.findall(r"`((?:%s)[./][a-z_]+(?:\.[A-Za-z_]+)+)" % "|".join(LEVELS), text)
+    assert len(references) > 20
+    missing = []
+    for reference in references:
+        room, rest = re.split(r"[./]", reference, maxsplit=1)
+        module_name, *attributes = rest.removesuffix(".py").split(".")
+        try:
+            thing = importlib.import_module(f"onefile_backend.{room}.{module_name}")
+            for attribute in attributes:
+                thing = getattr(thing, attribute)
+        except (ImportError, AttributeError):
+            missing.append(reference)
+    assert not missing, missing
+    build = importlib.import_module("onefile_backend.pipeline.build")
+    for name in re.findall(r"^\d\. `(_[a-z_]+)`", text, flags=re.M):
+        assert hasattr(build, name), name
