@@ -87,6 +87,11 @@ def build(runtime: Path, add_needed: bool = True) -> None:
         if source.exists():
             shutil.copyfile(source, libc / "lib" / name)
             (libc / "lib" / name).chmod(0o755)
+    # C.UTF-8 is not built into glibc (2.35 added the locale, as data to install): where the
+    # system has no glibc, the launcher points LOCPATH here (docs/libc-design.md).
+    locale = Path("/usr/lib/locale/C.utf8")
+    if locale.is_dir():
+        shutil.copytree(locale, libc / "locale" / "C.utf8", dirs_exist_ok=True)
     sites: list[dict] = []
     # The bundled-glibc interpreter.
     bundled = "libc/bin/python3"
