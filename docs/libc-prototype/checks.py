@@ -70,8 +70,9 @@ def check_locale() -> str:
 
 def check_child_env() -> str:
     # A program that is not ours sees none of our loader settings.
-    out = subprocess.run(["/bin/sh", "-c", 'echo "[$LD_LIBRARY_PATH][$LD_PRELOAD]"'], capture_output=True, text=True)
-    return ("ok " if out.stdout.strip() == "[][]" else "LEAK ") + out.stdout.strip()
+    out = subprocess.run(["/bin/sh", "-c", 'echo "[$LD_LIBRARY_PATH][$LD_PRELOAD] LOCPATH=$LOCPATH"'],
+                         capture_output=True, text=True)  # fmt: skip
+    return ("ok " if out.stdout.startswith("[][]") else "LEAK ") + out.stdout.strip()
 
 
 def check_ls() -> str:

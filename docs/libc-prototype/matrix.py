@@ -34,15 +34,15 @@ def app_dir(name: str) -> Path:
     raise LookupError(name)
 
 
-def run(root: str, proc: bool, command: list[str], etc: bool) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WORK": str(WORK), "ETC": "1" if etc else "0"}
+def run(root: str, proc: bool, command: list[str], etc: bool, extra: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WORK": str(WORK), "ETC": "1" if etc else "0", "ENV": extra}
     return subprocess.run([str(HERE / "inroot.sh"), root, "1" if proc else "0", *command],
                           capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
 
 
 def interpreter(root: str, proc: bool, app: Path, chooser: str | None, etc: bool) -> tuple[str, str]:
     if chooser:
-        out = run(root, proc, [chooser, str(app)], etc)
+        out = run(root, proc, [chooser, "choose", str(app)], etc)
         return out.stdout.strip(), out.stderr.strip()
     twin = "bin/python" if root == "/" else "libc/bin/python"
     return str(app / twin), "expected"
@@ -59,29 +59,37 @@ def main() -> None:
                 python, why = interpreter(root, proc, hello, chooser, etc)
                 row["chosen"] = python
                 row["why"] = why
-                out = run(root, proc, [python, str(WORK / "checks.py"), HELLO_CHECKS], etc)
+                # The launcher's locale rule: where there is no glibc loader at all (and no
+                # LOCALE_ARCHIVE, NixOS's), LOCPATH names the bundled C.UTF-8.
+                extra = ""
+                if why.startswith("no glibc loader") and not os.environ.get("NO_LOCPATH"):
+                    runtime = Path(os.readlink(hello / "bin" / "python")).parent.parent
+                    extra = f"LOCPATH={runtime}/libc/locale"
+                row["env"] = extra
+                out = run(root, proc, [python, str(WORK / "checks.py"), HELLO_CHECKS], etc, extra)
                 try:
                     row.update(json.loads(out.stdout))
                 except ValueError:
                     row["error"] = (out.stdout + out.stderr)[-500:]
-                main_out = run(root, proc, [python, str(hello / "bin/onefile-main"), "--name", "libc"], etc)
+                main_out = run(root, proc, [python, str(hello / "bin/onefile-main"), "--name", "libc"], etc, extra)
                 row["hello"] = "ok " + main_out.stdout.strip() if main_out.returncode == 0 else f"FAIL {main_out.stderr[-300:]}"
                 npy = str(numbers / python.split("/app/")[1].split("/", 1)[1])
-                out = run(root, proc, [npy, str(WORK / "checks.py"), "numpy"], etc)
+                out = run(root, proc, [npy, str(WORK / "checks.py"), "numpy"], etc, extra)
                 try:
                     row["numpy"] = json.loads(out.stdout)["numpy"]
                 except ValueError:
                     row["numpy"] = "FAIL " + (out.stdout + out.stderr)[-300:]
-                main_out = run(root, proc, [npy, str(numbers / "bin/onefile-main")], etc)
+                main_out = run(root, proc, [npy, str(numbers / "bin/onefile-main")], etc, extra)
                 row["numbers"] = "ok" if main_out.returncode == 0 else f"FAIL {main_out.stderr[-300:]}"
                 results.append(row)
                 print(json.dumps(row), flush=True)
     (WORK / "matrix.json").write_text(json.dumps(results, indent=1))
     columns = ["hello", "numbers", "numpy"] + HELLO_CHECKS.split(",")
-    print("| root | /proc | /etc files | libc | " + " | ".join(columns) + " |")
-    print("|" + " --- |" * (4 + len(columns)))
+    print("| root | /proc | /etc files | chosen (why) | libc | " + " | ".join(columns) + " |")
+    print("|" + " --- |" * (5 + len(columns)))
     for row in results:
-        cells = [row["root"], "yes" if row["proc"] else "no", "yes" if row["etc"] else "as made", row.get("libc", "?")]
+        cells = [row["root"], "yes" if row["proc"] else "no", "yes" if row["etc"] else "as made",
+                 ("bundled" if "/libc/bin/" in row["chosen"] else "system") + f" ({row['why']})", row.get("libc", "?")]
         cells += ["ok" if str(row.get(c, "")).startswith("ok") else "**" + str(row.get(c, "missing"))[:60] + "**" for c in columns]
         print("| " + " | ".join(cells) + " |")
 

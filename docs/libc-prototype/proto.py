@@ -1,8 +1,9 @@
 """The bundled-glibc design of docs/libc-design.md, done by script on an unpacked cache.
 
     proto.py build RUNTIME_DIR        what the builder would do to the runtime tree
-    proto.py unpack RUNTIME_DIR APP_DIR [--as-runtime PATH]
-                                      what the launcher would do after unpacking
+    proto.py unpack RUNTIME_DIR APP_DIR [--as-runtime PATH] [--emit-sh PATCHER]
+                                      what the launcher would do after unpacking (or
+                                      print it as a shell script using the C patcher)
 
 build:
   * copies this machine's glibc (the loader, libc, libm, the compat stubs, the NSS
@@ -134,13 +135,32 @@ def unpack(runtime: Path, app: Path, runtime_as: str) -> None:
             (twin / "bin" / script.name).symlink_to(f"../../bin/{script.name}")
 
 
+def unpack_commands(runtime: Path, app: Path, runtime_as: str, patcher: str) -> str:
+    """The same as unpack(), as a shell script that runs on the target with the C patcher
+    (stub/of_interp.c through of_interp_demo): the launcher's side, done where it runs."""
+    lines = ["set -eu"]
+    for site in json.loads((runtime / "onefile-patches.json").read_text()):
+        lines.append(f"{patcher} patch {runtime_as}/{site['path']} {site['offset']} {site['size']} {runtime_as}")
+    twin = app / "libc"
+    lines += [f"rm -rf {twin}", f"mkdir -p {twin}/bin",
+              f"printf 'home = %s\\ninclude-system-site-packages = false\\n' {runtime_as}/libc/bin > {twin}/pyvenv.cfg",
+              f"ln -s {runtime_as}/libc/bin/python3 {twin}/bin/python", f"ln -s ../lib {twin}/lib"]  # fmt: skip
+    for script in sorted((app / "bin").iterdir()):
+        if script.name != "python":
+            lines.append(f"ln -s ../../bin/{script.name} {twin}/bin/{script.name}")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> None:
     if argv[0] == "build":
         build(Path(argv[1]), add_needed="--no-add-needed" not in argv)
     elif argv[0] == "unpack":
         runtime, app = Path(argv[1]), Path(argv[2])
         runtime_as = argv[argv.index("--as-runtime") + 1] if "--as-runtime" in argv else str(runtime.resolve())
-        unpack(runtime, app, runtime_as)
+        if "--emit-sh" in argv:
+            print(unpack_commands(runtime, app, runtime_as, argv[argv.index("--emit-sh") + 1]), end="")
+        else:
+            unpack(runtime, app, runtime_as)
     else:
         raise SystemExit(__doc__)
 
