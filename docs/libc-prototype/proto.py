@@ -39,8 +39,10 @@ from pathlib import Path
 TOKEN = "@RUNTIME@"
 INTERP_SIZE = 512  # bytes of PT_INTERP, NUL included (the kernel takes up to PATH_MAX)
 RPATH_SIZE = 1024  # bytes of the DT_RPATH string, NUL included
-GLIBC_DIR = Path("/lib/x86_64-linux-gnu")
-LOADER = "ld-linux-x86-64.so.2"
+# PROTO_ARCH=aarch64 takes Debian's libc6:arm64 (installed beside this machine's own).
+ARCH = os.environ.get("PROTO_ARCH", "x86_64")
+GLIBC_DIR = Path(f"/lib/{ARCH}-linux-gnu")
+LOADER = {"x86_64": "ld-linux-x86-64.so.2", "aarch64": "ld-linux-aarch64.so.1"}[ARCH]
 # What Debian 12's libc6 ships, less the debugging ones (libmemusage, libpcprofile,
 # libthread_db, libc_malloc_debug). libnss_files/libnss_dns are empty stubs since 2.34
 # (both built into libc); compat and hesiod are real modules an nsswitch.conf may name.
