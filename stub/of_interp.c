@@ -135,8 +135,30 @@ cleanup:
     return best;
 }
 
+/* y of the loader's file name "ld-2.<y>.so" that the standard loader path links to
+ * (glibc before 2.34 named it so), or -1: one readlink. */
+static int of_interp_loader_minor(const char *path)
+{
+    char target[PATH_MAX];
+    const char *base;
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+    int y = 0, digits = 0;
+
+    if (n <= 0)
+        return -1;
+    target[n] = '\0';
+    base = strrchr(target, '/');
+    base = base != NULL ? base + 1 : target;
+    if (strncmp(base, "ld-2.", 5) != 0)
+        return -1;
+    for (base += 5; *base >= '0' && *base <= '9' && digits < 3; base++, digits++)
+        y = y * 10 + (*base - '0');
+    return digits > 0 && strcmp(base, ".so") == 0 ? y : -1;
+}
+
 void of_interp_choose(const char *root, int needed_minor, struct of_interp_choice *out)
 {
+    int loader_minor;
     char path[PATH_MAX];
     int fd = -1;
 
@@ -159,6 +181,13 @@ void of_interp_choose(const char *root, int needed_minor, struct of_interp_choic
     }
     out->system_minor = of_interp_defined_minor(fd);
     close(fd);
+    /* A release that added no version node to libc.so.6 (2.31 defines GLIBC_2.30 at most,
+     * its libm GLIBC_2.31): before 2.34 the loader's file name says the release. */
+    if (out->system_minor >= 0 && out->system_minor < needed_minor) {
+        snprintf(path, sizeof(path), "%s" OF_INTERP_GLIBC_LOADER, root);
+        loader_minor = of_interp_loader_minor(path);
+        out->system_minor = loader_minor > out->system_minor ? loader_minor : out->system_minor;
+    }
     if (out->system_minor < 0) {
         out->why = "libc.so.6 is not a glibc";
     } else if (out->system_minor < needed_minor) {
