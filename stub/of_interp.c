@@ -158,17 +158,16 @@ static int of_interp_loader_minor(const char *path)
 
 void of_interp_choose(const char *root, int needed_minor, struct of_interp_choice *out)
 {
-    int loader_minor;
-    char path[PATH_MAX];
-    int fd = -1;
+    char loader[PATH_MAX], path[PATH_MAX];
+    int fd = -1, loader_minor;
 
     out->kind = OF_INTERP_BUNDLED;
     out->system_minor = -1;
     /* No loader at the standard path: musl, no C library, NixOS (glibc only in the store). */
-    snprintf(path, sizeof(path), "%s" OF_INTERP_GLIBC_LOADER, root);
-    if (access(path, X_OK) != 0) {
+    snprintf(loader, sizeof(loader), "%s" OF_INTERP_GLIBC_LOADER, root);
+    if (access(loader, X_OK) != 0) {
         out->why = "no glibc loader at " OF_INTERP_GLIBC_LOADER;
-        return;
+        goto cleanup;
     }
     for (size_t i = 0; i < sizeof(of_interp_libc_dirs) / sizeof(of_interp_libc_dirs[0]) && fd < 0; i++) {
         snprintf(path, sizeof(path), "%s%s/libc.so.6", root, of_interp_libc_dirs[i]);
@@ -177,15 +176,13 @@ void of_interp_choose(const char *root, int needed_minor, struct of_interp_choic
     if (fd < 0) {
         /* A loader but no libc.so.6 where glibc keeps it (nix-ld's stub, gcompat): not ours to guess. */
         out->why = "no libc.so.6 in the usual directories";
-        return;
+        goto cleanup;
     }
     out->system_minor = of_interp_defined_minor(fd);
-    close(fd);
     /* A release that added no version node to libc.so.6 (2.31 defines GLIBC_2.30 at most,
      * its libm GLIBC_2.31): before 2.34 the loader's file name says the release. */
     if (out->system_minor >= 0 && out->system_minor < needed_minor) {
-        snprintf(path, sizeof(path), "%s" OF_INTERP_GLIBC_LOADER, root);
-        loader_minor = of_interp_loader_minor(path);
+        loader_minor = of_interp_loader_minor(loader);
         out->system_minor = loader_minor > out->system_minor ? loader_minor : out->system_minor;
     }
     if (out->system_minor < 0) {
@@ -196,6 +193,9 @@ void of_interp_choose(const char *root, int needed_minor, struct of_interp_choic
         out->kind = OF_INTERP_SYSTEM;
         out->why = "the system's glibc is new enough";
     }
+cleanup:
+    if (fd >= 0)
+        close(fd);
 }
 
 int of_interp_expand(const char *template_bytes, size_t site_size, const char *runtime_dir, char *out)
