@@ -183,7 +183,7 @@ def _get(port: int, path: str) -> Optional[int]:
     try:
         connection.request("GET", path)
         return connection.getresponse().status
-    except (ConnectionError, http.client.HTTPException, socket.timeout):
+    except (TimeoutError, ConnectionError, http.client.HTTPException):
         return None
     except OSError as exc:
         if exc.errno in (errno.ECONNREFUSED, errno.ECONNRESET, errno.EPIPE):

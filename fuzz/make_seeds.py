@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write small, valid onefile binaries (with a fake 16-byte stub) as fuzzing seeds.
 
-They are made with the real writer, onefile_backend/_format.py, so they start the
+They are made with the real writer, onefile_backend/format/layers.py, so they start the
 fuzzer off with everything the launcher accepts: stored and zstd files, executables,
 directories, links (with leading ".."), a manifest, empty layers.
 
@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from onefile_backend._format import (  # noqa: E402
+from onefile_backend.format.layers import (  # noqa: E402
     MODE_DIRECTORY,
     MODE_EXECUTABLE,
     MODE_FILE,

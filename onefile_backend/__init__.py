@@ -29,7 +29,7 @@ def __getattr__(name: str) -> Any:
     # The hooks are looked up on first use (PEP 562), so `python -m onefile_backend`
     # and `import onefile_backend` don't pay for importing setuptools.
     if name in _OURS:
-        from . import _backend
+        from .hooks import backend as _backend
 
         return getattr(_backend, name)
     if name in _SETUPTOOLS_ONLY:

@@ -1,5 +1,5 @@
 import sys
 
-from ._frontend import main
+from .cli.frontend import main
 
 sys.exit(main())

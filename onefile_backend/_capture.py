@@ -7,11 +7,13 @@ import os
 import tempfile
 from typing import Iterator
 
+from ._report import verbosity
+
 
 @contextlib.contextmanager
 def captured_output(what: str) -> Iterator[None]:
     """Send fd 1 and 2 to a file for the duration; show it only if the step fails."""
-    if os.environ.get("ONEFILE_VERBOSE"):
+    if verbosity() > 0:
         yield
         return
     with tempfile.TemporaryFile() as sink:

@@ -1,7 +1,7 @@
 """Run the programs a build needs (uv, patchelf, strip, interpreters) one way.
 
 As pypa/build's ``run_subprocess``: output is captured, shown in full with ``-v``
-(``ONEFILE_VERBOSE``), and a failure is a :class:`ToolError` naming the program, its
+(``ONEFILE_VERBOSITY`` above 0), and a failure is a :class:`ToolError` naming the program, its
 exit status and the last lines it printed. A program that can't be started at all
 raises ``OSError`` for the caller to explain (or to leave as the bug it is).
 """
@@ -15,11 +15,11 @@ import sys
 from typing import Mapping, Sequence
 
 from ._errors import ToolError
-from ._indexes import redact
+from ._report import redact, verbosity
 
 
 def _verbose() -> bool:
-    return bool(os.environ.get("ONEFILE_VERBOSE"))
+    return verbosity() > 0
 
 
 def _show(argv: Sequence[str], result: subprocess.CompletedProcess[str] | None) -> None:

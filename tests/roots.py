@@ -150,7 +150,7 @@ _GLIBC_PART = ("libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so", "l
 
 def _copy_libraries(root: Path, elves: list[Path], lib_dir: Path) -> None:
     """Copy what ``elves`` load from the root (transitively), glibc's own libraries excepted."""
-    from onefile_backend._elf import read_elf
+    from onefile_backend.platform.elf import read_elf
 
     triplet = _TRIPLETS[read_elf(str(elves[0])).machine]
     directories = (f"lib/{triplet}", f"usr/lib/{triplet}", "lib", "usr/lib")

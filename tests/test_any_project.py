@@ -253,7 +253,7 @@ def test_wheelhouse_wheel_holds_the_launcher(wheelhouse: Path, tmp_path: Path) -
     mode, launcher = files[f"onefile_backend/_stub/onefile-stub-{HOST_MACHINE}"]
     assert mode & 0o111 and launcher.startswith(b"\x7fELF")
     (entry_points,) = [data for name, (_, data) in files.items() if name.endswith(".dist-info/entry_points.txt")]
-    assert b"onefile = onefile_backend._frontend:main" in entry_points
+    assert b"onefile = onefile_backend.cli.frontend:main" in entry_points
     again = onefile("wheelhouse", str(wheelhouse))  # the same files give the same bytes
     assert again.returncode == 0
     assert wheel.read_bytes() == next(wheelhouse.iterdir()).read_bytes()

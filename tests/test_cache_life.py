@@ -24,8 +24,8 @@ import pytest
 from conftest import PROJECTS, Hidden, build_binary, wait_stopped
 from test_reliability import ERROR, make_stub, split
 
-from onefile_backend._assemble import zipapp_block
-from onefile_backend._format import (
+from onefile_backend.format.binary import zipapp_block
+from onefile_backend.format.layers import (
     MODE_EXECUTABLE,
     MODE_FILE,
     Block,

@@ -4,10 +4,11 @@ import zipfile
 
 import pytest
 
-from onefile_backend._config import load_config
-from onefile_backend._entrypoints import EntryPoint, choose_entry_point, read_scripts
 from onefile_backend._errors import ConfigError, EntryPointError
-from onefile_backend._interpreters import find_interpreter
+from onefile_backend.app.entrypoints import EntryPoint, choose_entry_point, read_scripts
+from onefile_backend.pipeline.config import load_config
+from onefile_backend.runtime.interpreters import find_interpreter
+from onefile_backend.runtime.sources import InstalledPython
 
 
 def _project(tmp_path, table=""):
@@ -17,7 +18,7 @@ def _project(tmp_path, table=""):
 
 def test_defaults(tmp_path):
     config = load_config(_project(tmp_path))
-    assert (config.name, config.entry_point, config.python, config.output) == ("demo", None, None, None)
+    assert (config.name, config.entry_point, config.python, config.output) == ("demo", None, InstalledPython(), None)
 
 
 def test_unknown_key_is_named(tmp_path):
@@ -43,7 +44,7 @@ def test_keep_tests_is_a_boolean(tmp_path):
 
 def test_config_settings_override_the_table(tmp_path):
     config = load_config(_project(tmp_path, '[tool.onefile]\npython = "3.12"\n'), {"python": "3.13"})
-    assert config.python == "3.13"
+    assert config.python == InstalledPython("3.13")
 
 
 def test_scripts_come_from_the_wheel(tmp_path):
@@ -83,7 +84,7 @@ def test_interpreter_by_version_and_errors():
 
 
 def test_min_glibc_and_download_keys(tmp_path):
-    from onefile_backend._config import ManagedRuntime
+    from onefile_backend.runtime.sources import ManagedRuntime
 
     assert load_config(_project(tmp_path)).min_glibc is None
     assert load_config(_project(tmp_path, '[tool.onefile]\nmin-glibc = "2.28"\n')).min_glibc == (2, 28)
@@ -98,7 +99,7 @@ def test_min_glibc_and_download_keys(tmp_path):
 
 
 def test_glibc_needs_floor_policy_and_trailer_bits():
-    from onefile_backend._glibc import GlibcNeeds, bitmap_versions, check_floor, trailer_bitmap, uv_platform
+    from onefile_backend.platform.glibc import GlibcNeeds, bitmap_versions, check_floor, trailer_bitmap, uv_platform
 
     needs = GlibcNeeds.of({"runtime/bin/python3": [(2, 2, 5), (2, 17)], "runtime/lib/libcrypt.so.1": [(2, 36), (2, 25)]})
     needs += GlibcNeeds.of({"app/lib/x.so": [(2, 28)], "app/lib/none.so": []})

@@ -141,11 +141,11 @@ def test_runtime_from_a_local_archive_path(hidden: Hidden, tmp_path: Path) -> No
 
 
 def test_a_resolution_is_reused_while_fresh_then_asked_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from onefile_backend import _install
-    from onefile_backend._buildcache import BlobStore
     from onefile_backend._errors import ResolveError
-    from onefile_backend._indexes import IndexSettings
-    from onefile_backend._interpreters import inspect_interpreter
+    from onefile_backend.app import install as _install
+    from onefile_backend.app.indexes import IndexSettings
+    from onefile_backend.cache.store import BlobStore
+    from onefile_backend.runtime.interpreters import inspect_interpreter
 
     wheel = onefile("build", "--wheel", "-n", str(copy_project("behaviour", tmp_path)), "-o", str(tmp_path / "w"))
     assert wheel.returncode == 0, wheel.stderr
@@ -166,8 +166,8 @@ def test_a_resolution_is_reused_while_fresh_then_asked_again(tmp_path: Path, mon
 
 
 def test_test_modules_of_dependencies_are_left_out_unless_kept(tmp_path: Path) -> None:
-    from onefile_backend import _select
-    from onefile_backend._format import MODE_FILE, FileEntry
+    from onefile_backend.app import select as _select
+    from onefile_backend.format.layers import MODE_FILE, FileEntry
 
     site = "lib/python3.11/site-packages/"
     paths = [
@@ -203,8 +203,8 @@ def test_test_modules_of_dependencies_are_left_out_unless_kept(tmp_path: Path) -
 
 
 def test_machine_libraries_go_next_to_the_vendored_ones_their_loader_finds(tmp_path: Path) -> None:
-    from onefile_backend import _bundle
-    from onefile_backend._elf import read_elf
+    from onefile_backend.app import bundle as _bundle
+    from onefile_backend.platform.elf import read_elf
 
     site = tmp_path / "stage/lib/python3.11/site-packages"
     (site / "pkg.libs").mkdir(parents=True)
@@ -256,9 +256,9 @@ def test_exclude_leaves_out_matching_files_of_dependencies(hidden: Hidden, tmp_p
     ],
 )
 def test_dependencies_from_local_paths_or_urls_are_never_cached(pins: str, cached: bool) -> None:
-    from onefile_backend import _install
-    from onefile_backend._indexes import IndexSettings
-    from onefile_backend._interpreters import inspect_interpreter
+    from onefile_backend.app import install as _install
+    from onefile_backend.app.indexes import IndexSettings
+    from onefile_backend.runtime.interpreters import inspect_interpreter
 
     key = _install.dependencies_key(inspect_interpreter(sys.executable), pins, (), False, 10, 0, IndexSettings("pypi"))
     assert (key is not None) is cached

@@ -1,9 +1,16 @@
 """The writer side of the binary format, checked against zip tools and the spec."""
 
+import ast
 import io
+import itertools
+import re
+import struct
 import zipfile
 
-from onefile_backend import _format as fmt
+from conftest import REPO
+
+from onefile_backend.format import layers as fmt
+from onefile_backend.format import spec
 
 
 def _binary(entries_runtime, entries_app):
@@ -73,3 +80,75 @@ def test_joined_blocks_and_a_block_less_some_members_encode_as_if_built_so():
     assert fmt.join_blocks([block(a), block(b, c)]) == block(a, b, c)
     assert block(a, b, c).without({b"app/b"}) == block(a, c)
     assert block(a, b).without({b"app/x"}) == block(a, b)
+
+
+# ---- the format's constants: spec.py and stub/of_format.h say the same ----
+
+_DEFINE = re.compile(r"^#define (OF_[A-Z0-9_]+) (.+?)\s*(/\*.*)?$")
+
+
+def _header_values() -> dict[str, object]:
+    """Every ``#define OF_X value`` of stub/of_format.h, evaluated as C would."""
+    values: dict[str, object] = {}
+    for line in (REPO / "stub" / "of_format.h").read_text().splitlines():
+        match = _DEFINE.match(line)
+        if not match or match[1] == "OF_FORMAT_H":
+            continue
+        text = re.sub(r"\b(0x[0-9a-fA-F]+|\d+)u\b", r"\1", match[2])  # unsigned suffixes
+        text = re.sub(r"\b0([0-7]+)\b", r"0o\1", text)  # C octal
+        if text.startswith('"'):
+            values[match[1]] = ast.literal_eval(text)
+        else:
+            values[match[1]] = eval(text, {"__builtins__": {}}, dict(values))  # our own header's arithmetic
+    return values
+
+
+def test_every_launcher_constant_is_the_writers() -> None:
+    header = _header_values()
+    python = {f"OF_{name}": value for name, value in vars(spec).items() if name.isupper()}
+    python["OF_MAGIC"] = spec.MAGIC.decode("latin-1")  # a C string literal
+    assert sorted(set(header) - set(python)) == [], "defined in of_format.h but not in format/spec.py"
+    assert sorted(set(python) - set(header)) == [], "declared in format/spec.py but not in of_format.h"
+    assert {name: python[name] for name in header} == header
+
+
+def test_the_trailer_fields_tile_the_trailer() -> None:
+    fields = [
+        (spec.TRAILER_VERSION_AT, 4),
+        (spec.TRAILER_SIZE_AT, 4),
+        (spec.TRAILER_LAYERS_AT, spec.LAYER_COUNT * spec.LAYER_RECORD_SIZE),
+        (spec.TRAILER_APP_KEY_AT, spec.SHA256_DIGEST_SIZE),
+        (spec.TRAILER_LIBC_AT, 4),
+        (spec.TRAILER_GLIBC_AT, spec.GLIBC_BITMAP_SIZE),
+        (spec.TRAILER_APP_ID_AT, spec.SHA256_DIGEST_SIZE),
+        (spec.TRAILER_RESERVED_AT, 32),
+        (spec.TRAILER_MAGIC_AT, spec.MAGIC_SIZE),
+    ]
+    assert [at for at, _ in fields] == list(itertools.accumulate([0] + [size for _, size in fields[:-1]]))
+    assert fields[-1][0] + fields[-1][1] == spec.TRAILER_SIZE == len(fmt.encode_trailer(0, _EMPTY, 0, _EMPTY, fmt.Needs()))
+    record = [spec.LAYER_OFFSET_AT, spec.LAYER_SIZE_AT, spec.LAYER_ENTRY_COUNT_AT, spec.LAYER_UNPACKED_SIZE_AT]
+    assert record == [0, 8, 16, 24] and spec.LAYER_SHA256_AT + spec.SHA256_DIGEST_SIZE == spec.LAYER_RECORD_SIZE
+
+
+def test_the_writer_puts_each_field_where_the_launcher_reads_it() -> None:
+    runtime = fmt.encode_block([fmt.FileEntry("bin/python3", fmt.MODE_EXECUTABLE, b"r" * 300)], fmt.PREFIX_RUNTIME, level=3, epoch=0)
+    app = fmt.encode_block([fmt.FileEntry("a.py", fmt.MODE_FILE, b"a" * 300)] * 1, fmt.PREFIX_APP, level=3, epoch=0)
+    needs = fmt.Needs(bytes(range(1, 13)), bytes(range(32, 64)))
+    raw = fmt.encode_trailer(1000, runtime, 5000, app, needs)
+    u32 = lambda at: struct.unpack_from("<I", raw, at)[0]  # noqa: E731
+    u64 = lambda at: struct.unpack_from("<Q", raw, at)[0]  # noqa: E731
+    assert (u32(spec.TRAILER_VERSION_AT), u32(spec.TRAILER_SIZE_AT)) == (spec.FORMAT_VERSION, spec.TRAILER_SIZE)
+    app_record = spec.TRAILER_LAYERS_AT + spec.LAYER_APP * spec.LAYER_RECORD_SIZE
+    assert u64(app_record + spec.LAYER_OFFSET_AT) == 5000
+    assert u64(app_record + spec.LAYER_SIZE_AT) == len(app.data)
+    assert u64(app_record + spec.LAYER_ENTRY_COUNT_AT) == 1
+    assert raw[app_record + spec.LAYER_SHA256_AT :][:32] == app.sha256
+    assert u64(spec.TRAILER_LAYERS_AT + spec.LAYER_OFFSET_AT) == 1000
+    assert struct.unpack_from("<H", raw, spec.TRAILER_LIBC_AT)[0] == spec.LIBC_GLIBC
+    assert raw[spec.TRAILER_GLIBC_AT :][: spec.GLIBC_BITMAP_SIZE] == needs.glibc_bitmap
+    assert raw[spec.TRAILER_APP_ID_AT :][:32] == needs.app_id
+    assert raw[spec.TRAILER_RESERVED_AT : spec.TRAILER_MAGIC_AT] == bytes(32)
+    assert raw[spec.TRAILER_MAGIC_AT :] == spec.MAGIC
+
+
+_EMPTY = fmt.Block(b"", ())

@@ -27,7 +27,8 @@ import pytest
 from conftest import EXAMPLES, REPO, copy_project
 
 from onefile_backend._errors import IndexSettingError
-from onefile_backend._indexes import ENV_REPORTED, read_index_settings, redact
+from onefile_backend._report import redact
+from onefile_backend.app.indexes import ENV_REPORTED, read_index_settings
 
 # -- a private index ------------------------------------------------------------------
 

@@ -81,7 +81,7 @@ def portable_hello(portable: dict[str, str], tmp_path_factory: pytest.TempPathFa
 def pyenv_hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """hello with a runtime compiled on this machine (pyenv's 3.11, as a user's would be)."""
     from onefile_backend._errors import InterpreterNotFound
-    from onefile_backend._interpreters import find_interpreter
+    from onefile_backend.runtime.interpreters import find_interpreter
 
     try:
         find_interpreter("3.11")
@@ -148,7 +148,7 @@ def test_a_numpy_app_with_a_portable_runtime_runs_on_debian_11(
 
 def test_min_glibc_names_the_files_that_need_more(tmp_path: Path) -> None:
     from onefile_backend._errors import InterpreterNotFound
-    from onefile_backend._interpreters import find_interpreter
+    from onefile_backend.runtime.interpreters import find_interpreter
 
     try:
         find_interpreter("3.11")

@@ -2,7 +2,7 @@
 
 Real binaries of tests/projects/tinyapp, built by the front end, run with every Python
 install hidden. Variants are made by taking a built binary apart and writing it again
-with onefile_backend._format's writer: another launcher (the fault-injection build
+with onefile_backend.format.layers's writer: another launcher (the fault-injection build
 ``make -C stub test-stub``, the ASan/UBSan build ``make -C stub asan-stub``), a damaged
 layer or trailer, or hand-made malicious entries.
 """
@@ -29,9 +29,9 @@ import pytest
 import zstandard
 from conftest import PROJECTS, REPO, Hidden, build_binary, wait_stopped
 
-from onefile_backend import _format
-from onefile_backend._assemble import zipapp_block
-from onefile_backend._format import (
+from onefile_backend.format import layers as _format
+from onefile_backend.format.binary import zipapp_block
+from onefile_backend.format.layers import (
     MODE_DIRECTORY,
     MODE_EXECUTABLE,
     MODE_FILE,
@@ -538,7 +538,7 @@ def test_the_builder_writes_only_entries_the_launcher_accepts(parts: Parts) -> N
 
 
 def test_staging_a_tree_drops_or_resolves_links_that_leave_it(tmp_path: Path) -> None:
-    from onefile_backend._tree import entries_from_tree
+    from onefile_backend.format.tree import entries_from_tree
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -563,7 +563,7 @@ def test_staging_a_tree_drops_or_resolves_links_that_leave_it(tmp_path: Path) ->
 
 
 def test_the_builder_refuses_names_the_launcher_would_refuse(tmp_path: Path) -> None:
-    from onefile_backend._tree import entries_from_tree
+    from onefile_backend.format.tree import entries_from_tree
 
     tree = tmp_path / "tree"
     tree.mkdir()

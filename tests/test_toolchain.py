@@ -13,8 +13,9 @@ import pytest
 from conftest import HOST_MACHINE, REPO, SETUP_PY, _stub_is_stale
 from elftools.elf.elffile import ELFFile
 
-from onefile_backend import _assemble, _target
 from onefile_backend._errors import AssembleError
+from onefile_backend.format import binary as _assemble
+from onefile_backend.platform import target as _target
 
 # Hides the C toolchain, make, and zstd's headers and libraries by bind-mounting an empty
 # file (or directory) over each, then runs "$@".

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
-from pathlib import Path
 
 import pytest
 
 from onefile_backend._errors import ConfigError, OnefileError, ToolError
 from onefile_backend._subprocess import run_tool
-from onefile_backend._target import Target, choose_target, host_machine
+from onefile_backend.platform.target import Target, choose_target, host_machine
 
 HERE = Target(host_machine(), (3, 12, 8), "", False, "cpython-312", "cb0d0d0a")
 OTHER = "aarch64" if host_machine() != "aarch64" else "x86_64"
@@ -46,10 +44,10 @@ def test_a_tool_that_cannot_start_is_the_caller_s_to_explain() -> None:
 def test_verbose_shows_the_command_and_all_its_output(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("ONEFILE_VERBOSE", "1")
+    monkeypatch.setenv("ONEFILE_VERBOSITY", "1")
     run_tool([sys.executable, "-c", "print('one'); print('two')"], what="x")
     assert capsys.readouterr().err.endswith("\n< one\n< two\n")
-    monkeypatch.delenv("ONEFILE_VERBOSE")
+    monkeypatch.delenv("ONEFILE_VERBOSITY")
     run_tool([sys.executable, "-c", "print('one')"], what="x")
     assert capsys.readouterr().err == ""
 
@@ -71,24 +69,3 @@ def test_a_target_the_runtime_is_not_for_is_refused() -> None:
     assert choose_target(HERE, "/py", None, (2, 28)) == dataclasses.replace(HERE, min_glibc=(2, 28))
     with pytest.raises(ConfigError, match=rf"^tool\.onefile\.target: '{OTHER}', but the runtime /py is for "):
         choose_target(HERE, "/py", OTHER, None)
-
-
-def test_a_runtime_from_an_archive_is_known_by_the_archive_not_its_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from onefile_backend._archives import archive_key
-    from onefile_backend._interpreters import find_interpreter
-    from onefile_backend._runtime import _identity
-
-    monkeypatch.setenv("ONEFILE_BUILD_CACHE", str(tmp_path))
-    key = "0123456789abcdef" * 2
-    python = tmp_path / "runtimes" / key / "python" / "bin" / "python3"
-    python.parent.mkdir(parents=True)
-    python.write_bytes(b"\x7fELF")
-    assert archive_key(str(python)) == key
-    assert archive_key(str(tmp_path / "elsewhere" / "bin" / "python3")) is None
-    here = find_interpreter(None)
-    unpacked = dataclasses.replace(here, executable=str(python), libpython=None)
-    first = _identity(unpacked, 0)
-    os.utime(python, (1, 1))  # unpacked again: other times, same archive
-    assert _identity(unpacked, 0) == first != _identity(here, 0)

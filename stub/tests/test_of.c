@@ -19,6 +19,7 @@
 #include "of_modes.h"
 #include "of_format.h"
 #include "of_gc.h"
+#include "of_interp.h"
 #include "of_sha256.h"
 #include "of_libc.h"
 #include "of_trailer.h"
@@ -324,6 +325,40 @@ static void test_libc(void)
     free(copy);
     of_libc_probe("/nonexistent-root", &here);
     CHECK(here.kind == OF_LIBC_KIND_NONE);
+}
+
+static void test_interp(void)
+{
+    static const char *const paths[] = { "/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6",
+                                         "/lib64/libc.so.6" };
+    char site[64] = OF_INTERP_TOKEN "/libc/lib:" OF_INTERP_TOKEN "/lib", out[64];
+    struct of_interp_choice choice;
+    struct of_libc_system here;
+    int fd = -1;
+
+    OK(of_interp_expand(site, sizeof(site), "/c/r", out));
+    CHECK(strcmp(out, "/c/r/libc/lib:/c/r/lib") == 0 && out[sizeof(out) - 1] == '\0');
+    /* 2 * 20 + 10 bytes fit in 63 (and a NUL); 2 * 27 + 10 don't. */
+    OK(of_interp_expand(site, sizeof(site), "/aaaaaaaaaaaaaaaaaaa", out));
+    BAD(of_interp_expand(site, sizeof(site), "/aaaaaaaaaaaaaaaaaaaaaaaaaa", out));
+    BAD(of_interp_expand(site, sizeof(site), "/a:b", out)); /* a run path can't hold ':' */
+    BAD(of_interp_expand("/usr/lib", 9, "/c", out));         /* not a site: no token first */
+    memset(site + strlen(site), 'x', sizeof(site) - strlen(site));
+    BAD(of_interp_expand(site, sizeof(site), "/c", out));   /* no NUL within the site */
+
+    /* The pread parser agrees with the mmap one on this machine's libc.so.6. */
+    of_libc_probe("", &here);
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]) && fd < 0; i++)
+        fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0 && of_interp_defined_minor(fd) >= 17 && of_interp_defined_minor(fd) <= here.glibc_minor);
+    if (fd >= 0)
+        close(fd);
+    of_interp_choose("", 17, &choice);
+    CHECK(choice.kind == OF_INTERP_SYSTEM && choice.system_minor >= 17);
+    of_interp_choose("", 99, &choice);
+    CHECK(choice.kind == OF_INTERP_BUNDLED);
+    of_interp_choose("/nonexistent-root", 17, &choice);
+    CHECK(choice.kind == OF_INTERP_BUNDLED && choice.system_minor == -1);
 }
 
 /* ---- names and links ---- */
@@ -1135,6 +1170,7 @@ int main(void)
     test_sha256();
     test_trailer();
     test_libc();
+    test_interp();
     test_names();
     test_links();
     test_entries();

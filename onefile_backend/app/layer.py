@@ -1,0 +1,191 @@
+"""The app stage: the project's wheel and its dependencies, installed for the runtime and
+encoded as the app layer.
+
+The install is made by uv for the *runtime's* interpreter (its version and platform,
+not the build interpreter's) into a prefix laid out like a virtual environment::
+
+    bin/onefile-main                  the launcher (see format/bootstrap.py)
+    bin/<scripts of the dependencies> with relocatable ``#!/bin/sh`` trampolines
+    lib/python3.X/site-packages/      the wheel and its dependencies, with .pyc
+    onefile.json                      what the binary holds, for ``inspect``
+
+This module ties the steps together; each lives in its own module of app/: ``wheel``
+(the project's metadata), ``install`` (uv, pins), ``relocate``, ``bundle`` (ELF files and
+the libraries they need), ``select`` (what is left out).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from .._errors import AssembleError, ResolveError
+from .._report import Kind, Log
+from ..cache.store import BlobStore
+from ..format.bootstrap import render_launcher
+from ..format.layers import APP_MAIN, MODE_EXECUTABLE, PREFIX_APP, Block, FileEntry, encode_block, join_blocks
+from ..format.manifest import Manifest
+from ..format.tree import entries_from_tree, merge_entries, walk_files
+from ..platform.elf import read_elf
+from ..platform.glibc import GlibcNeeds
+from ..runtime.bytecode import compile_bytecode
+from ..runtime.interpreters import Interpreter
+from .bundle import bundle_foreign_libraries, read_elves
+from .entrypoints import EntryPoint
+from .indexes import IndexSettings
+from .install import dependencies_key, install_dependencies, install_wheel, installed_distributions, pin_dependencies
+from .relocate import make_relocatable
+from .select import warn_left_out_modules, without_excluded
+from .wheel import check_extras, check_lock_covers
+
+#: The zstd level of the app layer: it changes with every app version, so it is built often.
+LEVEL = 10
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    """What the project asks of its app layer (``[tool.onefile]``)."""
+
+    extras: tuple[str, ...] = ()
+    lock: str | None = None  # a pylock.toml or hashed requirements file: exactly these pins
+    exclude: tuple[str, ...] = ()  # glob patterns of site-packages paths to leave out
+    keep_tests: bool = False  # keep the dependencies' test modules
+    indexes: IndexSettings = IndexSettings("pypi")  # where packages come from (app/indexes.py)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where a stage works and what it writes with: shared by the stages of one build."""
+
+    work: str  # a scratch directory, removed after the build
+    store: BlobStore  # the build cache
+    epoch: int  # SOURCE_DATE_EPOCH, for every timestamp written
+    log: Log
+
+
+@dataclass(frozen=True)
+class AppTree:
+    dependencies: Block  # the dependencies' part of the app layer, encoded (often from the build cache)
+    entries: list[FileEntry]  # the project's own files and the launcher, to encode after it
+    distributions: dict[str, str]  # name -> version, of everything installed
+    glibc: GlibcNeeds  # what its native extensions need, by path in the layer
+
+
+def _process(
+    stage: str, interpreter: Interpreter, exclude: tuple[str, ...], store: BlobStore, log: Log, drop_tests: bool
+) -> tuple[list[FileEntry], dict[str, str], GlibcNeeds]:
+    """Make what uv installed into ``stage`` relocatable; return its entries (less what
+    ``tool.onefile.exclude`` and ``drop_tests`` leave out), distributions and the glibc its
+    extensions need."""
+    site_packages = os.path.join(stage, "lib", interpreter.stdlib_name, "site-packages")
+    if not os.path.isdir(site_packages):
+        raise ResolveError(f"uv installed nothing into {site_packages}")
+    make_relocatable(stage, site_packages, interpreter.short_version)
+    elves = read_elves(stage, store)
+    bundled = set(bundle_foreign_libraries(stage, elves, log))
+    needs = {path: facts.glibc for path, facts in elves.items()}
+    # The machine libraries just copied in need a glibc too (often the newest).
+    needs.update({path: read_elf(path).glibc for path in walk_files(stage) if os.path.basename(path) in bundled})
+    bytecode = compile_bytecode(interpreter, stage, os.path.relpath(site_packages, stage), store)
+    entries = merge_entries(entries_from_tree(stage), bytecode)
+    entries = without_excluded(entries, stage, site_packages, exclude, drop_tests, log)
+    warn_left_out_modules(entries, site_packages, stage, log)
+    kept = {entry.path for entry in entries}
+    glibc = GlibcNeeds.of({os.path.relpath(p, stage): v for p, v in needs.items() if os.path.relpath(p, stage) in kept})
+    return entries, installed_distributions(site_packages), glibc
+
+
+def _stage_dependencies(
+    wheel: str, interpreter: Interpreter, options: AppOptions, space: Workspace
+) -> tuple[Block, dict[str, str], GlibcNeeds]:
+    """The dependencies, installed, made relocatable and encoded: from the build cache
+    when the same pins (or lock file) were staged before for this runtime."""
+    store, log, lock, platform = space.store, space.log, options.lock, interpreter.target.platform
+    if lock is not None:
+        with open(lock, encoding="utf-8", errors="replace") as lock_file:
+            pins = lock_file.read()
+    else:
+        pins = pin_dependencies(wheel, options.extras, interpreter, store, options.indexes, platform)
+    key = dependencies_key(
+        interpreter, pins, options.exclude, options.keep_tests, LEVEL, space.epoch, options.indexes, platform
+    )
+    if key is not None:
+        found = store.get_many([key, key + b"-data"])
+        if len(found) == 2:
+            facts = json.loads(found[key])
+            block = Block.from_json(facts["block"], found[key + b"-data"])
+            if block is not None:
+                for warning in facts["warnings"]:
+                    log(warning, kind="warning")
+                return block, facts["distributions"], GlibcNeeds.from_json(facts["glibc"])
+    if not pins.strip():
+        return Block(b"", ()), {}, GlibcNeeds()
+    stage = os.path.join(space.work, "dependencies")
+    install_dependencies(
+        interpreter, stage, space.work, lock=lock, pins=pins, platform=platform, indexes=options.indexes
+    )
+    warnings: list[str] = []
+
+    def recording(message: str, kind: Kind = "info") -> None:
+        if kind == "warning":
+            warnings.append(message)
+        log(message, kind=kind)
+
+    drop_tests = not options.keep_tests
+    entries, distributions, glibc = _process(stage, interpreter, options.exclude, store, recording, drop_tests)
+    try:
+        block = encode_block(entries, PREFIX_APP, level=LEVEL, epoch=space.epoch, store=store)
+    except ValueError as exc:  # a file name or link no launcher would unpack
+        raise ResolveError(f"cannot put an installed file into the binary: {exc}") from None
+    if key is not None:
+        facts = {
+            "block": block.to_json(),
+            "distributions": distributions,
+            "glibc": glibc.to_json(),
+            "warnings": warnings,
+        }
+        store.put_many({key + b"-data": block.data, key: json.dumps(facts).encode()})
+    return block, distributions, glibc
+
+
+def stage_app(
+    wheel: str, entry_point: EntryPoint, interpreter: Interpreter, options: AppOptions, space: Workspace
+) -> AppTree:
+    """Install the app for the runtime's ``interpreter``: its dependencies (encoded, often from
+    the build cache), then the project itself without them (entries, without the manifest).
+
+    With a lock file (PEP 751 ``pylock.toml``, or a requirements file, with hashes when it
+    has them) exactly what it pins is installed; else what uv resolves now, remembered for
+    _install.PINS_FRESH_SECONDS. Files in site-packages matching ``tool.onefile.exclude``
+    are left out, and so are the dependencies' test modules unless ``keep-tests``: the
+    project's own files are kept. The target's ``platform`` (uv's ``--python-platform``)
+    picks wheels for an older glibc than this machine's, or for another CPU.
+    """
+    lock, extras = options.lock, options.extras
+    pins = f" pinned by {os.path.basename(lock)}" if lock else ""
+    version = interpreter.short_version
+    space.log(f"resolve: installing {os.path.basename(wheel)} and its dependencies{pins} for Python {version}")
+    check_extras(wheel, extras)
+    dependencies, distributions, deps_glibc = _stage_dependencies(wheel, interpreter, options, space)
+    stage = os.path.join(space.work, "project")
+    install_wheel(interpreter, stage, wheel, options.indexes)
+    entries, own, glibc = _process(stage, interpreter, options.exclude, space.store, space.log, False)
+    if lock is not None:
+        check_lock_covers(wheel, extras, distributions, lock, interpreter.target)
+    launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)
+    entries = [e for e in entries if e.path != APP_MAIN] + [FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode())]
+    return AppTree(
+        dependencies, sorted(entries, key=lambda e: e.path), {**distributions, **own}, deps_glibc + glibc
+    )
+
+
+def encode_app_layer(app: AppTree, manifest: Manifest, *, epoch: int, store: BlobStore) -> Block:
+    """The app layer: the dependencies' encoded part, then the project's files, its
+    launcher and the manifest. The project's files win over a dependency's at the same
+    path, as they would installed in that order."""
+    try:
+        project = encode_block([*app.entries, manifest.entry()], PREFIX_APP, level=LEVEL, epoch=epoch, store=store)
+        return join_blocks([app.dependencies.without({member.name for member in project.members}), project])
+    except ValueError as exc:  # a file name or link no launcher would unpack
+        raise AssembleError(f"cannot put an installed file into the binary: {exc}") from None

@@ -1,0 +1,433 @@
+"""The binary format, writer side.
+
+The reader side is ``stub/of_format.h``; ``docs/format.md`` describes both. Change all
+three together and bump :data:`FORMAT_VERSION`.
+
+A layer is a run of zip local entries (zstd-compressed, mode in an extra field), so it
+describes its content independently of where it sits; the central directory written
+after the layers makes the whole binary a zip archive for ``unzip -l`` and zipimport.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import stat
+import struct
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import BinaryIO, Callable, Collection, Iterable, Mapping, Protocol, Sequence
+
+import zstandard
+
+from ..cache.kinds import COMPRESSED
+from .spec import (
+    APP_MAIN,
+    FORMAT_VERSION,
+    GLIBC_BITMAP_SIZE,
+    LAYER_COUNT,
+    LAYER_RECORD_SIZE,
+    LIBC_GLIBC,
+    LIBC_NONE,
+    MAGIC,
+    MODE_DIRECTORY,
+    MODE_EXECUTABLE,
+    MODE_FILE,
+    MODE_SYMLINK,
+    PREFIX_APP,
+    PREFIX_RUNTIME,
+    RUNTIME_PYTHON,
+    SHA256_DIGEST_SIZE,
+    TRAILER_APP_ID_AT,
+    TRAILER_APP_KEY_AT,
+    TRAILER_GLIBC_AT,
+    TRAILER_LAYERS_AT,
+    TRAILER_LIBC_AT,
+    TRAILER_MAGIC_AT,
+    TRAILER_SIZE,
+    TRAILER_SIZE_AT,
+    TRAILER_VERSION_AT,
+    ZIP_EXTRA_MODE_ID,
+    ZIP_FLAG_UTF8,
+    ZIP_METHOD_STORED,
+    ZIP_METHOD_ZSTD,
+)
+
+__all__ = [  # the constants the writer's users take from here, as before spec.py held them
+    "APP_MAIN", "FORMAT_VERSION", "LIBC_GLIBC", "LIBC_NONE", "MAGIC", "MODE_DIRECTORY", "MODE_EXECUTABLE",
+    "MODE_FILE", "MODE_SYMLINK", "PREFIX_APP", "PREFIX_RUNTIME", "RUNTIME_PYTHON", "TRAILER_SIZE",
+]  # fmt: skip
+
+#: Version 1 (192 bytes: no libc needs, no app id) is still read, by ``inspect``.
+_V1_TRAILER_SIZE = 192
+METHOD_STORED = ZIP_METHOD_STORED
+METHOD_ZSTD = ZIP_METHOD_ZSTD
+#: Levels up to 19 (without long mode) keep zstd windows within the launcher's limit
+#: (spec.ZSTD_WINDOW_LOG_MAX).
+MAX_ZSTD_LEVEL = 19
+EXTRA_MODE_ID = ZIP_EXTRA_MODE_ID
+FLAG_UTF8 = ZIP_FLAG_UTF8
+MADE_BY_UNIX = 0x033F  # Unix, zip spec 6.3
+MAX_ENTRY_SIZE = 0xFFFFFFFF
+
+_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
+_EOCD = struct.Struct("<IHHHHIIH")
+_ZIP64_EOCD = struct.Struct("<IQHHIIQQQQ")
+_ZIP64_LOCATOR = struct.Struct("<IIQI")
+_EXTRA_MODE = struct.Struct("<HHI")
+_LAYER_RECORD = struct.Struct("<QQQQ32s")  # spec.LAYER_*_AT: offset, size, entries, unpacked size, SHA-256
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file, link or directory to put in a layer (``path`` without the prefix)."""
+
+    path: str
+    mode: int
+    data: bytes  # file contents, or the target of a symbolic link
+
+
+@dataclass(frozen=True)
+class _Member:
+    name: bytes
+    mode: int
+    method: int
+    crc: int
+    compressed_size: int
+    size: int
+    offset_in_block: int  # where its local header starts within its block
+
+
+@dataclass(frozen=True)
+class Block:
+    """Encoded local entries: a layer, or the zipapp entries after the layers."""
+
+    data: bytes
+    members: tuple[_Member, ...]
+
+    @property
+    def sha256(self) -> bytes:
+        return hashlib.sha256(self.data).digest()
+
+    @property
+    def unpacked_size(self) -> int:
+        return sum(member.size for member in self.members)
+
+    def to_json(self) -> list[list[object]]:
+        """The member index, for caching an encoded block next to its bytes."""
+        return [
+            [m.name.decode("utf-8"), m.mode, m.method, m.crc, m.compressed_size, m.size, m.offset_in_block]
+            for m in self.members
+        ]
+
+    def without(self, names: Collection[bytes]) -> Block:
+        """This block less the members called ``names`` (full names, with the prefix)."""
+        if not any(member.name in names for member in self.members):
+            return self
+        ends = [m.offset_in_block for m in self.members[1:]] + [len(self.data)]
+        kept = [(m, end) for m, end in zip(self.members, ends, strict=True) if m.name not in names]
+        return join_blocks(
+            [Block(self.data[m.offset_in_block : end], (replace(m, offset_in_block=0),)) for m, end in kept]
+        )
+
+    @classmethod
+    def from_json(cls, index: list[list[object]], data: bytes) -> Block | None:
+        try:
+            members = tuple(
+                _Member(str(name).encode("utf-8"), *(int(v) for v in rest))  # type: ignore[call-overload]
+                for name, *rest in index
+            )
+        except (TypeError, ValueError):
+            return None
+        return cls(data, members)
+
+
+def join_blocks(blocks: Sequence[Block]) -> Block:
+    """One block holding the members of ``blocks``, in order."""
+    members: list[_Member] = []
+    offset = 0
+    for block in blocks:
+        members += (replace(member, offset_in_block=member.offset_in_block + offset) for member in block.members)
+        offset += len(block.data)
+    return Block(b"".join(block.data for block in blocks), tuple(members))
+
+
+def check_entry(entry: FileEntry) -> None:
+    """Refuse what the stub would refuse (docs/format.md, Layers), naming the path."""
+    parts = entry.path.rstrip("/").split("/") if stat.S_ISDIR(entry.mode) else entry.path.split("/")
+    if not entry.path or "\\" in entry.path or "\0" in entry.path or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"{entry.path!r}: a name the launcher would refuse (empty, '.', '..', '\\' or NUL)")
+    if stat.S_ISLNK(entry.mode):
+        target = entry.data.decode("utf-8", "replace").split("/")
+        leading = len(target) - len(list(itertools.dropwhile(lambda part: part == "..", target)))
+        rest = target[leading:]
+        if not rest or target[0] == "" or any(p in ("", ".", "..") for p in rest) or leading >= len(parts):
+            raise ValueError(f"{entry.path!r}: a link to {entry.data!r} would leave the layer or is not plain")
+
+
+def dos_datetime(epoch: int) -> tuple[int, int]:
+    """Return zip's (time, date) fields for a Unix time, clamped to 1980..2107."""
+    year, month, day, hour, minute, second = time.gmtime(max(epoch, 315532800))[:6]
+    year = min(year, 2107)
+    return (hour << 11) | (minute << 5) | (second // 2), ((year - 1980) << 9) | (month << 5) | day
+
+
+class Store(Protocol):
+    """Where compressed entries are remembered between builds (see _buildcache.BlobStore)."""
+
+    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]: ...
+    def put_many(self, items: Mapping[bytes, bytes]) -> None: ...
+
+
+def _compressible(entry: FileEntry, level: int | None) -> bool:
+    return level is not None and stat.S_ISREG(entry.mode) and len(entry.data) > 64
+
+
+Progress = Callable[[int, int], None]  # (entries done, entries to do)
+
+
+def _pack(
+    entries: Sequence[FileEntry], level: int | None, store: Store | None, threads: int, progress: Progress | None
+) -> list[tuple[int, bytes]]:
+    """(method, payload) per entry: zstd when it saves space, else stored."""
+    keys = {
+        index: COMPRESSED.prefixed(entry.data, level)
+        for index, entry in enumerate(entries)
+        if _compressible(entry, level)
+    }
+    known = store.get_many(keys.values()) if store is not None else {}
+    todo = [index for index, key in keys.items() if key not in known]
+
+    def compress(index: int) -> bytes:
+        return zstandard.ZstdCompressor(level=min(level or 3, MAX_ZSTD_LEVEL)).compress(entries[index].data)
+
+    fresh: dict[int, bytes] = {}
+    with ThreadPoolExecutor(max_workers=threads or None) as pool:
+        for done, (index, payload) in enumerate(zip(todo, pool.map(compress, todo), strict=True), 1):
+            fresh[index] = payload
+            if progress is not None and (done % 100 == 0 or done == len(todo)):
+                progress(done, len(todo))
+    if store is not None:
+        store.put_many({keys[index]: payload for index, payload in fresh.items()})
+    packed = []
+    for index, entry in enumerate(entries):
+        compressed = fresh.get(index) or (known.get(keys[index]) if index in keys else None)
+        if compressed is not None and len(compressed) < len(entry.data):
+            packed.append((METHOD_ZSTD, compressed))
+        else:
+            packed.append((METHOD_STORED, entry.data))
+    return packed
+
+
+def encode_block(
+    entries: Sequence[FileEntry],
+    prefix: str,
+    *,
+    level: int | None,
+    epoch: int,
+    threads: int = 0,
+    store: Store | None = None,
+    progress: Progress | None = None,
+) -> Block:
+    """Encode ``entries`` (in the order given) as zip local entries named ``prefix + path``.
+
+    ``level`` is the zstd level; ``None`` stores every entry (zipimport reads only those).
+    Compressed payloads are looked up in, and added to, ``store``; ``progress`` hears
+    how far compression has come.
+    """
+    dos_time, dos_date = dos_datetime(epoch)
+    packed = _pack(entries, level, store, threads, progress)
+    chunks: list[bytes] = []
+    members: list[_Member] = []
+    offset = 0
+    for entry, (method, payload) in zip(entries, packed, strict=True):
+        check_entry(entry)
+        if len(entry.data) > MAX_ENTRY_SIZE:
+            raise ValueError(f"{entry.path}: files of 4 GiB or more are not supported")
+        path = entry.path + "/" if stat.S_ISDIR(entry.mode) and not entry.path.endswith("/") else entry.path
+        name = (prefix + path).encode("utf-8")
+        flags = FLAG_UTF8 if not name.isascii() else 0
+        crc = zlib.crc32(entry.data)
+        extra = _EXTRA_MODE.pack(EXTRA_MODE_ID, 4, entry.mode)
+        header = _LOCAL_HEADER.pack(
+            0x04034B50,
+            63 if method == METHOD_ZSTD else 20,
+            flags,
+            method,
+            dos_time,
+            dos_date,
+            crc,
+            len(payload),
+            len(entry.data),
+            len(name),
+            len(extra),
+        )
+        members.append(_Member(name, entry.mode, method, crc, len(payload), len(entry.data), offset))
+        chunks += (header, name, extra, payload)
+        offset += len(header) + len(name) + len(extra) + len(payload)
+    return Block(b"".join(chunks), tuple(members))
+
+
+def _central_directory(blocks: Iterable[tuple[int, Block]], epoch: int) -> tuple[bytes, int]:
+    dos_time, dos_date = dos_datetime(epoch)
+    records: list[bytes] = []
+    count = 0
+    for block_offset, block in blocks:
+        for member in block.members:
+            offset = block_offset + member.offset_in_block
+            if offset > MAX_ENTRY_SIZE:
+                raise ValueError("binaries of 4 GiB or more are not supported")
+            flags = FLAG_UTF8 if not member.name.isascii() else 0
+            extra = _EXTRA_MODE.pack(EXTRA_MODE_ID, 4, member.mode)
+            records += (
+                _CENTRAL_HEADER.pack(
+                    0x02014B50,
+                    MADE_BY_UNIX,
+                    63 if member.method == METHOD_ZSTD else 20,
+                    flags,
+                    member.method,
+                    dos_time,
+                    dos_date,
+                    member.crc,
+                    member.compressed_size,
+                    member.size,
+                    len(member.name),
+                    len(extra),
+                    0,
+                    0,
+                    0,
+                    member.mode << 16,
+                    offset,
+                ),
+                member.name,
+                extra,
+            )
+            count += 1
+    return b"".join(records), count
+
+
+def app_key(runtime: Block, app: Block) -> bytes:
+    """The app directory's identity: it depends on the runtime it points at, too."""
+    return hashlib.sha256(runtime.sha256 + app.sha256).digest()
+
+
+def app_id(project: str, entry_point: str) -> bytes:
+    """The same for every version of one app (project and entry point), unlike the app key."""
+    return hashlib.sha256(f"{project}\0{entry_point}".encode()).digest()
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What the target must have, for the launcher to check before it unpacks."""
+
+    glibc_bitmap: bytes = bytes(GLIBC_BITMAP_SIZE)  # bit y: GLIBC_2.y is asked for (glibc.trailer_bitmap)
+    app_id: bytes = bytes(SHA256_DIGEST_SIZE)  # see app_id()
+
+    @property
+    def libc(self) -> int:
+        return LIBC_GLIBC if any(self.glibc_bitmap) else LIBC_NONE
+
+
+def encode_trailer(runtime_offset: int, runtime: Block, app_offset: int, app: Block, needs: Needs) -> bytes:
+    """The trailer, field by field at spec's offsets (what is not written stays zero)."""
+    trailer = bytearray(TRAILER_SIZE)
+    _U32.pack_into(trailer, TRAILER_VERSION_AT, FORMAT_VERSION)
+    _U32.pack_into(trailer, TRAILER_SIZE_AT, TRAILER_SIZE)
+    for index, (offset, block) in enumerate(((runtime_offset, runtime), (app_offset, app))):
+        record = (offset, len(block.data), len(block.members), block.unpacked_size, block.sha256)
+        _LAYER_RECORD.pack_into(trailer, TRAILER_LAYERS_AT + index * LAYER_RECORD_SIZE, *record)
+    trailer[TRAILER_APP_KEY_AT : TRAILER_APP_KEY_AT + SHA256_DIGEST_SIZE] = app_key(runtime, app)
+    _U16.pack_into(trailer, TRAILER_LIBC_AT, needs.libc)
+    trailer[TRAILER_GLIBC_AT : TRAILER_GLIBC_AT + GLIBC_BITMAP_SIZE] = needs.glibc_bitmap
+    trailer[TRAILER_APP_ID_AT : TRAILER_APP_ID_AT + SHA256_DIGEST_SIZE] = needs.app_id
+    trailer[TRAILER_MAGIC_AT:] = MAGIC
+    return bytes(trailer)
+
+
+def write_binary(
+    out: BinaryIO, stub: bytes, runtime: Block, app: Block, zipapp: Block, *, epoch: int, needs: Needs = Needs()
+) -> None:
+    """Write ``[stub][runtime][app][zipapp entries][central directory][EOCD + trailer]``."""
+    runtime_offset = len(stub)
+    app_offset = runtime_offset + len(runtime.data)
+    zipapp_offset = app_offset + len(app.data)
+    directory_offset = zipapp_offset + len(zipapp.data)
+    directory, count = _central_directory(
+        ((runtime_offset, runtime), (app_offset, app), (zipapp_offset, zipapp)), epoch
+    )
+    for part in (stub, runtime.data, app.data, zipapp.data, directory):
+        out.write(part)
+    if count > 0xFFFF:
+        zip64_offset = directory_offset + len(directory)
+        out.write(_ZIP64_EOCD.pack(0x06064B50, 44, 45, 45, 0, 0, count, count, len(directory), directory_offset))
+        out.write(_ZIP64_LOCATOR.pack(0x07064B50, 0, zip64_offset, 1))
+    out.write(
+        _EOCD.pack(
+            0x06054B50,
+            0,
+            0,
+            min(count, 0xFFFF),
+            min(count, 0xFFFF),
+            len(directory),
+            directory_offset,
+            TRAILER_SIZE,
+        )
+    )
+    out.write(encode_trailer(runtime_offset, runtime, app_offset, app, needs))
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    offset: int
+    size: int
+    entry_count: int
+    unpacked_size: int
+    sha256: bytes
+
+
+@dataclass(frozen=True)
+class Trailer:
+    version: int
+    runtime: LayerInfo
+    app: LayerInfo
+    app_key: bytes
+    libc: int = LIBC_NONE
+    glibc_bitmap: bytes = bytes(GLIBC_BITMAP_SIZE)
+    app_id: bytes = bytes(SHA256_DIGEST_SIZE)
+
+
+def read_trailer(path: str) -> Trailer:
+    """Read and check the trailer of a built binary (for ``inspect`` and tests)."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        if size < _V1_TRAILER_SIZE:
+            raise ValueError(f"{path}: too small to be a onefile binary")
+        f.seek(size - min(size, TRAILER_SIZE))
+        tail = f.read(TRAILER_SIZE)
+    if tail[-8:] != MAGIC:
+        raise ValueError(f"{path}: not a onefile binary (no trailer)")
+    # The version and size sit at the trailer's start, which depends on the version.
+    for version, trailer_size in ((FORMAT_VERSION, TRAILER_SIZE), (1, _V1_TRAILER_SIZE)):
+        raw = tail[-trailer_size:]
+        if len(raw) == trailer_size and (
+            _U32.unpack_from(raw, TRAILER_VERSION_AT)[0],
+            _U32.unpack_from(raw, TRAILER_SIZE_AT)[0],
+        ) == (version, trailer_size):
+            break
+    else:
+        raise ValueError(f"{path}: this format version is not supported (onefile-backend reads 1 and 2)")
+    at = [TRAILER_LAYERS_AT + LAYER_RECORD_SIZE * index for index in range(LAYER_COUNT)]
+    runtime, app = (LayerInfo(*_LAYER_RECORD.unpack_from(raw, offset)) for offset in at)
+    key = raw[TRAILER_APP_KEY_AT : TRAILER_APP_KEY_AT + SHA256_DIGEST_SIZE]
+    if version == 1:
+        return Trailer(version, runtime, app, key)
+    libc = _U16.unpack_from(raw, TRAILER_LIBC_AT)[0]
+    bitmap = raw[TRAILER_GLIBC_AT : TRAILER_GLIBC_AT + GLIBC_BITMAP_SIZE]
+    identity = raw[TRAILER_APP_ID_AT : TRAILER_APP_ID_AT + SHA256_DIGEST_SIZE]
+    return Trailer(version, runtime, app, key, libc, bitmap, identity)

@@ -1,0 +1,92 @@
+"""The binary format's constants and offsets, declared once for the writer.
+
+The launcher's side is ``stub/of_format.h``: every ``#define OF_<NAME>`` there is
+``<NAME>`` here with the same value, and tests/test_format.py fails when one side changes
+without the other. ``docs/format.md`` describes both for people. Change all three
+together and bump :data:`FORMAT_VERSION`. All integers in the file are little-endian.
+"""
+
+from __future__ import annotations
+
+FORMAT_VERSION = 2
+TRAILER_SIZE = 256
+MAGIC = b"OneFile\x1a"
+MAGIC_SIZE = 8
+LAYER_COUNT = 2
+LAYER_RUNTIME = 0
+LAYER_APP = 1
+
+# Trailer field offsets (bytes from the start of the trailer).
+TRAILER_VERSION_AT = 0  # u32
+TRAILER_SIZE_AT = 4  # u32
+TRAILER_LAYERS_AT = 8  # LAYER_COUNT records of LAYER_RECORD_SIZE bytes
+LAYER_RECORD_SIZE = 64
+TRAILER_APP_KEY_AT = 136  # SHA-256 of the two layers' SHA-256s: names the app's cache dir
+TRAILER_LIBC_AT = 168  # u16: LIBC_*, then a reserved u16
+TRAILER_GLIBC_AT = 172  # GLIBC_BITMAP_SIZE bytes: bit y (byte y/8, bit y%8) = GLIBC_2.y needed
+TRAILER_APP_ID_AT = 184  # SHA-256 of "<project>\0<entry point>": the same for every version
+TRAILER_RESERVED_AT = 216  # 32 bytes of zeros
+TRAILER_MAGIC_AT = 248
+GLIBC_BITMAP_SIZE = 12
+LIBC_NONE = 0  # nothing recorded: the launcher checks nothing
+LIBC_GLIBC = 1
+SHA256_DIGEST_SIZE = 32
+
+# Layer record field offsets (bytes from the start of the record).
+LAYER_OFFSET_AT = 0  # u64
+LAYER_SIZE_AT = 8  # u64
+LAYER_ENTRY_COUNT_AT = 16  # u64
+LAYER_UNPACKED_SIZE_AT = 24  # u64
+LAYER_SHA256_AT = 32  # SHA-256 of the layer's bytes
+
+# zstd frames use windows of at most 2^23 bytes (levels up to 19 do, without long mode).
+ZSTD_WINDOW_LOG_MAX = 23
+
+# Zip local file header, as the layers use it.
+ZIP_LOCAL_SIGNATURE = 0x04034B50
+ZIP_LOCAL_HEADER_SIZE = 30
+ZIP_LOCAL_FLAGS_AT = 6
+ZIP_LOCAL_METHOD_AT = 8
+ZIP_LOCAL_CRC32_AT = 14
+ZIP_LOCAL_COMPRESSED_SIZE_AT = 18
+ZIP_LOCAL_SIZE_AT = 22
+ZIP_LOCAL_NAME_LENGTH_AT = 26
+ZIP_LOCAL_EXTRA_LENGTH_AT = 28
+ZIP_FLAG_ENCRYPTED = 0x0001
+ZIP_FLAG_DATA_DESCRIPTOR = 0x0008
+ZIP_FLAG_UTF8 = 0x0800
+ZIP_METHOD_STORED = 0
+ZIP_METHOD_ZSTD = 93
+ZIP_EXTRA_MODE_ID = 0x4F46  # "FO": u32 st_mode
+ZIP_EXTRA_MODE_SIZE = 4
+ZIP_EXTRA_SIZE = 4 + ZIP_EXTRA_MODE_SIZE  # the whole extra block: id u16, size u16, st_mode u32
+
+# The only st_mode values an entry may carry.
+MODE_FILE = 0o100644
+MODE_EXECUTABLE = 0o100755
+MODE_SYMLINK = 0o120777
+MODE_DIRECTORY = 0o040755
+
+PREFIX_RUNTIME = "runtime/"
+PREFIX_APP = "app/"
+
+# Names inside the cache and the unpacked layers.
+CACHE_RUNTIME_DIR = "runtime"
+CACHE_APP_DIR = "app"
+CACHE_KEY_HEX_DIGITS = 32
+RUNTIME_PYTHON = "bin/python3"
+APP_PYTHON = "bin/python"
+APP_MAIN = "bin/onefile-main"
+APP_PYVENV_CFG = "pyvenv.cfg"
+APP_PYVENV_CFG_FORMAT = "home = %s/bin\ninclude-system-site-packages = false\n"
+APP_MANIFEST = "onefile.json"  # written by the builder: what the binary holds
+CACHE_TMP_PREFIX = ".tmp-"
+CACHE_LOCK_PREFIX = ".lock-"
+
+# Environment variables the launcher reads or sets (the bootstrap, run inside the binary,
+# spells the ones it reads itself: it imports nothing of onefile_backend).
+ENV_CACHE_DIR = "ONEFILE_CACHE_DIR"
+ENV_BINARY = "ONEFILE_BINARY"
+ENV_ARGV0 = "ONEFILE_ARGV0"
+ENV_MODE = "ONEFILE"  # info, verify or clean instead of running the app
+ENV_CACHE_KEEP_DAYS = "ONEFILE_CACHE_KEEP_DAYS"  # days an app's older versions stay unused

@@ -1,0 +1,1 @@
+"""What the target is: its CPU and Python, ELF files, and the glibc they need."""

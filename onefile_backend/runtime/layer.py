@@ -1,0 +1,299 @@
+"""The runtime stage: a relocatable copy of an installed CPython, encoded as a layer.
+
+Layout (inside the runtime layer, and so in the cache)::
+
+    bin/python3              the interpreter, run path $ORIGIN/../lib
+    bin/python -> python3
+    lib/libpython3.X.so.1.0  when the interpreter is a shared build
+    lib/lib*.so*             libraries the modules load that aren't part of glibc
+    lib/python3.X/           the stdlib with unchecked-hash .pyc, lib-dynload/
+
+The encoded layer is cached per user (see :func:`build_cache_dir`), keyed by the
+interpreter's identity, so only the first build with an interpreter pays for it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from .. import __version__
+from .._errors import RuntimeBuildError
+from .._report import Log
+from .._subprocess import run_tool
+from ..cache.kinds import RUNTIME_LAYER
+from ..cache.store import BlobStore, build_cache_dir
+from ..format.layers import PREFIX_RUNTIME, Block, FileEntry, encode_block
+from ..format.tree import entries_from_tree, merge_entries, walk_files
+from ..platform.elf import is_elf, program_interpreter, read_elf, resolve_libraries, set_rpath, strip
+from ..platform.glibc import GlibcNeeds
+from .bytecode import compile_bytecode
+from .interpreters import Interpreter
+
+# 9: 3 % bigger than 15, which takes 4.7 times the CPU (decoding is as fast): the cold-cache
+# build of a small app is mostly this (docs/performance.md).
+COMPRESSION_LEVEL = 9
+
+# Parts of the stdlib no app needs at run time: tests, the IDE, pip's bootstrapper,
+# Tk (its libraries would need an X server's), and the build's static library.
+_PRUNED_DIRECTORIES = {
+    "test",
+    "tests",
+    "idlelib",
+    "ensurepip",
+    "site-packages",
+    "dist-packages",
+    "tkinter",
+    "turtledemo",
+    "__pycache__",
+    "lib-dynload",
+    "lib2to3/tests",
+    "unittest/test",
+    "ctypes/test",
+    "sqlite3/test",
+    "distutils/tests",
+    "tkinter/test",
+}
+_PRUNED_FILES = ("turtle.py", "*.exe", "*.pyc", "*.pyo")
+# nis (deprecated by PEP 594, gone in 3.13) alone pulls in Kerberos and 7 more libraries.
+_PRUNED_MODULES = ("_test*", "_ctypes_test*", "xxlimited*", "xxsubtype*", "_xxtestfuzz*", "_tkinter*", "xx*", "nis.*")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A runtime layer ready to be written, and what the build reports about it."""
+
+    block: Block
+    interpreter: Interpreter
+    glibc: GlibcNeeds  # of each file, by its path in the layer
+    libraries: tuple[str, ...]  # sonames bundled from outside the interpreter's own files
+    cached: bool
+
+
+def _identity(interpreter: Interpreter, epoch: int) -> str:
+    def fingerprint(path: str | None) -> list[object]:
+        if path is None:
+            return []
+        info = os.stat(path)
+        return [path, info.st_size, info.st_mtime_ns]
+
+    facts: dict[str, object] = {
+        "backend": __version__,
+        "recipe": RUNTIME_LAYER.version,  # bump it when the recipe below changes what goes in
+        "level": COMPRESSION_LEVEL,
+        "epoch": epoch,
+    }
+    if interpreter.identity is not None:  # from an archive: its SHA-256 says what it holds
+        facts["archive"] = interpreter.identity
+    else:  # installed here: what its files are now
+        facts["executable"] = fingerprint(interpreter.executable)
+        facts["libpython"] = fingerprint(interpreter.libpython)
+        facts["stdlib"] = fingerprint(os.path.join(interpreter.stdlib, "os.py"))
+        facts["dynload"] = sorted(os.listdir(interpreter.dynload)) if os.path.isdir(interpreter.dynload) else []
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _ignore_stdlib(root: str):  # type: ignore[no-untyped-def]
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        relative = os.path.relpath(directory, root)
+        skipped = set()
+        for name in names:
+            path = name if relative == "." else f"{relative}/{name}"
+            if name in _PRUNED_DIRECTORIES or path in _PRUNED_DIRECTORIES or name.startswith("config-"):
+                skipped.add(name)
+            elif any(fnmatch.fnmatch(name, pattern) for pattern in _PRUNED_FILES):
+                skipped.add(name)
+        return skipped
+
+    return ignore
+
+
+def _stage(
+    interpreter: Interpreter, stage: str, store: BlobStore, log: Log
+) -> tuple[GlibcNeeds, tuple[str, ...], list[FileEntry]]:
+    """Copy the interpreter into ``stage``, make it relocatable; return (its glibc needs,
+    libraries, the stdlib's bytecode)."""
+    bin_dir = os.path.join(stage, "bin")
+    lib_dir = os.path.join(stage, "lib")
+    stdlib_dir = os.path.join(lib_dir, interpreter.stdlib_name)
+    dynload_dir = os.path.join(stdlib_dir, "lib-dynload")
+    os.makedirs(bin_dir)
+    os.makedirs(lib_dir)
+    python = os.path.join(bin_dir, "python3")
+    shutil.copy(interpreter.executable, python)
+    os.symlink("python3", os.path.join(bin_dir, "python"))
+    shutil.copytree(interpreter.stdlib, stdlib_dir, ignore=_ignore_stdlib(interpreter.stdlib))
+    os.makedirs(dynload_dir)
+    if not os.path.isdir(interpreter.dynload):
+        raise RuntimeBuildError(f"{interpreter.executable}: its extension modules ({interpreter.dynload}) are missing")
+    for name in sorted(os.listdir(interpreter.dynload)):
+        source = os.path.join(interpreter.dynload, name)
+        if os.path.isfile(source) and not any(fnmatch.fnmatch(name, p) for p in _PRUNED_MODULES):
+            shutil.copy(source, dynload_dir)
+
+    # Resolve from the originals: their run paths still point where their libraries are.
+    originals = [interpreter.executable]
+    if interpreter.libpython:
+        originals.append(interpreter.libpython)
+    originals += [os.path.join(interpreter.dynload, name) for name in sorted(os.listdir(dynload_dir))]
+    # The interpreter's own lib/ before this machine's: a runtime whose files have no
+    # run path to it (a Debian or conda build moved elsewhere) must not pick up the build
+    # machine's libraries, nor the glibc floor they bring.
+    libraries, missing = resolve_libraries(originals, first=[os.path.join(interpreter.base_prefix, "lib")])
+    # libpython too comes from where the loader finds it for the interpreter (sysconfig's
+    # LIBDIR is where it was built for, which need not be where it is now).
+    for soname, source in sorted(libraries.items()):
+        shutil.copy(source, os.path.join(lib_dir, soname))
+    if missing:
+        log(f"some runtime modules need libraries this machine lacks: {', '.join(missing)}", kind="warning")
+
+    elves = [path for path in walk_files(stage) if is_elf(path)]
+    facts = {path: read_elf(path) for path in elves}
+    # A file patchelf has already changed (a relocated PBS-style or conda tree) is left
+    # unstripped: strip would break it (see _elf.ElfFacts.strippable).
+    stripped = strip([path for path in elves if facts[path].strippable]) if not interpreter.target.foreign else True
+    if not stripped:
+        log("strip not found: the runtime keeps its debug symbols (install binutils)", kind="warning")
+
+    def point_at_lib_dir(path: str) -> None:
+        directory = os.path.dirname(path)
+        set_rpath(path, "$ORIGIN/" + os.path.relpath(lib_dir, directory) if directory != lib_dir else "$ORIGIN")
+
+    with ThreadPoolExecutor() as pool:
+        list(pool.map(point_at_lib_dir, elves))  # one patchelf process per file
+    _check_self_contained(python, lib_dir, interpreter)
+    _smoke_test(python, dynload_dir, interpreter, log)
+    bytecode = compile_bytecode(interpreter, stage, os.path.relpath(stdlib_dir, stage), store)
+    glibc = GlibcNeeds.of({os.path.relpath(path, stage): facts[path].glibc for path in elves})
+    bundled = tuple(sorted(name for name in libraries if not name.startswith("libpython")))
+    return glibc, bundled, bytecode
+
+
+def _check_self_contained(python: str, lib_dir: str, interpreter: Interpreter) -> None:
+    """The copy must load its libraries from itself, not from the build machine."""
+    found, missing = resolve_libraries([python])
+    outside = [
+        f"{name} ({path})" for name, path in found.items() if not path.startswith(os.path.realpath(lib_dir) + os.sep)
+    ]
+    if missing or outside:
+        raise RuntimeBuildError(
+            f"cannot make {interpreter.executable} relocatable: its copy would load "
+            f"{', '.join(outside + missing)} from outside the runtime"
+        )
+
+
+_IMPORT_EACH = """
+import importlib, sys
+failed = []
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        failed.append(f"{name} ({exc})")
+print(sys.version.split()[0])
+print("; ".join(failed))
+"""
+
+
+def _smoke_test(python: str, dynload_dir: str, interpreter: Interpreter, log: Log) -> None:
+    """Run the copy with no environment to lean on and import each of its extension modules."""
+    modules = sorted({name.split(".")[0] for name in os.listdir(dynload_dir) if name.endswith(".so")})
+    loader = program_interpreter(python) if interpreter.target.foreign else ""
+    if loader and not os.path.exists(loader):
+        log(
+            f"runtime: the smoke test was skipped: this machine can't run {interpreter.target.machine} programs "
+            f"(it has no {loader}; with qemu-user and that loader, e.g. libc6:arm64, it would run)",
+            kind="warning",
+        )
+        return
+    try:
+        result = run_tool(
+            [python, "-I", "-B", "-c", _IMPORT_EACH, *modules],
+            what=f"the relocatable copy of {interpreter.executable} does not run",
+            env={"PATH": "/usr/bin:/bin"},
+        )
+    except OSError as exc:
+        if not interpreter.target.foreign or exc.errno != errno.ENOEXEC:
+            raise
+        # Another CPU and no emulator registered with binfmt_misc: nothing can run it here.
+        log(
+            f"runtime: the smoke test was skipped: this machine can't run {interpreter.target.machine} programs "
+            "(qemu-user registered with binfmt_misc would run it)",
+            kind="warning",
+        )
+        return
+    version, _, failed = result.stdout.partition("\n")
+    expected = ".".join(map(str, interpreter.target.version))
+    if version != expected:
+        raise RuntimeBuildError(
+            f"the relocatable copy of {interpreter.executable} does not run: it reports Python {version}"
+        )
+    if failed.strip():
+        log(f"runtime modules that fail to import in the copy: {failed.strip()}", kind="warning")
+
+
+def _load_cached(path: str, interpreter: Interpreter) -> Runtime | None:
+    try:
+        with open(path + ".json", encoding="utf-8") as f:
+            facts = json.load(f)
+        with open(path, "rb") as f:
+            data = f.read()
+    except (OSError, ValueError):
+        return None
+    block = Block.from_json(facts["block"], data)
+    if block is None or block.sha256.hex() != facts["sha256"]:
+        return None
+    return Runtime(block, interpreter, GlibcNeeds.from_json(facts["glibc"]), tuple(facts["libraries"]), True)
+
+
+def _store_cached(path: str, runtime: Runtime) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    facts = {
+        "block": runtime.block.to_json(),
+        "sha256": runtime.block.sha256.hex(),
+        "glibc": runtime.glibc.to_json(),
+        "libraries": list(runtime.libraries),
+    }
+    # Data first, then the index that vouches for it: a reader never sees half of one.
+    for suffix, payload in (("", runtime.block.data), (".json", json.dumps(facts).encode())):
+        fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.replace(temporary, path + suffix)
+
+
+def build_runtime(interpreter: Interpreter, *, epoch: int, store: BlobStore, log: Log) -> Runtime:
+    """The runtime layer of ``interpreter``, from the build cache when it is there."""
+    cache_path = os.path.join(build_cache_dir(), f"runtime-{_identity(interpreter, epoch)}.layer")
+    cached = _load_cached(cache_path, interpreter)
+    if cached is not None:
+        log(f"runtime: Python {interpreter.short_version} from {interpreter.executable} (cached)")
+        return cached
+    log(f"runtime: copying Python {interpreter.short_version} from {interpreter.executable}")
+    with tempfile.TemporaryDirectory(prefix="onefile-runtime-") as stage:
+        try:
+            glibc, libraries, bytecode = _stage(interpreter, stage, store, log)
+        except OSError as exc:
+            raise RuntimeBuildError(f"cannot copy the interpreter {interpreter.executable}: {exc}") from None
+        entries = merge_entries(entries_from_tree(stage), bytecode)
+    block = encode_block(
+        entries,
+        PREFIX_RUNTIME,
+        level=COMPRESSION_LEVEL,
+        epoch=epoch,
+        store=store,
+        progress=lambda done, total: log(f"runtime: compressed {done} of {total} files", kind="progress"),
+    )
+    runtime = Runtime(block, interpreter, glibc, libraries, False)
+    try:
+        _store_cached(cache_path, runtime)
+    except OSError as exc:
+        log(f"cannot cache the runtime layer in {os.path.dirname(cache_path)}: {exc.strerror}", kind="warning")
+    return runtime
