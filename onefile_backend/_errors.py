@@ -57,3 +57,14 @@ class ToolError(OnefileError):
         self.tool = tool
         self.status = status
         self.output = output
+
+
+class IndexSettingError(OnefileError):
+    """A package index setting (uv's or pip's) is malformed, names a file that is not
+    there, or points at an index that can't be reached; or a package is not available
+    offline. ``setting`` is its name, ``origin`` where it is set."""
+
+    def __init__(self, setting: str, origin: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.origin = origin

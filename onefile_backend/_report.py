@@ -8,6 +8,7 @@ Imports nothing heavy: the front end starts without setuptools, zstandard or pye
 from __future__ import annotations
 
 import os
+import re
 from typing import Literal, Protocol
 
 #: ``info``: a step; ``warning``: something the user should know; ``progress``: a line
@@ -36,3 +37,17 @@ def display_path(path: str) -> str:
     """``path`` relative to the working directory when it is below it, else absolute."""
     relative = os.path.relpath(path)
     return path if relative.startswith("..") else relative
+
+
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s`'\"]+@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of every URL in it (``https://user:token@host``)
+    replaced by ``***``: what the build prints, logs or records never holds them."""
+    return _CREDENTIALS.sub("***@", text)
+
+
+def without_credentials(url: str) -> str:
+    """``url`` (or any text) with the credentials of its URLs removed."""
+    return _CREDENTIALS.sub("", url)

@@ -15,7 +15,7 @@ import sys
 from typing import Mapping, Sequence
 
 from ._errors import ToolError
-from ._report import verbosity
+from ._report import redact, verbosity
 
 
 def _verbose() -> bool:
@@ -28,7 +28,8 @@ def _show(argv: Sequence[str], result: subprocess.CompletedProcess[str] | None) 
     if result is not None:
         output = (result.stdout or "") + (result.stderr or "")
         lines += [f"< {line}" for line in output.rstrip("\n").splitlines()]
-    print("\n".join(lines), file=sys.stderr, flush=True)
+    # An index URL's credentials (uv's own messages hide them too) never reach the output.
+    print(redact("\n".join(lines)), file=sys.stderr, flush=True)
 
 
 def run_tool(

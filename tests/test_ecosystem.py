@@ -143,6 +143,7 @@ def test_runtime_from_a_local_archive_path(hidden: Hidden, tmp_path: Path) -> No
 def test_a_resolution_is_reused_while_fresh_then_asked_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from onefile_backend._errors import ResolveError
     from onefile_backend.app import install as _install
+    from onefile_backend.app.indexes import IndexSettings
     from onefile_backend.cache.store import BlobStore
     from onefile_backend.runtime.interpreters import inspect_interpreter
 
@@ -151,15 +152,16 @@ def test_a_resolution_is_reused_while_fresh_then_asked_again(tmp_path: Path, mon
     (built,) = (tmp_path / "w").glob("*.whl")
     interpreter = inspect_interpreter(sys.executable)
     store = BlobStore(str(tmp_path / "blobs.sqlite3"))
-    pins = _install.pin_dependencies(str(built), (), interpreter, store)
+    indexes = IndexSettings("pypi")  # not this machine's pip.conf: its file:// indexes work offline
+    pins = _install.pin_dependencies(str(built), (), interpreter, store, indexes)
     assert pins.startswith("click==") and "behaviour" not in pins
     # With no index and no uv cache, only a remembered answer can come back.
     for name, value in {"UV_NO_CACHE": "1", "UV_INDEX_URL": "http://127.0.0.1:9/simple", "UV_OFFLINE": "1"}.items():
         monkeypatch.setenv(name, value)
-    assert _install.pin_dependencies(str(built), (), interpreter, store) == pins
+    assert _install.pin_dependencies(str(built), (), interpreter, store, indexes) == pins
     monkeypatch.setattr(_install, "PINS_FRESH_SECONDS", 0)
     with pytest.raises(ResolveError, match="click"):
-        _install.pin_dependencies(str(built), (), interpreter, store)
+        _install.pin_dependencies(str(built), (), interpreter, store, indexes)
     store.close()
 
 
@@ -255,7 +257,8 @@ def test_exclude_leaves_out_matching_files_of_dependencies(hidden: Hidden, tmp_p
 )
 def test_dependencies_from_local_paths_or_urls_are_never_cached(pins: str, cached: bool) -> None:
     from onefile_backend.app import install as _install
+    from onefile_backend.app.indexes import IndexSettings
     from onefile_backend.runtime.interpreters import inspect_interpreter
 
-    key = _install.dependencies_key(inspect_interpreter(sys.executable), pins, (), False, 10, 0)
+    key = _install.dependencies_key(inspect_interpreter(sys.executable), pins, (), False, 10, 0, IndexSettings("pypi"))
     assert (key is not None) is cached

@@ -14,15 +14,18 @@ import time
 
 from .. import __version__
 from .._errors import ResolveError, ToolError
+from .._report import redact
 from .._subprocess import run_tool
 from ..cache.kinds import DEPENDENCIES, PINS
 from ..cache.store import BlobStore
 from ..runtime.interpreters import Interpreter
+from .indexes import IndexSettings
 from .wheel import wheel_metadata
 
 
-def _uv(interpreter: Interpreter, *arguments: str) -> str:
-    """Run uv for the runtime's interpreter; its output, or ResolveError with its complaint."""
+def _uv(interpreter: Interpreter, indexes: IndexSettings, *arguments: str) -> str:
+    """Run uv for the runtime's interpreter, with the user's index settings; its output,
+    or ResolveError with its complaint (IndexSettingError when the settings are the cause)."""
     from uv import find_uv_bin
 
     command = [str(find_uv_bin()), *arguments, "--quiet", "--no-python-downloads", "--python", interpreter.host]
@@ -31,9 +34,9 @@ def _uv(interpreter: Interpreter, *arguments: str) -> str:
         command += ["--only-binary", ":all:"]
     what = f"cannot install the project's dependencies for Python {interpreter.short_version}"
     try:
-        return run_tool(command, what=what).stdout
+        return run_tool(command, what=what, env={**os.environ, **indexes.uv_environment()}).stdout
     except ToolError as exc:  # the resolve stage's error, as callers expect
-        raise ResolveError(str(exc)) from None
+        raise indexes.explain(exc.output) or ResolveError(redact(str(exc))) from None
 
 
 #: How long a resolution of unchanged requirements is reused without asking the index
@@ -53,7 +56,12 @@ def _platform_options(platform: str | None) -> tuple[str, ...]:
 
 
 def pin_dependencies(
-    wheel: str, extras: tuple[str, ...], interpreter: Interpreter, store: BlobStore, platform: str | None = None
+    wheel: str,
+    extras: tuple[str, ...],
+    interpreter: Interpreter,
+    store: BlobStore,
+    indexes: IndexSettings,
+    platform: str | None = None,
 ) -> str:
     """requirements.txt lines pinning every dependency of the project (not the project).
 
@@ -63,7 +71,7 @@ def pin_dependencies(
     requirements = sorted(headers.get_all("Requires-Dist") or [])
     if not requirements:
         return ""
-    facts = [_interpreter_facts(interpreter), requirements, sorted(extras)]
+    facts = [_interpreter_facts(interpreter), requirements, sorted(extras), indexes.identity()]
     key = PINS.key(*facts, *([platform] if platform else []))
     remembered = store.get_many([key]).get(key)
     if remembered is not None:
@@ -75,7 +83,7 @@ def pin_dependencies(
         with open(wanted, "w", encoding="utf-8") as f:
             f.write(wheel + (f"[{','.join(extras)}]" if extras else "") + "\n")
         pins = _uv(
-            interpreter, "pip", "compile", "--no-header", "--no-annotate",
+            interpreter, indexes, "pip", "compile", "--no-header", "--no-annotate",
             "--no-emit-package", str(headers["Name"]), wanted, *_platform_options(platform),
         )  # fmt: skip
     store.put_many({key: json.dumps([time.time(), pins]).encode()})
@@ -89,34 +97,44 @@ _LOCAL_SOURCE = re.compile(r"^\s*(?:[./]|-e\s)| @ |file:|\bpath\s*=", re.MULTILI
 
 def dependencies_key(
     interpreter: Interpreter, pins: str, exclude: tuple[str, ...], keep_tests: bool, level: int, epoch: int,
-    platform: str | None = None,
+    indexes: IndexSettings, platform: str | None = None,
 ) -> bytes | None:
     """What identifies the encoded dependencies, or None when the pins can't say (a local
     path or URL may change behind the same line)."""
     if _LOCAL_SOURCE.search(pins):
         return None
     # Bump DEPENDENCIES' version when app.layer._process changes what it makes of an install.
+    # The same pins from another index may be other files (a private package named as a public one).
     facts = [__version__, _interpreter_facts(interpreter), pins, sorted(exclude), keep_tests, level, epoch]
+    facts.append(indexes.identity())
     return DEPENDENCIES.key(*facts, *([platform] if platform else []))
 
 
 def install_dependencies(
-    interpreter: Interpreter, stage: str, work: str, *, lock: str | None, pins: str, platform: str | None
+    interpreter: Interpreter,
+    stage: str,
+    work: str,
+    *,
+    lock: str | None,
+    pins: str,
+    platform: str | None,
+    indexes: IndexSettings,
 ) -> None:
     """Install exactly what ``lock`` (a lock file) or ``pins`` (requirements lines) names
     into the prefix ``stage``."""
     if lock is not None:
-        _uv(interpreter, "pip", "install", "--prefix", stage, "-r", lock, *_platform_options(platform))
+        _uv(interpreter, indexes, "pip", "install", "--prefix", stage, "-r", lock, *_platform_options(platform))
     else:
         pinned = os.path.join(work, "pins.txt")
         with open(pinned, "w", encoding="utf-8") as f:
             f.write(pins)
-        _uv(interpreter, "pip", "install", "--prefix", stage, "--no-deps", "-r", pinned, *_platform_options(platform))
+        options = _platform_options(platform)
+        _uv(interpreter, indexes, "pip", "install", "--prefix", stage, "--no-deps", "-r", pinned, *options)
 
 
-def install_wheel(interpreter: Interpreter, stage: str, wheel: str) -> None:
+def install_wheel(interpreter: Interpreter, stage: str, wheel: str, indexes: IndexSettings) -> None:
     """Install ``wheel`` alone (its dependencies are installed apart) into the prefix ``stage``."""
-    _uv(interpreter, "pip", "install", "--prefix", stage, "--no-deps", wheel)
+    _uv(interpreter, indexes, "pip", "install", "--prefix", stage, "--no-deps", wheel)
 
 
 def installed_distributions(site_packages: str) -> dict[str, str]:

@@ -33,6 +33,7 @@ from ..runtime.bytecode import compile_bytecode
 from ..runtime.interpreters import Interpreter
 from .bundle import bundle_foreign_libraries, read_elves
 from .entrypoints import EntryPoint
+from .indexes import IndexSettings
 from .install import dependencies_key, install_dependencies, install_wheel, installed_distributions, pin_dependencies
 from .relocate import make_relocatable
 from .select import warn_left_out_modules, without_excluded
@@ -50,6 +51,7 @@ class AppOptions:
     lock: str | None = None  # a pylock.toml or hashed requirements file: exactly these pins
     exclude: tuple[str, ...] = ()  # glob patterns of site-packages paths to leave out
     keep_tests: bool = False  # keep the dependencies' test modules
+    indexes: IndexSettings = IndexSettings("pypi")  # where packages come from (app/indexes.py)
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,10 @@ def _stage_dependencies(
         with open(lock, encoding="utf-8", errors="replace") as lock_file:
             pins = lock_file.read()
     else:
-        pins = pin_dependencies(wheel, options.extras, interpreter, store, platform)
-    key = dependencies_key(interpreter, pins, options.exclude, options.keep_tests, LEVEL, space.epoch, platform)
+        pins = pin_dependencies(wheel, options.extras, interpreter, store, options.indexes, platform)
+    key = dependencies_key(
+        interpreter, pins, options.exclude, options.keep_tests, LEVEL, space.epoch, options.indexes, platform
+    )
     if key is not None:
         found = store.get_many([key, key + b"-data"])
         if len(found) == 2:
@@ -118,7 +122,9 @@ def _stage_dependencies(
     if not pins.strip():
         return Block(b"", ()), {}, GlibcNeeds()
     stage = os.path.join(space.work, "dependencies")
-    install_dependencies(interpreter, stage, space.work, lock=lock, pins=pins, platform=platform)
+    install_dependencies(
+        interpreter, stage, space.work, lock=lock, pins=pins, platform=platform, indexes=options.indexes
+    )
     warnings: list[str] = []
 
     def recording(message: str, kind: Kind = "info") -> None:
@@ -163,7 +169,7 @@ def stage_app(
     check_extras(wheel, extras)
     dependencies, distributions, deps_glibc = _stage_dependencies(wheel, interpreter, options, space)
     stage = os.path.join(space.work, "project")
-    install_wheel(interpreter, stage, wheel)
+    install_wheel(interpreter, stage, wheel, options.indexes)
     entries, own, glibc = _process(stage, interpreter, options.exclude, space.store, space.log, False)
     if lock is not None:
         check_lock_covers(wheel, extras, distributions, lock, interpreter.target)

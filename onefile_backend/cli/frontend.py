@@ -27,7 +27,14 @@ from packaging.utils import canonicalize_name
 
 from .. import __version__
 from .._errors import OnefileError
-from .._report import ENV_VERBOSITY, display_path
+from .._report import ENV_VERBOSITY, display_path, redact
+from ..app.indexes import (
+    ENV_SITE_PREFIX,
+    IndexSettings,
+    read_index_settings,
+    report_index_settings,
+    uv_environment_applied,
+)
 from ..hooks import ENV_HOOK_RUNNER
 
 Distribution = Literal["sdist", "wheel", "binary"]
@@ -69,6 +76,26 @@ class _HookRunner:
                 sys.stderr.write(f"{output}\n")
                 sys.stderr.flush()
             raise subprocess.CalledProcessError(result.returncode, cmd, result.stdout)
+
+
+class _IsolatedEnv(build.env.DefaultIsolatedEnv):
+    """pypa/build's isolated environment, installing from the user's indexes."""
+
+    def __init__(self, indexes: IndexSettings) -> None:
+        super().__init__(installer="uv" if _has_uv() else "pip")
+        self.indexes = indexes
+
+    def install(self, requirements: Collection[str], constraints: Collection[str] = (), **kwargs: Any) -> None:
+        with uv_environment_applied(self.indexes):  # pypa/build runs uv with our environment
+            try:
+                super().install(requirements, constraints, **kwargs)
+            except subprocess.CalledProcessError as exc:
+                output = exc.stderr or exc.stdout or b""
+                text = output.decode("utf-8", "replace") if isinstance(output, bytes) else output
+                explained = self.indexes.explain(text)
+                if explained is None:
+                    raise
+                raise explained from None
 
 
 class _NoBinaryHook(Exception):
@@ -301,6 +328,7 @@ def _build(
     settings: Mapping[str, Any],
     isolation: bool,
     out: _Output,
+    indexes: IndexSettings,
     wheel: str | None = None,
 ) -> str:
     runner = _HookRunner(verbose=out.verbosity > 0)
@@ -310,7 +338,7 @@ def _build(
             return _build_binary(builder, runner, sys.executable, outdir, settings, None, wheel, out)
         return _build_with_project_backend(builder, runner, distribution, outdir, settings, None, out)
     out.step(f"Creating isolated environment for the {distribution}")
-    with build.env.DefaultIsolatedEnv(installer="uv" if _has_uv() else "pip") as env:
+    with _IsolatedEnv(indexes) as env:
         builder = build.ProjectBuilder.from_isolated_env(env, srcdir, runner=runner)
         _prepare_env(env, builder.build_system_requires, out)
         if distribution == "binary":
@@ -340,22 +368,24 @@ def _command_build(args: argparse.Namespace, out: _Output) -> int:
     wanted = [d for d in ("sdist", "wheel", "binary") if getattr(args, d)] or ["sdist", "wheel", "binary"]
     if not any(os.path.isfile(os.path.join(srcdir, name)) for name in ("pyproject.toml", "setup.py")):
         raise OnefileError(f"{srcdir}: no pyproject.toml or setup.py here (give the project's directory)")
+    indexes = read_index_settings(srcdir)  # before anything is built: a bad setting stops here
+    report_index_settings(indexes, out.step)
     built: list[str] = []
     wheel = None
     if "sdist" in wanted:
-        built.append(_build(srcdir, outdir, "sdist", settings, isolation, out))
+        built.append(_build(srcdir, outdir, "sdist", settings, isolation, out, indexes))
         if "wheel" in wanted:  # like pypa/build: the wheel is built from the sdist
             with tempfile.TemporaryDirectory(prefix="onefile-sdist-") as unpacked:
                 with tarfile.open(built[-1]) as sdist:
                     sdist.extractall(unpacked)
                 (top,) = os.listdir(unpacked)
-                wheel = _build(os.path.join(unpacked, top), outdir, "wheel", settings, isolation, out)
+                wheel = _build(os.path.join(unpacked, top), outdir, "wheel", settings, isolation, out, indexes)
                 built.append(wheel)
     elif "wheel" in wanted:
-        wheel = _build(srcdir, outdir, "wheel", settings, isolation, out)
+        wheel = _build(srcdir, outdir, "wheel", settings, isolation, out, indexes)
         built.append(wheel)
     if "binary" in wanted:
-        built.append(_build(srcdir, outdir, "binary", settings, isolation, out, wheel=wheel))
+        built.append(_build(srcdir, outdir, "binary", settings, isolation, out, indexes, wheel=wheel))
     names = " and ".join(display_path(path) for path in built)
     print(f"Successfully built {names}")
     return 0
@@ -411,6 +441,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--config-setting", "-C", action="append", metavar="KEY=VALUE", help="pass to the backend")
     b.add_argument("-v", "--verbose", action="count", default=0, help="show the output of every step")
     b.add_argument("-q", "--quiet", action="count", default=0, help="show only errors and the result")
+    b.add_argument(
+        "--offline", action="store_true", help="install only from uv's cache and local wheel directories (UV_OFFLINE=1)"
+    )
     f = b.add_argument_group("published tools (no project directory)")
     f.add_argument("--from", dest="from_requirement", metavar="REQ", help="build the binary of a requirement")
     f.add_argument("--script", metavar="NAME", help="its console script to run (when it has several)")
@@ -444,6 +477,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     out = _Output(args.verbose - args.quiet)
     os.environ[ENV_VERBOSITY] = str(out.verbosity)  # read by the backend, in its own process
+    if args.offline:
+        os.environ["UV_OFFLINE"] = "1"  # for every install, ours and the backend's (see app/indexes.py)
+    os.environ.setdefault(ENV_SITE_PREFIX, sys.prefix)  # pip's "site" config: this environment's
     try:
         return _command_build(args, out)
     except OnefileError as exc:
@@ -454,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ERROR {exc}", file=sys.stderr)
     except subprocess.CalledProcessError as exc:  # from pypa/build's installer
         output = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
-        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        lines = [line.strip() for line in redact(output).splitlines() if line.strip()]
         detail = f": {' '.join(lines[-4:])}" if lines else ""
         print(
             f"ERROR installing into the build environment failed ({exc.cmd[0]} exit {exc.returncode}){detail}",

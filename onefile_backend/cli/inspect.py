@@ -76,6 +76,10 @@ def render(facts: dict[str, Any]) -> str:
         + (f" (set by {facts['min_glibc_set_by']})" if facts.get("min_glibc_set_by") else ""),
         f"built with    {facts.get('built_with')}",
     ]
+    indexes = facts.get("indexes") or {}
+    for number, setting in enumerate(indexes.get("settings", ())):  # written without credentials
+        label = "indexes" if number == 0 else ""
+        lines.append(f"{label:<13} {setting['setting']} {setting['value']} (from {setting['from']})")
     for name, layer in facts["layers"].items():
         lines.append(
             f"{name + ' layer':<13} {layer['size'] / 1e6:.1f} MB, {layer['entries']} entries, "

@@ -26,8 +26,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .._errors import EntryPointError, OnefileError, ResolveError
-from .._report import Log
+from .._report import Log, redact
 from .._subprocess import run_tool
+from ..app.indexes import IndexSettings, read_index_settings, report_index_settings
 from ..pipeline.config import ARCHIVE_SUFFIXES
 
 _SCRIPT_GROUPS = ("console_scripts", "gui_scripts")
@@ -42,7 +43,9 @@ def _parse(flag: str, text: str) -> Requirement:
         raise OnefileError(f"{flag} {text!r}: not a requirement ({first})") from None
 
 
-def _install_alone(requirement: Requirement, target: str, python: str | None) -> metadata.Distribution:
+def _install_alone(
+    requirement: Requirement, target: str, python: str | None, indexes: IndexSettings
+) -> metadata.Distribution:
     """Install REQ without its dependencies to read its entry points (uv keeps the
     download: the build's own install of it costs nothing more); for the runtime's Python
     version when ``python`` names one, so the version picked is one the runtime can run."""
@@ -53,11 +56,13 @@ def _install_alone(requirement: Requirement, target: str, python: str | None) ->
     version = re.fullmatch(r"(3\.\d+)t?", python or "")
     if version:
         command += ["--python-version", version[1]]
-    result = run_tool(command, what=f"--from '{requirement}': cannot be installed", check=False)
+    environment = {**os.environ, **indexes.uv_environment()}
+    result = run_tool(command, what=f"--from '{requirement}': cannot be installed", env=environment, check=False)
     if result.returncode != 0:
-        lines = [line.strip(" ×╰─▶│") for line in (result.stderr or result.stdout).splitlines()]
-        detail = " ".join(line for line in lines if line)
-        raise ResolveError(f"--from '{requirement}': cannot be installed: {detail}")
+        output = result.stderr or result.stdout
+        lines = [line.strip(" ×╰─▶│") for line in output.splitlines()]
+        detail = redact(" ".join(line for line in lines if line))
+        raise indexes.explain(output) or ResolveError(f"--from '{requirement}': cannot be installed: {detail}")
     wanted = canonicalize_name(requirement.name)
     for found in metadata.distributions(path=[target]):
         if canonicalize_name(found.metadata["Name"] or "") == wanted:
@@ -140,8 +145,10 @@ def build_published(
         if not os.path.isfile(lock):
             raise OnefileError(f"--lock: {lock!r} does not exist")
         onefile["lock"] = os.path.abspath(lock)
+    indexes = read_index_settings(os.getcwd())  # uv's project settings: where the command runs
+    report_index_settings(indexes, log)
     with tempfile.TemporaryDirectory(prefix="onefile-from-") as work:
-        found = _install_alone(wanted, os.path.join(work, "alone"), python)
+        found = _install_alone(wanted, os.path.join(work, "alone"), python, indexes)
         chosen = _choose_script(found, script)
         try:
             version = str(Version(found.version))
@@ -159,4 +166,5 @@ def build_published(
         from ..pipeline.build import build_binary  # the pipeline's heavy imports, once the input is known good
 
         os.makedirs(output_dir, exist_ok=True)
-        return os.path.join(output_dir, build_binary(project, output_dir, config_settings, wheel=wheel, log=log))
+        name = build_binary(project, output_dir, config_settings, wheel=wheel, indexes=indexes, log=log)
+        return os.path.join(output_dir, name)

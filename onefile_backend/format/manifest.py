@@ -37,6 +37,10 @@ class Manifest:
     glibc_versions: tuple[str, ...] = ()  # every GLIBC_2.y the binary's files ask for
     runtime_libraries: tuple[str, ...] = ()  # machine libraries copied into the runtime
     distributions: Mapping[str, str] = field(default_factory=dict)  # name -> version
+    # Where packages came from (app/indexes.py's IndexSettings.to_json): {"source": "pip",
+    # "settings": [{"setting": "index-url", "value": URL, "from": "PIP_INDEX_URL"}]},
+    # credentials removed.
+    indexes: Mapping[str, Any] | None = None
 
     def to_json(self) -> bytes:
         facts = {key: value for key, value in dataclasses.asdict(self).items() if value is not None}

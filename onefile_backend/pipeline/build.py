@@ -15,6 +15,7 @@ from .. import __version__
 from .._errors import ConfigError
 from .._report import Log, display_path
 from ..app.entrypoints import EntryPoint, choose_entry_point, read_scripts
+from ..app.indexes import IndexSettings, read_index_settings, report_index_settings
 from ..app.layer import AppOptions, AppTree, Workspace, encode_app_layer, stage_app
 from ..app.wheel import build_project_wheel
 from ..cache.store import BlobStore
@@ -37,14 +38,18 @@ def build_binary(
     config_settings: Mapping[str, Any] | None = None,
     *,
     wheel: str | None = None,
+    indexes: IndexSettings | None = None,
     log: Log,
 ) -> str:
     """Build ``<output_dir>/<name>`` from the project; return the file's basename.
 
-    ``wheel`` is the project's wheel when the caller has just built it.
+    ``wheel`` is the project's wheel when the caller has just built it; ``indexes`` where
+    packages come from when the caller has read that (else the settings found from here).
     """
     stages = _Stages()
     config = load_config(project_dir, config_settings)
+    indexes = indexes or read_index_settings(config.project_dir)
+    report_index_settings(indexes, log)
     epoch = source_date_epoch()
     with tempfile.TemporaryDirectory(prefix="onefile-build-") as work, contextlib.closing(BlobStore.default()) as store:
         interpreter = _choose_runtime(config, store, log)
@@ -56,10 +61,10 @@ def build_binary(
         with stages.timed("runtime"):
             runtime = build_runtime(interpreter, epoch=epoch, store=store, log=log)
         with stages.timed("resolve"):
-            options = AppOptions(config.extras, config.lock, config.exclude, config.keep_tests)
+            options = AppOptions(config.extras, config.lock, config.exclude, config.keep_tests, indexes)
             app = stage_app(wheel, entry_point, interpreter, options, Workspace(work, store, epoch, log))
         glibc = _glibc_needs(runtime, app, config)
-        manifest = _manifest(interpreter, entry_point, runtime, app, glibc)
+        manifest = _manifest(interpreter, entry_point, runtime, app, glibc, indexes)
         with stages.timed("compress"):
             app_layer = encode_app_layer(app, manifest, epoch=epoch, store=store)
     name = config.output or entry_point.name
@@ -120,8 +125,9 @@ def _glibc_needs(runtime: Runtime, app: AppTree, config: Config) -> GlibcNeeds:
 
 
 def _manifest(
-    interpreter: Interpreter, entry_point: EntryPoint, runtime: Runtime, app: AppTree, glibc: GlibcNeeds
-) -> Manifest:
+    interpreter: Interpreter, entry_point: EntryPoint, runtime: Runtime, app: AppTree, glibc: GlibcNeeds,
+    indexes: IndexSettings,
+) -> Manifest:  # fmt: skip
     return Manifest(
         built_with=f"onefile-backend {__version__}",
         entry_point=ManifestEntryPoint(entry_point.name, entry_point.value, entry_point.kind),
@@ -133,6 +139,7 @@ def _manifest(
         glibc_versions=tuple(format_version(version) for version in glibc.versions()),
         runtime_libraries=tuple(runtime.libraries),
         distributions=app.distributions,
+        indexes=indexes.to_json(),
     )
 
 
