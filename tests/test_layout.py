@@ -137,7 +137,8 @@ def test_internals_doc_names_real_functions() -> None:
     import importlib
 
     text = (REPO / "docs" / "internals.md").read_text()
-    references = re.findall(r"`((?:%s)[./][a-z_]+(?:\.[A-Za-z_]+)+)" % "|".join(LEVELS), text)
+    rooms = "|".join(LEVELS)
+    references = re.findall(rf"`((?:{rooms})[./][a-z_]+(?:\.[A-Za-z_]+)+)", text)
     assert len(references) > 20
     missing = []
     for reference in references:
