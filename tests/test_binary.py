@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECTS, Hidden, build_binary, copy_project, onefile
+from needs import require
 
 pytestmark = pytest.mark.integration
 
@@ -190,9 +191,7 @@ def test_user_errors_are_one_line_and_write_nothing(
 
 
 def test_binary_lists_its_contents_as_a_zip(hello: Path) -> None:
-    if shutil.which("unzip") is None:
-        pytest.skip("unzip not installed")
-    listing = subprocess.run(["unzip", "-l", str(hello)], capture_output=True, text=True)
+    listing = subprocess.run([require("unzip"), "-l", str(hello)], capture_output=True, text=True)
     assert listing.returncode == 0, listing.stderr
     for name in ("runtime/bin/python3", "app/bin/onefile-main", "app/onefile.json", "__main__.py"):
         assert name in listing.stdout

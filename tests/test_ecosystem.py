@@ -15,6 +15,7 @@ from typing import Iterator
 
 import pytest
 from conftest import PROJECTS, Hidden, build_binary, copy_project, onefile
+from needs import require
 
 pytestmark = pytest.mark.integration
 
@@ -209,8 +210,10 @@ def test_machine_libraries_go_next_to_the_vendored_ones_their_loader_finds(tmp_p
     (site / "plain").mkdir()
     (tmp_path / "x.c").write_text("int x(void) { return 1; }\n")
 
-    def library(path: Path, rpath: str = "") -> Path:  # one that loads this machine's libzstd.so.1
-        command = ["cc", "-shared", "-fPIC", "-o", str(path), str(tmp_path / "x.c"), "-Wl,--no-as-needed", "-lzstd"]
+    cc = require("cc")
+
+    def library(path: Path, rpath: str = "") -> Path:  # one that loads this machine's libzstd.so.1 (dpkg's own)
+        command = [cc, "-shared", "-fPIC", "-o", str(path), str(tmp_path / "x.c"), "-Wl,--no-as-needed", "-l:libzstd.so.1"]
         subprocess.run(command + ([f"-Wl,-rpath,{rpath}", "-Wl,--disable-new-dtags"] if rpath else []), check=True)
         return path
 
