@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import os
 import subprocess
 import sys
 import tarfile
@@ -67,7 +68,14 @@ def _standalone_archive(source_prefix: Path, destination: Path) -> Path:
     skip = {"site-packages", "test", "__pycache__", "idlelib", "tkinter", "ensurepip", "turtledemo"}
 
     def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-        return None if skip & set(info.name.split("/")) or "/config-" in info.name else info
+        if skip & set(info.name.split("/")) or "/config-" in info.name:
+            return None
+        if info.issym() and info.linkname.startswith("/"):
+            # A link out of the tree (Debian's python3: sitecustomize.py -> /etc/python3.X/)
+            # goes in as the file it points to, as python-build-standalone's archives have
+            # none (and a download with one is refused). add() reads it through the link.
+            info.type, info.size, info.linkname = tarfile.REGTYPE, os.stat(info.linkname).st_size, ""
+        return info
 
     with tarfile.open(destination, "w:gz", compresslevel=1) as archive:
         for name in (f"bin/python{version}", "bin/python3"):
