@@ -194,7 +194,7 @@ def test_pip_install_without_cc_make_or_libzstd_gives_the_same_launchers(tmp_pat
         shipped = {
             Path(name).name: hashlib.sha256(archive.read(name)).hexdigest()
             for name in archive.namelist()
-            if name.startswith("onefile_backend/_stub/")
+            if name.endswith(tuple(f"onefile_backend/_stub/onefile-stub-{machine}" for machine in SETUP_PY.MACHINES))
         }
     empty_dir = tmp_path / "empty"
     empty_dir.mkdir()
