@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,10 @@ def test_hello_greets_with_python_hidden(hidden: Hidden, hello: Path) -> None:
 
 
 def test_python_itself_is_not_reachable_in_the_hidden_namespace(hidden: Hidden) -> None:
-    result = hidden.run(["sh", "-c", f"ls {sys.base_prefix}/bin; /usr/bin/python3 -c 1"], {"PATH": "/usr/bin:/bin"})
+    # The standard library is gone (pyenv's tree) or empty (Debian's /usr/lib/python3.X),
+    # and the interpreter can't run.
+    stdlib, python = sysconfig.get_paths()["stdlib"], os.path.realpath(sys.executable)
+    result = hidden.run(["sh", "-c", f"ls {stdlib}; {python} -c 1"], {"PATH": "/usr/bin:/bin"})
     assert result.returncode != 0 and result.stdout == ""
 
 

@@ -5,7 +5,7 @@ is on disk before it is published.
 Versions of one app are tests/projects/tinyapp's binary with a file added to its app
 layer (a new app key, the same app id); another app is the same with another app id;
 another runtime is the runtime layer with a file added. Every variant also carries a
-``sitecustomize.py`` that makes the app sleep when ``TINYAPP_SLEEP`` is set.
+``.pth`` file that makes the app sleep when ``TINYAPP_SLEEP`` is set.
 """
 
 from __future__ import annotations
@@ -41,12 +41,12 @@ from onefile_backend._format import (
 pytestmark = pytest.mark.integration
 
 DAY = 24 * 60 * 60
-SITECUSTOMIZE = b"""\
-import os, sys, time
-if os.environ.get("TINYAPP_SLEEP"):
-    print("sleeping", os.getpid(), flush=True)
-    time.sleep(float(os.environ["TINYAPP_SLEEP"]))
-"""
+# A .pth file's import line, not a sitecustomize.py: a runtime made from Debian's python3
+# has Debian's sitecustomize.py in its standard library, which comes first on sys.path.
+SLEEPER_PTH = (
+    b"import os, time; os.environ.get('TINYAPP_SLEEP') and (print('sleeping', os.getpid(), flush=True), "
+    b"time.sleep(float(os.environ['TINYAPP_SLEEP'])))\n"
+)
 REPAIR_NOTE = re.compile(r"^[^:/]+: onefile: .*the cache entry was damaged; unpacking it again$")
 
 
@@ -85,7 +85,7 @@ class Maker:
             self.parts.app,
             "app/",
             FileEntry("onefile-test-version", MODE_FILE, f"{app} {version}".encode()),
-            FileEntry(f"{self.site_packages}/sitecustomize.py", MODE_FILE, SITECUSTOMIZE),
+            FileEntry(f"{self.site_packages}/tinyapp-sleeper.pth", MODE_FILE, SLEEPER_PTH),
         )
         needs = Needs(self.trailer.glibc_bitmap, app_id(app, app))
         buf = io.BytesIO()
