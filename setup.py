@@ -2,21 +2,19 @@
 per supported target (onefile_backend/_stub/onefile-stub-<machine>), so an installed
 onefile-backend needs no compiler and can build binaries for other CPUs.
 
-stub/Makefile is the one place that knows how to compile; this file only chooses the
-toolchain for each target:
-
-- the host's launcher: the system's ``cc`` and static libzstd when they work (the bytes
-  ``make -C stub`` has always made), else zig;
-- every other target: zig (``python -m ziglang cc``, from PyPI through build-system.requires)
-  with ``-target <machine>-linux-musl``.
+stub/Makefile is the one place that knows how to compile; this file chooses the toolchain,
+and it is one for every target, the host's included: zig (``python -m ziglang cc``, from
+PyPI through build-system.requires) with ``-target <machine>-linux-musl``, and zstd
+compiled in from its single-file source, ``zstd/zstd.c`` of the pinned zstandard sdist
+(fetched with pip, checked against a pinned sha256 and unpacked once into
+``~/.cache/onefile-backend-build``). So the launcher in an installed onefile-backend is
+the same bytes whatever the machine that built the wheel had installed (a system ``cc``
+and libzstd are never used: tests/test_toolchain.py builds it with and without them).
+The zig-built launchers are kept in that cache too, named by a hash of everything they
+are made from, so a second `pip install .` copies them.
 
 Where there is no make (a slim container), it runs the Makefile's commands itself
 (``launcher_commands``, checked against ``make -n`` by tests/test_toolchain.py).
-
-With zig, zstd is compiled in from its single-file source, ``zstd/zstd.c`` of the zstandard
-sdist (fetched with pip, checked against a pinned sha256 and unpacked once into
-``~/.cache/onefile-backend-build``). The zig-built launchers are kept there too, named by
-a hash of everything they are made from, so a second `pip install .` copies them.
 """
 
 from __future__ import annotations
@@ -41,7 +39,7 @@ STUB_DIR = os.path.join(HERE, "onefile_backend", "_stub")
 MACHINES = ("x86_64", "aarch64")
 _MACHINE_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "arm64": "aarch64", "armv8": "aarch64"}
 
-#: The zstandard sdist whose zstd/zstd.c the zig builds compile in (zstd 1.5.7).
+#: The zstandard sdist whose zstd/zstd.c every launcher (and the C tests) compile in (zstd 1.5.7).
 ZSTANDARD_VERSION = "0.25.0"
 ZSTANDARD_SHA256 = "7713e1179d162cf5c7906da876ec2ccb9c3a9dcbdffef0cc7f70c3667a205f0b"
 #: A zstandard sdist to use instead of fetching one (offline builds); any version with zstd/zstd.c.
@@ -83,20 +81,16 @@ def launcher_commands(variables: dict[str, str]) -> list[list[str]]:
     if variables.get("TARGET"):
         cc += ["-target", variables["TARGET"]]
     cflags = ["-O2"]
-    warn = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pthread"]
+    zstd = variables["ZSTD_SRC"]
+    zstd_object = os.path.join(variables.get("OBJDIR", "build/obj"), "zstd.o")
+    warn = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pthread", f"-I{os.path.dirname(zstd)}/"]
     sources = sorted(name for name in os.listdir(STUB_SOURCES) if name.endswith(".c"))
-    libraries = ["-l:libzstd.a"]
-    commands = []
-    zstd = variables.get("ZSTD_SRC")
-    if zstd:
-        zstd_object = os.path.join(variables.get("OBJDIR", "build/obj"), "zstd.o")
-        commands.append([*cc, "-ffunction-sections", "-fdata-sections", *cflags, "-c", zstd, "-o", zstd_object])
-        warn.append(f"-I{os.path.dirname(zstd)}/")
-        libraries = [zstd_object]
     out = variables.get("OUT", "build/onefile-stub")
-    link = ["-o", out, "-static", "-Wl,--gc-sections", "-s", *libraries]
-    commands.append([*cc, *warn, "-ffunction-sections", "-fdata-sections", *cflags, *sources, *link])
-    return commands
+    link = ["-o", out, "-static", "-Wl,--gc-sections", "-s", zstd_object]
+    return [
+        [*cc, "-ffunction-sections", "-fdata-sections", *cflags, "-c", zstd, "-o", zstd_object],
+        [*cc, *warn, "-ffunction-sections", "-fdata-sections", *cflags, *sources, *link],
+    ]
 
 
 def _make(variables: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -240,36 +234,37 @@ def _store_launcher(built: str, cached: str, keep: int = 4) -> None:
         pass
 
 
-def build_launcher(machine: str, out: str, log=print) -> str:
-    """Build the launcher for ``machine`` into ``out``; return the toolchain used ("cc" or "zig")."""
-    failures = []
-    if machine == host_machine():
-        result = _make({"OUT": out})
-        if result.returncode == 0:
-            return "cc"
-        failures.append(f"with cc and libzstd:\n{_tail(result.stdout + result.stderr)}")
-        log(f"onefile-backend: building the {machine} launcher with cc and libzstd failed; trying zig")
+def launcher_variables(machine: str) -> dict[str, str]:
+    """The make variables that build ``machine``'s launcher (stub/Makefile's $(OUT),
+    $(TEST_STUB)): zig for ``<machine>-linux-musl`` and the pinned zstd.c."""
     zig = zig_cc()
     if zig is None:
-        failures.append("with zig: neither the ziglang package nor zig on PATH")
-    else:
-        target = f"{machine}-linux-musl"
-        zstd = zstd_source()
-        cached = _cached_launcher(zig, target, zstd)
-        if cached is not None and os.path.isfile(cached):
-            _copy_executable(cached, out)
-            return "zig (cached)"
-        objects = os.path.join("build", f"{target}-{os.path.basename(os.path.dirname(zstd))}")
-        result = _make({"CC": zig, "TARGET": target, "ZSTD_SRC": zstd, "OBJDIR": objects, "OUT": out})
-        if result.returncode == 0:
-            if cached is not None:
-                _store_launcher(out, cached)
-            return "zig"
-        failures.append(f"with zig ({target}):\n{_tail(result.stdout + result.stderr)}")
-    raise LauncherBuildError(
-        f"cannot build the {machine} onefile launcher: it needs zig (pip install ziglang) or, "
-        f"for this machine's own, cc and libzstd-dev\n" + "\n".join(failures)
-    )
+        raise LauncherBuildError(
+            f"cannot build the {machine} onefile launcher: it needs zig (pip install ziglang, "
+            "or build onefile-backend with pip, which installs it from build-system.requires)"
+        )
+    target = f"{machine}-linux-musl"
+    zstd = zstd_source()
+    objects = os.path.join("build", f"{target}-{os.path.basename(os.path.dirname(zstd))}")
+    return {"CC": zig, "TARGET": target, "ZSTD_SRC": zstd, "OBJDIR": objects}
+
+
+def build_launcher(machine: str, out: str, log=print) -> str:
+    """Build the launcher for ``machine`` into ``out``; return how ("zig" or "zig (cached)")."""
+    variables = launcher_variables(machine)
+    cached = _cached_launcher(variables["CC"], variables["TARGET"], variables["ZSTD_SRC"])
+    if cached is not None and os.path.isfile(cached):
+        _copy_executable(cached, out)
+        return "zig (cached)"
+    result = _make({**variables, "OUT": out})
+    if result.returncode != 0:
+        raise LauncherBuildError(
+            f"cannot build the {machine} onefile launcher with zig ({variables['TARGET']}):\n"
+            f"{_tail(result.stdout + result.stderr)}"
+        )
+    if cached is not None:
+        _store_launcher(out, cached)
+    return "zig"
 
 
 def build_launchers(log=print) -> list[str]:

@@ -2,7 +2,7 @@
 # Fuzz the launcher's file parsing for a while (default 10 minutes), then merge the
 # inputs that found new coverage into fuzz/corpus/ (which the CI test replays).
 #
-#   fuzz/run.sh [SECONDS]        needs clang (libFuzzer) and libzstd-dev
+#   fuzz/run.sh [SECONDS]        needs clang (libFuzzer); zstd.c as the Makefile says
 #
 # Exits non-zero if the fuzzer found a crash (its input is saved as build/crash-*).
 set -euo pipefail

@@ -23,11 +23,12 @@
 #include "of_trailer.h"
 #include "of_unpack.h"
 
-/* The paths main works with, all malloc'd. */
+/* The paths main works with: not malloc'd, as a warm start allocates nothing (with zig's
+ * malloc, the first allocation of a size maps memory: two more system calls). */
 struct of_main_paths {
-    char *keys[OF_LAYER_COUNT];
-    char *kind_dirs[OF_LAYER_COUNT];
-    char *dirs[OF_LAYER_COUNT];
+    char keys[OF_LAYER_COUNT][OF_CACHE_KEY_HEX_DIGITS + 1];
+    char kind_dirs[OF_LAYER_COUNT][PATH_MAX];
+    char dirs[OF_LAYER_COUNT][PATH_MAX];
 };
 
 /* The SHA-256 of one layer, computed on its own thread while the layers are unpacked. */
@@ -154,45 +155,23 @@ static int of_main_fill_layer(int dirfd, const char *dirpath, void *arg)
     return unpacked ? 0 : -1;
 }
 
-static void of_main_paths_free(struct of_main_paths *p)
-{
-    for (int i = 0; i < OF_LAYER_COUNT; i++) {
-        free(p->keys[i]);
-        free(p->kind_dirs[i]);
-        free(p->dirs[i]);
-        p->keys[i] = p->kind_dirs[i] = p->dirs[i] = NULL;
-    }
-}
-
 /* Fill in the cache paths of `b` (pointing into `p`) for the cache b->root. */
 static int of_main_paths(struct of_binary *b, struct of_main_paths *p)
 {
     static const char *const kinds[OF_LAYER_COUNT] = { OF_CACHE_RUNTIME_DIR, OF_CACHE_APP_DIR };
     const uint8_t *keys[OF_LAYER_COUNT] = { b->trailer->layers[OF_LAYER_RUNTIME].sha256, b->trailer->app_key };
-    int rc = -1;
 
-    of_main_paths_free(p);
     for (int i = 0; i < OF_LAYER_COUNT; i++) {
-        p->keys[i] = malloc(OF_CACHE_KEY_HEX_DIGITS + 1);
-        p->kind_dirs[i] = of_cache_path(b->root->path, kinds[i]);
-        if (p->keys[i] == NULL || p->kind_dirs[i] == NULL) {
-            of_error("out of memory");
-            goto cleanup;
-        }
         for (int j = 0; j < OF_CACHE_KEY_HEX_DIGITS / 2; j++)
             snprintf(p->keys[i] + 2 * j, 3, "%02x", keys[i][j]);
-        p->dirs[i] = of_cache_path(p->kind_dirs[i], p->keys[i]);
-        if (p->dirs[i] == NULL) {
-            of_error("out of memory");
-            goto cleanup;
-        }
+        if (of_cache_path_into(p->kind_dirs[i], PATH_MAX, b->root->path, kinds[i]) != 0 ||
+            of_cache_path_into(p->dirs[i], PATH_MAX, p->kind_dirs[i], p->keys[i]) != 0)
+            return of_error_errno("the cache directory %s", b->root->path);
         b->keys[i] = p->keys[i];
         b->kind_dirs[i] = p->kind_dirs[i];
         b->dirs[i] = p->dirs[i];
     }
-    rc = 0;
-cleanup:
-    return rc;
+    return 0;
 }
 
 static int of_main_unpacked(const struct of_binary *b)
@@ -217,7 +196,6 @@ static int of_main_choose_root(struct of_binary *b, struct of_cache_root *root, 
         snprintf(why, sizeof(why), "${TMPDIR:-/tmp}, as %s from %s is not writable", root->path, root->why);
         if (of_cache_fallback(&fallback, "", create) != 0)
             goto cleanup;
-        of_cache_root_free(root);
         *root = fallback;
         root->why = why;
         if (of_main_paths(b, p) != 0)
@@ -293,28 +271,53 @@ cleanup:
     return rc;
 }
 
-/* Exec the app's Python; returns only when that fails, with errno. */
+/* Nonzero if the environment entry `entry` ("NAME=value") sets `name`. */
+static int of_main_env_sets(const char *entry, const char *name)
+{
+    size_t len = strlen(name);
+
+    return strncmp(entry, name, len) == 0 && entry[len] == '=';
+}
+
+/* Exec the app's Python; returns only when that fails, with errno. Its environment is
+ * ours with where the binary is (ONEFILE_BINARY, ONEFILE_ARGV0) and without PYTHONHOME
+ * and PYTHONPATH, built here on the stack instead of with setenv, as the warm path
+ * allocates nothing (see struct of_main_paths). */
 static int of_main_exec(const struct of_binary *b, int argc, char **argv)
 {
     const char *app_dir = b->dirs[OF_LAYER_APP];
-    char *python = of_cache_path(app_dir, OF_APP_PYTHON), *script = of_cache_path(app_dir, OF_APP_MAIN);
-    char **args = calloc((size_t)(argc > 0 ? argc : 1) + 2, sizeof(char *));
-    int err = ENOMEM;
+    const char *argv0 = argc > 0 && strchr(argv[0], '/') != NULL ? argv[0] : b->self;
+    char python[PATH_MAX], script[PATH_MAX];
+    char binary_var[sizeof(OF_ENV_BINARY "=") + strlen(b->self)];
+    char argv0_var[sizeof(OF_ENV_ARGV0 "=") + strlen(argv0)];
+    char *args[(argc > 0 ? argc : 1) + 2];
+    size_t count = 0, n = 0;
 
-    if (python == NULL || script == NULL || args == NULL)
-        goto cleanup;
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        count++;
+    char *env[count + 3];
+
+    if (of_cache_path_into(python, sizeof(python), app_dir, OF_APP_PYTHON) != 0 ||
+        of_cache_path_into(script, sizeof(script), app_dir, OF_APP_MAIN) != 0)
+        return errno;
+    snprintf(binary_var, sizeof(binary_var), OF_ENV_BINARY "=%s", b->self);
+    snprintf(argv0_var, sizeof(argv0_var), OF_ENV_ARGV0 "=%s", argv0);
+    env[n++] = binary_var;
+    env[n++] = argv0_var;
+    for (size_t i = 0; i < count; i++) {
+        if (!of_main_env_sets(environ[i], OF_ENV_BINARY) && !of_main_env_sets(environ[i], OF_ENV_ARGV0) &&
+            !of_main_env_sets(environ[i], "PYTHONHOME") && !of_main_env_sets(environ[i], "PYTHONPATH"))
+            env[n++] = environ[i];
+    }
+    env[n] = NULL;
     args[0] = python;
     args[1] = script;
     for (int i = 1; i < argc; i++)
         args[i + 1] = argv[i];
+    args[argc > 0 ? argc + 1 : 2] = NULL;
     OF_DEBUG_LOG("exec %s %s", python, script);
-    execv(python, args);
-    err = errno;
-cleanup:
-    free(args);
-    free(script);
-    free(python);
-    return err;
+    execve(python, args, env);
+    return errno;
 }
 
 /* Say why the exec failed (`err`). */
@@ -396,12 +399,6 @@ static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_
     struct stat st;
     long keep_days;
 
-    if (setenv(OF_ENV_BINARY, b->self, 1) != 0 ||
-        setenv(OF_ENV_ARGV0, argc > 0 && strchr(argv[0], '/') != NULL ? argv[0] : b->self, 1) != 0 ||
-        unsetenv("PYTHONHOME") != 0 || unsetenv("PYTHONPATH") != 0) {
-        of_error_errno("cannot set up the environment");
-        goto cleanup;
-    }
     if (of_gc_keep_days(&keep_days) != 0)
         goto cleanup;
     /* A warm start: both layers held (of_cache_use: open and flock of the runtime; open,
@@ -470,8 +467,8 @@ static int of_main_mode(enum of_main_mode *mode)
 int main(int argc, char **argv)
 {
     mode_t saved_umask = umask(022); /* the layers carry exact modes */
-    struct of_main_paths paths = { { NULL }, { NULL }, { NULL } };
-    struct of_cache_root root = { NULL, NULL, 0 };
+    struct of_main_paths paths;
+    struct of_cache_root root = { "", NULL, 0 };
     struct of_binary b = { NULL, NULL, 0, NULL, &root, { NULL }, { NULL }, { NULL } };
     enum of_main_mode mode;
     struct of_trailer trailer;
@@ -540,8 +537,6 @@ done:
         of_error_errno("cannot write the output");
         of_error_exit();
     }
-    of_main_paths_free(&paths);
-    of_cache_root_free(&root);
     if (map != MAP_FAILED)
         munmap(map, (size_t)st.st_size);
     if (fd >= 0)

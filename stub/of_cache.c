@@ -35,6 +35,22 @@ char *of_cache_path(const char *a, const char *b)
     return p;
 }
 
+int of_cache_path_into(char *out, size_t size, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+
+    while (la > 0 && a[la - 1] == '/')
+        la--;
+    if (la + lb + 2 > size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(out, a, la);
+    out[la] = '/';
+    memcpy(out + la + 1, b, lb + 1);
+    return 0;
+}
+
 int of_cache_exists(const char *path)
 {
     struct stat st;
@@ -42,115 +58,75 @@ int of_cache_exists(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Make `dir` absolute (relative to the working directory) and drop trailing '/'s. */
-static char *of_cache_absolute(const char *dir)
+/* `dir` made absolute (relative to the working directory) into `out`, without trailing
+ * '/'s. Returns 0, or -1 with of_error set. */
+static int of_cache_absolute(const char *dir, char out[PATH_MAX])
 {
-    char *cwd = NULL, *out = NULL;
+    char cwd[PATH_MAX];
     size_t len;
 
-    if (dir[0] == '/') {
-        out = strdup(dir);
-    } else {
-        cwd = getcwd(NULL, 0);
-        if (cwd == NULL) {
-            of_error_errno("cannot make the cache directory '%s' absolute", dir);
-            goto cleanup;
-        }
-        out = of_cache_path(cwd, dir);
-    }
-    if (out == NULL) {
-        of_error("out of memory");
-        goto cleanup;
-    }
+    if (dir[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
+        return of_error_errno("cannot make the cache directory '%s' absolute", dir);
+    if (dir[0] == '/' ? snprintf(out, PATH_MAX, "%s", dir) >= PATH_MAX
+                      : of_cache_path_into(out, PATH_MAX, cwd, dir) != 0)
+        return of_error("the cache directory '%.100s...' is too long a path", dir);
     for (len = strlen(out); len > 1 && out[len - 1] == '/'; len--)
         out[len - 1] = '\0';
-cleanup:
-    free(cwd);
-    return out;
-}
-
-void of_cache_root_free(struct of_cache_root *root)
-{
-    free(root->path);
-    root->path = NULL;
+    return 0;
 }
 
 int of_cache_fallback(struct of_cache_root *out, const char *why, int create)
 {
     const char *tmp = getenv("TMPDIR");
-    char name[64], *root = NULL;
+    char name[64], root[PATH_MAX];
     struct stat st;
-    int rc = -1;
 
-    out->path = NULL;
+    out->path[0] = '\0';
     out->why = why;
     out->implicit = 0;
     if (tmp == NULL || tmp[0] == '\0')
         tmp = "/tmp";
     snprintf(name, sizeof(name), "onefile-%lu", (unsigned long)geteuid());
-    root = of_cache_path(tmp, name);
-    if (root == NULL) {
-        of_error("out of memory");
-        goto cleanup;
-    }
+    if (of_cache_path_into(root, sizeof(root), tmp, name) != 0)
+        return of_error_errno("TMPDIR=%.100s...", tmp);
     if (lstat(root, &st) != 0) {
         if (errno == ENOENT && !create)
-            goto done;
-        if (errno != ENOENT || (mkdir(root, 0700) != 0 && errno != EEXIST) || lstat(root, &st) != 0) {
-            of_error_errno("cannot create the cache directory %s", root);
-            goto cleanup;
-        }
+            return of_cache_absolute(root, out->path);
+        if (errno != ENOENT || (mkdir(root, 0700) != 0 && errno != EEXIST) || lstat(root, &st) != 0)
+            return of_error_errno("cannot create the cache directory %s", root);
     }
-    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-        of_error("%s is not a private directory owned by you (mode 0700, no symbolic link); "
-                 "remove it or set " OF_ENV_CACHE_DIR, root);
-        goto cleanup;
-    }
-done:
-    out->path = of_cache_absolute(root);
-    rc = out->path != NULL ? 0 : -1;
-cleanup:
-    free(root);
-    return rc;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+        return of_error("%s is not a private directory owned by you (mode 0700, no symbolic link); "
+                        "remove it or set " OF_ENV_CACHE_DIR, root);
+    return of_cache_absolute(root, out->path);
 }
 
 int of_cache_root(struct of_cache_root *out, int create)
 {
     const char *env = getenv(OF_ENV_CACHE_DIR);
-    char *joined = NULL;
-    int rc = -1;
+    char joined[PATH_MAX];
 
-    out->path = NULL;
+    out->path[0] = '\0';
     out->implicit = 1;
     if (env != NULL && env[0] != '\0') {
         out->why = "$" OF_ENV_CACHE_DIR;
         out->implicit = 0;
-        out->path = of_cache_absolute(env);
-        rc = out->path != NULL ? 0 : -1;
-        goto cleanup;
+        return of_cache_absolute(env, out->path);
     }
     env = getenv("XDG_CACHE_HOME");
     if (env != NULL && env[0] == '/') { /* a relative one is invalid: the spec says ignore it */
         out->why = "$XDG_CACHE_HOME";
-        joined = of_cache_path(env, "onefile");
+        if (of_cache_path_into(joined, sizeof(joined), env, "onefile") != 0)
+            return of_error_errno("XDG_CACHE_HOME=%.100s...", env);
     } else {
         env = getenv("HOME");
-        if (env == NULL || env[0] != '/') {
-            rc = of_cache_fallback(out, "${TMPDIR:-/tmp}, as $HOME is not set", create);
-            goto cleanup;
-        }
+        if (env == NULL || env[0] != '/')
+            return of_cache_fallback(out, "${TMPDIR:-/tmp}, as $HOME is not set", create);
         out->why = "$HOME";
-        joined = of_cache_path(env, ".cache/onefile");
+        if (of_cache_path_into(joined, sizeof(joined), env, ".cache/onefile") != 0)
+            return of_error_errno("HOME=%.100s...", env);
     }
-    if (joined == NULL) {
-        of_error("out of memory");
-        goto cleanup;
-    }
-    out->path = of_cache_absolute(joined);
-    rc = out->path != NULL ? 0 : -1;
-cleanup:
-    free(joined);
-    return rc;
+    return of_cache_absolute(joined, out->path);
 }
 
 int of_cache_writable(const char *path)

@@ -10,12 +10,14 @@
 #ifndef OF_CACHE_H
 #define OF_CACHE_H
 
+#include <limits.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 /* Where the cache is, and why there. */
 struct of_cache_root {
-    char *path; /* absolute, without a trailing '/' (malloc'd) */
+    char path[PATH_MAX]; /* absolute, without a trailing '/' (not malloc'd: a warm start allocates nothing) */
     const char *why; /* for ONEFILE=info: which variable chose it */
     int implicit; /* chosen by default ($XDG_CACHE_HOME or $HOME): of_cache_fallback may replace it */
 };
@@ -31,8 +33,6 @@ int of_cache_root(struct of_cache_root *out, int create);
  * `why` says why this one is used. Returns 0, or -1 with of_error set. */
 int of_cache_fallback(struct of_cache_root *out, const char *why, int create);
 
-void of_cache_root_free(struct of_cache_root *root);
-
 /* Nonzero if `path` is a writable directory, or could be created: its nearest existing
  * ancestor is a writable directory. Creates nothing. */
 int of_cache_writable(const char *path);
@@ -42,6 +42,11 @@ int of_cache_noexec(const char *path);
 
 /* "<a>/<b>" (malloc'd; trailing '/'s of a are dropped), or NULL. */
 char *of_cache_path(const char *a, const char *b);
+
+/* The same into `out` (`size` bytes): 0, or -1 with errno ENAMETOOLONG when it does not
+ * fit. For the warm path, which allocates nothing: with zig's malloc, the first
+ * allocation of a size maps memory (two more system calls). */
+int of_cache_path_into(char *out, size_t size, const char *a, const char *b);
 
 /* Nonzero if `path` is a directory (following links, like the user would). */
 int of_cache_exists(const char *path);

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 import pytest
+from needs import require
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECTS = Path(__file__).resolve().parent / "projects"
@@ -57,10 +58,20 @@ def _stub_is_stale(stub: Path) -> bool:
 @pytest.fixture(scope="session", autouse=True)
 def launcher() -> Path:
     """This checkout's launcher for this machine (what ``read_stub()`` uses), built as
-    onefile-backend's wheel build does it: system cc and libzstd, else zig."""
+    onefile-backend's wheel build does it: zig, for <machine>-linux-musl."""
     if _stub_is_stale(STUB):
         SETUP_PY.build_launcher(HOST_MACHINE, str(STUB), log=lambda message: None)
     return STUB
+
+
+def make(directory: Path, *targets: str, variables: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``make -s -C directory targets`` (stub/ or fuzz/) with the launcher's one zstd (the
+    pinned sdist's zstd.c) and, unless ``variables`` name another CC, the system's cc,
+    installed when missing: the sanitizer builds need gcc, as zig has no ASan."""
+    variables = {"ZSTD_SRC": SETUP_PY.zstd_source(), **(variables or {})}
+    require("make", *([] if "CC" in variables else ["cc"]))
+    command = ["make", "-s", "-C", str(directory), *targets, *(f"{k}={v}" for k, v in variables.items())]
+    return subprocess.run(command, capture_output=True, text=True)
 
 
 def onefile(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 import pytest
+from needs import require
 
 CACHE = Path(os.environ.get("ONEFILE_TEST_CACHE") or Path.home() / ".cache" / "onefile-tests")
 #: Bump when what a root is made of changes in a way its key does not show.
@@ -35,8 +36,7 @@ def debian_root(suite: str, arch: str = "amd64", include: Sequence[str] = ()) ->
     """``debootstrap --variant=minbase`` of ``suite``, made once and kept in the cache."""
     if os.geteuid() != 0:
         pytest.skip("debootstrap and chroot need root")
-    if shutil.which("debootstrap") is None:
-        pytest.fail("debootstrap is not installed (.ci/run installs it: apt-get install debootstrap)")
+    require("debootstrap")
     facts = [ROOTS_VERSION, suite, arch, "minbase", sorted(include)]
     key = hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
     final = CACHE / "roots" / f"{suite}-{arch}-{key}"

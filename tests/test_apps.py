@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, PROJECTS, Hidden, build_binary, onefile
+from needs import require
 
 pytestmark = pytest.mark.integration
 LOADGEN = Path(__file__).resolve().parent / "loadgen.py"
@@ -76,6 +77,7 @@ def test_files_metadata_and_plugins(shared: Hidden, tmp_path_factory: pytest.Tem
 def test_extension_built_here_gets_this_machines_libraries_bundled(
     shared: Hidden, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    require("cc", "zstd-headers")  # the extension includes zstd.h and links libzstd
     outdir = tmp_path_factory.mktemp("cext")
     build = onefile("build", "--binary", "-n", str(PROJECTS / "cext"), "-o", str(outdir))
     assert build.returncode == 0, build.stderr

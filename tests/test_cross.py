@@ -16,6 +16,7 @@ from typing import Iterator
 
 import pytest
 from conftest import EXAMPLES, SETUP_PY, Hidden, _stub_is_stale, build_binary, onefile
+from needs import require
 from roots import debian_root, run_in_root, runtime_archive_from_root
 
 pytestmark = pytest.mark.integration
@@ -28,14 +29,13 @@ def _ensure_binfmt() -> None:
     """qemu-user (Debian's qemu-user-static + binfmt-support) registered for aarch64."""
     if os.geteuid() != 0:
         pytest.skip("binfmt_misc and chroot need root")
+    require("qemu-aarch64", "aarch64-loader")
     if not (BINFMT / "register").exists():
         subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)], check=True)
     if not QEMU.exists() and shutil.which("update-binfmts"):
         subprocess.run(["update-binfmts", "--enable", "qemu-aarch64"], capture_output=True)
     if not QEMU.exists():
-        pytest.fail("qemu-aarch64 is not registered with binfmt_misc (.ci/run installs qemu-user-static)")
-    if not Path("/lib/ld-linux-aarch64.so.1").exists():
-        pytest.fail("the aarch64 loader is missing (.ci/run installs libc6:arm64)")
+        pytest.fail("qemu-aarch64 is not registered with binfmt_misc (update-binfmts --enable qemu-aarch64 failed)")
     QEMU.write_text("1")
 
 
@@ -90,7 +90,7 @@ def test_hello_for_aarch64_runs_in_an_arm64_root(arm64_root: Path, arm64_runtime
     assert "smoke test was skipped" not in result.stderr and "target aarch64" in result.stderr
     binary = tmp_path / "out" / "hello"
     assert _machine(binary) == "EM_AARCH64"
-    listing = subprocess.run(["unzip", "-l", str(binary)], capture_output=True, text=True)
+    listing = subprocess.run([require("unzip"), "-l", str(binary)], capture_output=True, text=True)
     assert "runtime/bin/python3" in listing.stdout and "app/onefile.json" in listing.stdout
     facts = json.loads(onefile("inspect", "--json", str(binary)).stdout)
     assert facts["target"] == "aarch64" and facts["python"].startswith("3.11.")

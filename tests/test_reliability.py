@@ -27,7 +27,7 @@ from unittest import mock
 
 import pytest
 import zstandard
-from conftest import PROJECTS, REPO, Hidden, build_binary, wait_stopped
+from conftest import HOST_MACHINE, PROJECTS, REPO, SETUP_PY, Hidden, build_binary, make, wait_stopped
 
 from onefile_backend.format import layers as _format
 from onefile_backend.format.binary import zipapp_block
@@ -110,7 +110,11 @@ def patch(binary: Path, out: Path, at: int, data: bytes) -> Path:
 
 
 def make_stub(target: str) -> Path:
-    subprocess.run(["make", "-s", "-C", str(STUB_DIR), target], check=True, capture_output=True)
+    """The launcher with its fault-injection hooks: ``test-stub`` built as the shipped one
+    is (zig, musl, the pinned zstd.c), ``asan-stub`` with cc under ASan and UBSan."""
+    variables = SETUP_PY.launcher_variables(HOST_MACHINE) if target == "test-stub" else {}
+    result = make(STUB_DIR, target, variables=variables)
+    assert result.returncode == 0, result.stdout + result.stderr
     return STUB_DIR / "build" / {"test-stub": "onefile-stub-test", "asan-stub": "onefile-stub-asan"}[target]
 
 
@@ -859,7 +863,7 @@ def test_many_warm_starts_sequential_and_parallel(hidden: Hidden, tiny: Path) ->
 
 
 def test_fuzz_corpus_replays_clean_under_sanitizers() -> None:
-    result = subprocess.run(["make", "-s", "-C", str(REPO / "fuzz"), "check"], capture_output=True, text=True)
+    result = make(REPO / "fuzz", "check")
     assert result.returncode == 0, result.stdout + result.stderr
     count = int(re.search(r"replayed (\d+) inputs", result.stdout).group(1))  # type: ignore[union-attr]
     assert count >= 20, result.stdout

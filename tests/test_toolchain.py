@@ -1,17 +1,21 @@
-"""Launchers for every supported CPU, built without a system toolchain (setup.py, stub/Makefile)."""
+"""Launchers for every supported CPU, built with one toolchain (zig from PyPI, the pinned
+zstd.c) whatever the machine has installed (setup.py, stub/Makefile)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 from conftest import HOST_MACHINE, REPO, SETUP_PY, _stub_is_stale
 from elftools.elf.elffile import ELFFile
+from needs import require
 
 from onefile_backend._errors import AssembleError
 from onefile_backend.format import binary as _assemble
@@ -36,21 +40,11 @@ exec "$@"
 """
 
 
-def _qemu_aarch64() -> str | None:
-    for name in ("qemu-aarch64-static", "qemu-aarch64"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 @pytest.fixture(scope="session")
 def aarch64_launcher() -> Path:
     """This checkout's aarch64 launcher, as `pip install .` builds it (zig, or up to date)."""
     path = Path(SETUP_PY.launcher_path("aarch64"))
     if _stub_is_stale(path):
-        if SETUP_PY.zig_cc() is None:
-            pytest.skip("building the aarch64 launcher needs zig (pip install ziglang)")
         SETUP_PY.build_launcher("aarch64", str(path), log=lambda message: None)
     return path
 
@@ -103,9 +97,7 @@ def test_the_host_launcher_is_static(launcher: Path) -> None:
 
 
 def test_the_aarch64_launcher_runs_under_qemu(aarch64_launcher: Path, tmp_path: Path) -> None:
-    qemu = _qemu_aarch64()
-    if qemu is None:
-        pytest.skip("needs qemu-aarch64-static (apt-get install qemu-user-static)")
+    qemu = require("qemu-aarch64")
     cache = tmp_path / "cache"
     # Its own file has no trailer: its one-line refusal, before writing anything.
     result = subprocess.run(
@@ -124,7 +116,7 @@ def test_the_aarch64_launcher_runs_under_qemu(aarch64_launcher: Path, tmp_path: 
 def _make_dry_run(variables: dict[str, str]) -> list[list[str]]:
     result = subprocess.run(
         [
-            "make",
+            require("make"),
             "-n",
             "-B",
             "--no-print-directory",
@@ -143,13 +135,11 @@ def _make_dry_run(variables: dict[str, str]) -> list[list[str]]:
 @pytest.mark.parametrize("toolchain", ["cc", "zig"])
 def test_setup_py_runs_what_the_makefile_says_without_make(toolchain: str, tmp_path: Path) -> None:
     """Where there is no make, setup.py runs the Makefile's commands itself: the same ones."""
-    if shutil.which("make") is None:
-        pytest.skip("needs make")
-    variables = {"OUT": str(tmp_path / "onefile-stub-x86_64")}
+    zstd = tmp_path / "zstd-abc" / "zstd.c"
+    zstd.parent.mkdir()
+    zstd.touch()
+    variables = {"OUT": str(tmp_path / "onefile-stub-x86_64"), "ZSTD_SRC": str(zstd)}
     if toolchain == "zig":
-        zstd = tmp_path / "zstd-abc" / "zstd.c"
-        zstd.parent.mkdir()
-        zstd.touch()
         variables = {
             "CC": "/some/python -m ziglang cc",
             "TARGET": "aarch64-linux-musl",
@@ -170,12 +160,43 @@ def _copy_checkout(destination: Path) -> Path:
     return Path(shutil.copytree(REPO, destination, ignore=ignore))
 
 
+def _fresh_build_cache(tmp_path: Path, name: str) -> dict[str, str]:
+    """An empty ~/.cache for setup.py (no launcher from an earlier build), pip's and zig's
+    caches as they are (they don't decide the launcher's bytes)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return {
+        "XDG_CACHE_HOME": str(tmp_path / name),
+        "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(cache / "pip")),
+        "ZIG_GLOBAL_CACHE_DIR": os.environ.get("ZIG_GLOBAL_CACHE_DIR", str(cache / "zig")),
+    }
+
+
 @pytest.mark.integration
-def test_pip_install_and_hello_without_cc_make_or_libzstd(tmp_path: Path) -> None:
+def test_pip_install_without_cc_make_or_libzstd_gives_the_same_launchers(tmp_path: Path) -> None:
     """`pip install .` in a fresh venv where cc, gcc, make and zstd's headers and libraries
-    are hidden; that venv's front end then builds examples/hello, whose binary runs."""
+    are hidden; that venv's front end then builds examples/hello, whose binary runs. Its
+    launchers are the bytes of those in a wheel built where cc, make and libzstd-dev are
+    (each with an empty launcher cache)."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("hiding the toolchain needs root and unshare(1)")
+    require("cc", "make", "zstd-headers")
+    with_toolchain = _copy_checkout(tmp_path / "with")
+    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path / "wheel")]
+    wheel = subprocess.run(
+        [*command, str(with_toolchain)],
+        env={**os.environ, **_fresh_build_cache(tmp_path, "cache-with")},
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert wheel.returncode == 0, wheel.stdout[-4000:] + wheel.stderr[-4000:]
+    (built,) = (tmp_path / "wheel").glob("onefile_backend-*.whl")
+    with zipfile.ZipFile(built) as archive:
+        shipped = {
+            Path(name).name: hashlib.sha256(archive.read(name)).hexdigest()
+            for name in archive.namelist()
+            if name.endswith(tuple(f"onefile_backend/_stub/onefile-stub-{machine}" for machine in SETUP_PY.MACHINES))
+        }
     empty_dir = tmp_path / "empty"
     empty_dir.mkdir()
     empty_file = tmp_path / "empty-file"
@@ -195,7 +216,12 @@ ONEFILE_CACHE_DIR={tmp_path}/cache {tmp_path}/dist/hello --name Ada
 """
     result = subprocess.run(
         ["unshare", "-m", "--", "sh", "-c", _HIDE_TOOLCHAIN, "sh", "sh", "-c", script],
-        env={**os.environ, "HIDE_EMPTY_FILE": str(empty_file), "HIDE_EMPTY_DIR": str(empty_dir)},
+        env={
+            **os.environ,
+            **_fresh_build_cache(tmp_path, "cache-without"),
+            "HIDE_EMPTY_FILE": str(empty_file),
+            "HIDE_EMPTY_DIR": str(empty_dir),
+        },
         capture_output=True,
         text=True,
         timeout=1500,
@@ -205,3 +231,4 @@ ONEFILE_CACHE_DIR={tmp_path}/cache {tmp_path}/dist/hello --name Ada
     stubs = checkout / "onefile_backend" / "_stub"
     assert {p.name for p in stubs.iterdir()} == {f"onefile-stub-{machine}" for machine in SETUP_PY.MACHINES}
     assert _elf_facts(stubs / "onefile-stub-aarch64")[0] == "EM_AARCH64"
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in stubs.iterdir()} == shipped

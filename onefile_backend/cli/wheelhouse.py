@@ -113,7 +113,7 @@ def _launcher_is_stale(launcher: str, stub_dir: str) -> bool:
 
 def _build_checkout_launcher(setup_py: str, machine: str, launcher: str) -> None:
     """Build the launcher as the checkout's own wheel build does (setup.py's ``build_launcher``:
-    cc and libzstd, else zig), as tests/conftest.py does too."""
+    zig and the pinned zstd.c), as tests/conftest.py does too."""
     spec = importlib.util.spec_from_file_location("onefile_setup_py", setup_py)
     if spec is None or spec.loader is None:
         raise OnefileError(f"{setup_py}: cannot be loaded to build the launcher")

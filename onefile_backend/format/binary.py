@@ -24,7 +24,7 @@ def stub_for(machine: str) -> bytes:
     except (FileNotFoundError, NotADirectoryError):
         raise AssembleError(
             f"this installation of onefile-backend has no onefile launcher for {machine} "
-            "(reinstall it: building it from source needs zig from PyPI, or cc and libzstd-dev for this machine's)"
+            "(reinstall it: building it from source needs zig from PyPI, which pip installs for the build)"
         ) from None
 
 

@@ -1009,17 +1009,14 @@ static void test_roots(void)
     OK(of_cache_root(&r, 1));
     snprintf(expected, sizeof(expected), "%s/rel/dir", cwd);
     CHECK(strcmp(r.path, expected) == 0 && !r.implicit);
-    of_cache_root_free(&r);
     unsetenv("ONEFILE_CACHE_DIR");
     setenv("XDG_CACHE_HOME", "relative", 1); /* ignored, as the spec says */
     setenv("HOME", "/home/x", 1);
     OK(of_cache_root(&r, 1));
     CHECK(strcmp(r.path, "/home/x/.cache/onefile") == 0 && r.implicit);
-    of_cache_root_free(&r);
     setenv("XDG_CACHE_HOME", "/xdg//", 1);
     OK(of_cache_root(&r, 1));
     CHECK(strcmp(r.path, "/xdg/onefile") == 0 && r.implicit);
-    of_cache_root_free(&r);
     unsetenv("XDG_CACHE_HOME");
 
     /* No HOME: a private directory under $TMPDIR, made so, and refused otherwise. */
@@ -1028,7 +1025,6 @@ static void test_roots(void)
     snprintf(expected, sizeof(expected), "%s/onefile-%lu", tmp, (unsigned long)geteuid());
     OK(of_cache_root(&r, 1));
     CHECK(strcmp(r.path, expected) == 0 && of_cache_exists(expected) && !r.implicit);
-    of_cache_root_free(&r);
     CHECK(chmod(expected, 0750) == 0);
     BAD(of_cache_root(&r, 1));
     CHECK(chmod(expected, 0700) == 0 && rmdir(expected) == 0);
@@ -1040,14 +1036,11 @@ static void test_roots(void)
     CHECK(unlink(expected) == 0);
     OK(of_cache_fallback(&r, "test", 0)); /* without creating it */
     CHECK(!exists(expected, ""));
-    of_cache_root_free(&r);
     OK(of_cache_root(&r, 0));
     CHECK(strcmp(r.path, expected) == 0 && !exists(expected, ""));
-    of_cache_root_free(&r);
     setenv("HOME", "", 1);
     OK(of_cache_root(&r, 1));
     CHECK(strcmp(r.path, expected) == 0);
-    of_cache_root_free(&r);
 
     /* Writable: an existing directory, or one that could be made. */
     CHECK(of_cache_writable(tmp));
