@@ -25,8 +25,6 @@
 /* A larger manifest is refused (it is a few kB). */
 #define OF_MODES_MAX_MANIFEST (16u << 20)
 
-const char *const of_modes_layer_names[OF_LAYER_COUNT] = { "runtime", "app" };
-const char *const of_modes_layer_prefixes[OF_LAYER_COUNT] = { OF_PREFIX_RUNTIME, OF_PREFIX_APP };
 
 /* One entry of the layer being checked; `name` points into the file. */
 struct of_modes_known {
@@ -400,12 +398,12 @@ int of_modes_info(const struct of_binary *b, FILE *out)
 
         of_modes_hex(layer->sha256, sizeof(layer->sha256), hex);
         fprintf(out, "%s layer: %llu bytes at offset %llu, %llu entries, %llu bytes unpacked, sha256 %s\n",
-                of_modes_layer_names[i], (unsigned long long)layer->size, (unsigned long long)layer->offset,
+                of_binary_layer_names[i], (unsigned long long)layer->size, (unsigned long long)layer->offset,
                 (unsigned long long)layer->entry_count, (unsigned long long)layer->unpacked_size, hex);
     }
     fprintf(out, "cache: %s (from %s)\n", b->root->path, b->root->why);
     for (int i = 0; i < OF_LAYER_COUNT; i++)
-        fprintf(out, "%s directory: %s (%s)\n", of_modes_layer_names[i], b->dirs[i],
+        fprintf(out, "%s directory: %s (%s)\n", of_binary_layer_names[i], b->dirs[i],
                 of_cache_exists(b->dirs[i]) ? "unpacked" : "not unpacked yet");
     manifest = of_modes_manifest(b->file, &b->trailer->layers[OF_LAYER_APP]);
     if (manifest == NULL) {
@@ -427,7 +425,7 @@ int of_modes_verify(const struct of_binary *b, FILE *out)
 
     for (int i = 0; i < OF_LAYER_COUNT; i++) {
         const struct of_layer *layer = &b->trailer->layers[i];
-        const char *name = of_modes_layer_names[i];
+        const char *name = of_binary_layer_names[i];
         int intact;
 
         of_sha256(b->file + layer->offset, layer->size, digest);
@@ -444,7 +442,7 @@ int of_modes_verify(const struct of_binary *b, FILE *out)
             continue;
         }
         fprintf(out, "%s directory %s:\n", name, b->dirs[i]);
-        found = of_modes_check_dir(b->file, layer, of_modes_layer_prefixes[i], b->dirs[i],
+        found = of_modes_check_dir(b->file, layer, of_binary_layer_prefixes[i], b->dirs[i],
                                    i == OF_LAYER_APP ? b->dirs[OF_LAYER_RUNTIME] : NULL, out);
         if (found < 0) {
             fprintf(out, "  cannot check: %s\n", of_error_message());

@@ -6,23 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "of_cache.h"
-#include "of_trailer.h"
-
-/* What the launcher knows about this binary and where its layers go. */
-struct of_binary {
-    const char *self; /* absolute path of the binary */
-    const uint8_t *file; /* all of it */
-    uint64_t size;
-    const struct of_trailer *trailer;
-    const struct of_cache_root *root;
-    const char *keys[OF_LAYER_COUNT]; /* the directory names: 32 hex digits */
-    const char *kind_dirs[OF_LAYER_COUNT]; /* <root>/runtime, <root>/app */
-    const char *dirs[OF_LAYER_COUNT]; /* <root>/runtime/<key>, <root>/app/<key> */
-};
-
-extern const char *const of_modes_layer_names[OF_LAYER_COUNT]; /* "runtime", "app" */
-extern const char *const of_modes_layer_prefixes[OF_LAYER_COUNT]; /* "runtime/", "app/" */
+#include "of_binary.h"
 
 /* Print the format, the layers, the cache paths, the app's manifest, then the cache's
  * contents and what its next clean-up removes (of_gc_report). Returns 0, or -1 with

@@ -165,7 +165,7 @@ def _require_python(version: str) -> None:
     from uv import find_uv_bin
 
     from onefile_backend._errors import InterpreterNotFound
-    from onefile_backend._interpreters import find_interpreter
+    from onefile_backend.runtime.interpreters import find_interpreter
 
     try:
         find_interpreter(version)

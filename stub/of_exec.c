@@ -1,0 +1,92 @@
+/* Exec'ing the app's Python in place of the launcher (same PID), and saying why that
+ * failed. */
+#define _GNU_SOURCE
+#include "of_exec.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "of_cache.h"
+#include "of_error.h"
+#include "of_format.h"
+
+/* Nonzero if the environment entry `entry` ("NAME=value") sets `name`. */
+static int of_exec_env_sets(const char *entry, const char *name)
+{
+    size_t len = strlen(name);
+
+    return strncmp(entry, name, len) == 0 && entry[len] == '=';
+}
+
+/* Exec the app's Python; returns only when that fails, with errno. Its environment is
+ * ours with where the binary is (ONEFILE_BINARY, ONEFILE_ARGV0) and without PYTHONHOME
+ * and PYTHONPATH, built here on the stack instead of with setenv, as the warm path
+ * allocates nothing (see struct of_binary_paths). */
+int of_exec_app(const struct of_binary *b, int argc, char **argv)
+{
+    const char *app_dir = b->dirs[OF_LAYER_APP];
+    const char *argv0 = argc > 0 && strchr(argv[0], '/') != NULL ? argv[0] : b->self;
+    char python[PATH_MAX], script[PATH_MAX];
+    char binary_var[sizeof(OF_ENV_BINARY "=") + strlen(b->self)];
+    char argv0_var[sizeof(OF_ENV_ARGV0 "=") + strlen(argv0)];
+    char *args[(argc > 0 ? argc : 1) + 2];
+    size_t count = 0, n = 0;
+
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        count++;
+    char *env[count + 3];
+
+    if (of_cache_path_into(python, sizeof(python), app_dir, OF_APP_PYTHON) != 0 ||
+        of_cache_path_into(script, sizeof(script), app_dir, OF_APP_MAIN) != 0)
+        return errno;
+    snprintf(binary_var, sizeof(binary_var), OF_ENV_BINARY "=%s", b->self);
+    snprintf(argv0_var, sizeof(argv0_var), OF_ENV_ARGV0 "=%s", argv0);
+    env[n++] = binary_var;
+    env[n++] = argv0_var;
+    for (size_t i = 0; i < count; i++) {
+        if (!of_exec_env_sets(environ[i], OF_ENV_BINARY) && !of_exec_env_sets(environ[i], OF_ENV_ARGV0) &&
+            !of_exec_env_sets(environ[i], "PYTHONHOME") && !of_exec_env_sets(environ[i], "PYTHONPATH"))
+            env[n++] = environ[i];
+    }
+    env[n] = NULL;
+    args[0] = python;
+    args[1] = script;
+    for (int i = 1; i < argc; i++)
+        args[i + 1] = argv[i];
+    args[argc > 0 ? argc + 1 : 2] = NULL;
+    OF_DEBUG_LOG("exec %s %s", python, script);
+    execve(python, args, env);
+    return errno;
+}
+
+/* Say why the exec failed (`err`). */
+void of_exec_failed(const struct of_binary *b, int err)
+{
+    char *python = of_cache_path(b->dirs[OF_LAYER_APP], OF_APP_PYTHON);
+
+    if (python == NULL) {
+        of_error("out of memory");
+    } else if (err == EACCES && of_cache_noexec(b->dirs[OF_LAYER_RUNTIME])) {
+        of_error("cannot execute %s: the cache %s is on a file system mounted noexec; set " OF_ENV_CACHE_DIR
+                 " to a directory on one that allows executables", python, b->root->path);
+    } else {
+        errno = err;
+        of_error_errno("cannot execute %s", python);
+        if (err == ENOENT || err == EACCES || err == ENOEXEC)
+            of_error_hint(OF_ENV_MODE "=verify %s tells what is wrong in the cache", b->self);
+    }
+    free(python);
+}
+
+/* Nonzero if a failed exec (`err`) may come from a damaged layer: a file missing, its
+ * execute bit gone, or emptied. */
+int of_exec_repairable(const struct of_binary *b, int err)
+{
+    return (err == ENOENT || err == EACCES || err == ENOEXEC) &&
+           !(err == EACCES && of_cache_noexec(b->dirs[OF_LAYER_RUNTIME]));
+}
+
