@@ -9,12 +9,12 @@ compiled in from its single-file source, ``zstd/zstd.c`` of the pinned zstandard
 (fetched with pip, checked against a pinned sha256 and unpacked once into
 ``~/.cache/onefile-backend-build``). So the launcher in an installed onefile-backend is
 the same bytes whatever the machine that built the wheel had installed (a system ``cc``
-and libzstd are never used: tests/test_toolchain.py builds it with and without them).
+and libzstd are never used: tests/integration/test_toolchain.py builds it with and without them).
 The zig-built launchers are kept in that cache too, named by a hash of everything they
 are made from, so a second `pip install .` copies them.
 
 Where there is no make (a slim container), it runs the Makefile's commands itself
-(``launcher_commands``, checked against ``make -n`` by tests/test_toolchain.py).
+(``launcher_commands``, checked against ``make -n`` by tests/integration/test_toolchain.py).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _tail(output: str, lines: int = 15) -> str:
 
 def launcher_commands(variables: dict[str, str]) -> list[list[str]]:
     """What ``make -C stub <variables>`` runs to build ``$(OUT)`` (the Makefile's $(OUT) and
-    $(ZSTD_OBJ) rules), run from stub/ where there is no make. tests/test_toolchain.py checks
+    $(ZSTD_OBJ) rules), run from stub/ where there is no make. tests/integration/test_toolchain.py checks
     that they are what ``make -n`` prints: change both together."""
     cc = shlex.split(variables.get("CC", "cc"))
     if variables.get("TARGET"):

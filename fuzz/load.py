@@ -10,7 +10,7 @@ same shell loop running /bin/echo (the cost of the loop itself).
 
     python fuzz/load.py [--sequential 1000] [--parallel 200] [--workers 8]
 
-The test suite runs a smaller version (tests/test_reliability.py).
+The test suite runs a smaller version (tests/integration/test_reliability.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 /* The onefile binary format, reader side.
  *
  * The writer side is onefile_backend/format/spec.py (every OF_<NAME> here is <NAME>
- * there, checked by tests/test_format.py) and the human description is
+ * there, checked by tests/unit/format/test_format.py) and the human description is
  * docs/format.md: change all three together and bump OF_FORMAT_VERSION.
  * All integers in the file are little-endian.
  */

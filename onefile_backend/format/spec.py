@@ -1,7 +1,7 @@
 """The binary format's constants and offsets, declared once for the writer.
 
 The launcher's side is ``stub/of_format.h``: every ``#define OF_<NAME>`` there is
-``<NAME>`` here with the same value, and tests/test_format.py fails when one side changes
+``<NAME>`` here with the same value, and tests/unit/format/test_format.py fails when one side changes
 without the other. ``docs/format.md`` describes both for people. Change all three
 together and bump :data:`FORMAT_VERSION`. All integers in the file are little-endian.
 """

@@ -19,7 +19,7 @@ from conftest import EXAMPLES, PROJECTS, Hidden, build_binary, onefile
 from needs import require
 
 pytestmark = pytest.mark.integration
-LOADGEN = Path(__file__).resolve().parent / "loadgen.py"
+LOADGEN = Path(__file__).resolve().parent.parent / "loadgen.py"
 
 
 @pytest.fixture(scope="module")

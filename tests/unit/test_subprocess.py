@@ -1,17 +1,17 @@
-"""The programs a build runs (run_tool) and what a build is for (Target), without building."""
+"""The programs a build runs, one way (run_tool): status, last lines, timeout, -v output."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 
 import pytest
 
-from onefile_backend._errors import ConfigError, OnefileError, ToolError
+from onefile_backend._errors import OnefileError, ToolError
 from onefile_backend._subprocess import run_tool
-from onefile_backend.platform.target import Target, choose_target, host_machine
+from onefile_backend.platform.target import Target, host_machine
 
 HERE = Target(host_machine(), (3, 12, 8), "", False, "cpython-312", "cb0d0d0a")
+
 OTHER = "aarch64" if host_machine() != "aarch64" else "x86_64"
 
 
@@ -50,22 +50,3 @@ def test_verbose_shows_the_command_and_all_its_output(
     monkeypatch.delenv("ONEFILE_VERBOSITY")
     run_tool([sys.executable, "-c", "print('one')"], what="x")
     assert capsys.readouterr().err == ""
-
-
-def test_target_platform_is_this_machine_s_unless_a_floor_or_another_cpu() -> None:
-    assert HERE.platform is None
-    assert dataclasses.replace(HERE, min_glibc=(2, 28)).platform == f"{host_machine()}-manylinux_2_28"
-    assert dataclasses.replace(HERE, machine=OTHER).platform == f"{OTHER}-manylinux_2_17"
-
-
-def test_target_markers_are_the_target_s() -> None:
-    markers = dataclasses.replace(HERE, machine=OTHER).marker_environment()
-    assert (markers["platform_machine"], markers["python_version"], markers["python_full_version"]) == (
-        OTHER, "3.12", "3.12.8",
-    )  # fmt: skip
-
-
-def test_a_target_the_runtime_is_not_for_is_refused() -> None:
-    assert choose_target(HERE, "/py", None, (2, 28)) == dataclasses.replace(HERE, min_glibc=(2, 28))
-    with pytest.raises(ConfigError, match=rf"^tool\.onefile\.target: '{OTHER}', but the runtime /py is for "):
-        choose_target(HERE, "/py", OTHER, None)

@@ -1,0 +1,72 @@
+"""The configuration: [tool.onefile] and config_settings read and checked, without building."""
+
+import pytest
+
+from onefile_backend._errors import ConfigError
+from onefile_backend.pipeline.config import load_config
+from onefile_backend.runtime.sources import InstalledPython
+
+
+def _project(tmp_path, table=""):
+    (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "demo"\nversion = "1"\n{table}')
+    return str(tmp_path)
+
+
+def test_defaults(tmp_path):
+    config = load_config(_project(tmp_path))
+    assert (config.name, config.entry_point, config.python, config.output) == ("demo", None, InstalledPython(), None)
+
+
+def test_unknown_key_is_named(tmp_path):
+    allowed = "entry-point, python, output, extras, lock, exclude, keep-tests, min-glibc, target"
+    with pytest.raises(ConfigError, match=rf"tool\.onefile\.pyhton: unknown key \(allowed: {allowed}\)"):
+        load_config(_project(tmp_path, '[tool.onefile]\npyhton = "3.12"\n'))
+
+
+def test_bad_value_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"tool\.onefile\.python: 3\.12 is not allowed"):
+        load_config(_project(tmp_path, "[tool.onefile]\npython = 3.12\n"))
+    with pytest.raises(ConfigError, match="tool.onefile.output: 'a/b' is not a file name"):
+        load_config(_project(tmp_path, '[tool.onefile]\noutput = "a/b"\n'))
+
+
+def test_keep_tests_is_a_boolean(tmp_path):
+    assert load_config(_project(tmp_path)).keep_tests is False
+    assert load_config(_project(tmp_path, "[tool.onefile]\nkeep-tests = true\n")).keep_tests is True
+    assert load_config(_project(tmp_path), {"keep-tests": "true"}).keep_tests is True
+    with pytest.raises(
+        ConfigError, match=r"tool\.onefile\.keep-tests: 'yes' is not allowed \(expected true or false\)"
+    ):
+        load_config(_project(tmp_path, '[tool.onefile]\nkeep-tests = "yes"\n'))
+
+
+def test_config_settings_override_the_table(tmp_path):
+    config = load_config(_project(tmp_path, '[tool.onefile]\npython = "3.12"\n'), {"python": "3.13"})
+    assert config.python == InstalledPython("3.13")
+
+
+def test_min_glibc_and_download_keys(tmp_path):
+    from onefile_backend.runtime.sources import ManagedRuntime
+
+    assert load_config(_project(tmp_path)).min_glibc is None
+    assert load_config(_project(tmp_path, '[tool.onefile]\nmin-glibc = "2.28"\n')).min_glibc == (2, 28)
+    assert load_config(_project(tmp_path), {"min-glibc": "2.31"}).min_glibc == (2, 31)
+    for bad in ('"2.5"', '"3.1"', "2.28", '"2.28.1"', '"latest"'):
+        with pytest.raises(
+            ConfigError, match=r"tool\.onefile\.min-glibc: .* is not allowed \(expected a glibc version"
+        ):
+            load_config(_project(tmp_path, f"[tool.onefile]\nmin-glibc = {bad}\n"))
+    key = "cpython-3.12-linux-x86_64-gnu"
+    assert load_config(_project(tmp_path, f'[tool.onefile]\npython = "{key}"\n')).python == ManagedRuntime(key)
+    with pytest.raises(ConfigError, match=r"'cpython-three' is not a Python download key"):
+        load_config(_project(tmp_path, '[tool.onefile]\npython = "cpython-three"\n'))
+
+
+def test_target_names_a_cpu_with_a_launcher(tmp_path):
+    assert load_config(_project(tmp_path)).target is None
+    assert load_config(_project(tmp_path, '[tool.onefile]\ntarget = "arm64"\n')).target == "aarch64"
+    assert load_config(_project(tmp_path), {"target": "x86_64"}).target == "x86_64"
+    with pytest.raises(
+        ConfigError, match=r"tool\.onefile\.target: 'riscv64' is not allowed \(expected x86_64 or aarch64\)"
+    ):
+        load_config(_project(tmp_path, '[tool.onefile]\ntarget = "riscv64"\n'))
