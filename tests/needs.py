@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -40,6 +41,13 @@ NEEDS = {
     # launcher's sources and zstd.c. Also compiles a C extension that links this machine's
     # libzstd.so.1 (test_ecosystem).
     "cc": Need("cc", ("gcc", "libc6-dev"), "ASan/UBSan builds of the launcher and a C extension built here"),
+    # Python.h of the Python running the tests: Debian's python3 has it only with its -dev
+    # package (pyenv's and python-build-standalone's always do).
+    "python-headers": Need(
+        os.path.join(sysconfig.get_paths()["include"], "Python.h"),
+        (f"libpython{sys.version_info[0]}.{sys.version_info[1]}-dev",),
+        "C extensions built for the Python running the tests",
+    ),
     # A machine with zstd's headers and library: the launcher is the same bytes without.
     "zstd-headers": Need("/usr/include/zstd.h", ("libzstd-dev",), "a build machine that has libzstd-dev"),
     "debootstrap": Need("debootstrap", ("debootstrap",), "Debian roots to run binaries in (older glibc, arm64)"),

@@ -77,7 +77,7 @@ def test_files_metadata_and_plugins(shared: Hidden, tmp_path_factory: pytest.Tem
 def test_extension_built_here_gets_this_machines_libraries_bundled(
     shared: Hidden, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    require("cc", "zstd-headers")  # the extension includes zstd.h and links libzstd
+    require("cc", "python-headers", "zstd-headers")  # the extension includes zstd.h and links libzstd
     outdir = tmp_path_factory.mktemp("cext")
     build = onefile("build", "--binary", "-n", str(PROJECTS / "cext"), "-o", str(outdir))
     assert build.returncode == 0, build.stderr
