@@ -35,7 +35,7 @@ from ..app.indexes import (
     report_index_settings,
     uv_environment_applied,
 )
-from ..hooks import ENV_HOOK_RUNNER
+from ..hooks import ENV_HOOK_RUNNER, console_log
 
 Distribution = Literal["sdist", "wheel", "binary"]
 
@@ -287,11 +287,10 @@ def _build_with_project_backend(
 def _binary_from_wheel(srcdir: str, outdir: str, settings: Mapping[str, Any], wheel: str) -> str:
     """The binary stage on a wheel built by the project's own backend, in this process
     (which has onefile-backend and its dependencies, whatever the build env has)."""
-    from ..hooks.backend import _log  # the backend's voice: same lines as a native build
     from ..pipeline.build import build_binary
 
     os.makedirs(outdir, exist_ok=True)
-    return os.path.join(outdir, build_binary(srcdir, outdir, settings, wheel=wheel, log=_log))
+    return os.path.join(outdir, build_binary(srcdir, outdir, settings, wheel=wheel, log=console_log))
 
 
 def _build_binary(
@@ -392,7 +391,6 @@ def _command_build(args: argparse.Namespace, out: _Output) -> int:
 
 
 def _command_build_from(args: argparse.Namespace) -> int:
-    from ..hooks.backend import _log
     from .published import build_published
 
     if args.sdist or args.wheel or args.srcdir is not None:
@@ -407,7 +405,7 @@ def _command_build_from(args: argparse.Namespace) -> int:
         with_requirements=tuple(args.with_requirements or ()),
         lock=args.lock,
         config_settings=_parse_config_settings(args.config_setting or []),
-        log=_log,
+        log=console_log,
     )
     print(f"Successfully built {display_path(path)}")
     return 0

@@ -11,9 +11,8 @@ from setuptools import build_meta as _setuptools
 
 from .._capture import captured_output
 from .._errors import OnefileError
-from .._report import Kind, verbosity
 from ..pipeline.config import KNOWN_KEYS
-from . import ENV_HOOK_RUNNER
+from . import ENV_HOOK_RUNNER, console_log
 
 T = TypeVar("T")
 ConfigSettings = Mapping[str, Any]
@@ -28,31 +27,6 @@ def _build_binary(*args: Any, **kwargs: Any) -> str:
     return build_binary(*args, **kwargs)
 
 
-class _Log:
-    """The backend's voice, on stderr. ``progress`` lines redraw one line on a terminal
-    and are left out of logs (CI), so long steps show they move without flooding."""
-
-    def __init__(self) -> None:
-        self.redrawing = False
-
-    def __call__(self, message: str, kind: Kind = "info") -> None:
-        quiet = verbosity() < 0
-        if kind == "progress":
-            if sys.stderr.isatty() and not quiet:
-                sys.stderr.write(f"\r\x1b[K* {message}")
-                sys.stderr.flush()
-                self.redrawing = True
-            return
-        if kind == "info" and quiet:
-            return
-        if self.redrawing:
-            sys.stderr.write("\r\x1b[K")
-            self.redrawing = False
-        prefix = {"warning": "WARNING ", "result": ""}.get(kind, "* ")
-        print(f"{prefix}{message}", file=sys.stderr, flush=True)
-
-
-_log = _Log()
 
 
 def _setuptools_settings(config_settings: ConfigSettings | None) -> dict[str, Any] | None:
@@ -90,7 +64,7 @@ def build_binary(
 ) -> str:
     """Build the project's one-file executable into ``binary_directory``; return its basename."""
     del metadata_directory  # accepted for symmetry with build_wheel; the wheel is rebuilt
-    return _reporting_errors(lambda: _build_binary(os.getcwd(), binary_directory, config_settings, log=_log))
+    return _reporting_errors(lambda: _build_binary(os.getcwd(), binary_directory, config_settings, log=console_log))
 
 
 def build_wheel(
@@ -102,7 +76,9 @@ def build_wheel(
     name: str = _setuptools.build_wheel(wheel_directory, _setuptools_settings(config_settings), metadata_directory)
     if _wants_binary(config_settings):
         wheel = os.path.join(wheel_directory, name)
-        _reporting_errors(lambda: _build_binary(os.getcwd(), wheel_directory, config_settings, wheel=wheel, log=_log))
+        _reporting_errors(
+            lambda: _build_binary(os.getcwd(), wheel_directory, config_settings, wheel=wheel, log=console_log)
+        )
     return name
 
 
