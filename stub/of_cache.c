@@ -69,7 +69,7 @@ static int of_cache_absolute(const char *dir, char out[PATH_MAX])
         return of_error_errno("cannot make the cache directory '%s' absolute", dir);
     if (dir[0] == '/' ? snprintf(out, PATH_MAX, "%s", dir) >= PATH_MAX
                       : of_cache_path_into(out, PATH_MAX, cwd, dir) != 0)
-        return of_error("the cache directory '%.100s...' is too long a path", dir);
+        return of_error("the cache directory '%.200s' is too long a path (at most %d bytes)", dir, PATH_MAX - 1);
     for (len = strlen(out); len > 1 && out[len - 1] == '/'; len--)
         out[len - 1] = '\0';
     return 0;
@@ -88,7 +88,7 @@ int of_cache_fallback(struct of_cache_root *out, const char *why, int create)
         tmp = "/tmp";
     snprintf(name, sizeof(name), "onefile-%lu", (unsigned long)geteuid());
     if (of_cache_path_into(root, sizeof(root), tmp, name) != 0)
-        return of_error_errno("TMPDIR=%.100s...", tmp);
+        return of_error_errno("cannot use TMPDIR=%.200s", tmp);
     if (lstat(root, &st) != 0) {
         if (errno == ENOENT && !create)
             return of_cache_absolute(root, out->path);
@@ -117,14 +117,14 @@ int of_cache_root(struct of_cache_root *out, int create)
     if (env != NULL && env[0] == '/') { /* a relative one is invalid: the spec says ignore it */
         out->why = "$XDG_CACHE_HOME";
         if (of_cache_path_into(joined, sizeof(joined), env, "onefile") != 0)
-            return of_error_errno("XDG_CACHE_HOME=%.100s...", env);
+            return of_error_errno("cannot use XDG_CACHE_HOME=%.200s", env);
     } else {
         env = getenv("HOME");
         if (env == NULL || env[0] != '/')
             return of_cache_fallback(out, "${TMPDIR:-/tmp}, as $HOME is not set", create);
         out->why = "$HOME";
         if (of_cache_path_into(joined, sizeof(joined), env, ".cache/onefile") != 0)
-            return of_error_errno("HOME=%.100s...", env);
+            return of_error_errno("cannot use HOME=%.200s", env);
     }
     return of_cache_absolute(joined, out->path);
 }
