@@ -1,7 +1,10 @@
-"""The entry point: pick the console script the binary runs.
+"""The entry points: pick the commands the binary runs.
 
-It is read from the built wheel's ``entry_points.txt``, so ``setup.cfg``, ``setup.py``
-and dynamic metadata work the same as ``[project.scripts]``.
+They are read from the built wheel: its ``entry_points.txt`` (so ``setup.cfg``,
+``setup.py`` and dynamic metadata work the same as ``[project.scripts]``) and its Python
+data scripts (``<name>.data/scripts/NAME``, setuptools' ``scripts=``). A binary runs one
+command, or several chosen at start by the name it is called by or its first argument
+(format/bootstrap.py).
 """
 
 from __future__ import annotations
@@ -12,31 +15,75 @@ import zipfile
 from dataclasses import dataclass
 from typing import Literal
 
+from packaging.utils import canonicalize_name
+
 from .._errors import ConfigError, EntryPointError
 
-ScriptKind = Literal["console_scripts", "gui_scripts"]
+#: console and GUI scripts (entry_points.txt), Python data scripts, ``python -m`` modules.
+ScriptKind = Literal["console_scripts", "gui_scripts", "data_scripts", "module"]
 
 # https://packaging.python.org/en/latest/specifications/entry-points/#data-model
 _OBJECT_REFERENCE = re.compile(r"^(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+))?\s*(\[.*\])?\s*$")
+# A data script is Python when its first line says so as installers rewrite it: `#!python`
+# (pip, uv, installer), `#!/usr/bin/env python3`, or a path to a `pythonX.Y`.
+_PYTHON_SHEBANG = re.compile(rb"^#!\s*(\S*/)?(env\s+(-S\s+)?)?python[\d.]*w?(\s|$)")
+_DATA_SCRIPT = re.compile(r"^[^/]+\.data/scripts/(?P<name>[^/]+)$")
+_MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_SCRIPT_NAME = re.compile(r"^[^\s/@=-][^\s/=]*$")
+_DIST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 
 @dataclass(frozen=True)
 class EntryPoint:
     name: str
-    module: str
-    attr: str | None
+    module: str  # the module to import or run; for a data script, its file name in bin/
+    attr: str | None  # the object to call; None: run ``module`` as ``python -m`` does
     kind: ScriptKind
 
     @property
     def value(self) -> str:
+        """What it runs, as the manifest and the build say it."""
+        if self.kind == "data_scripts":
+            return f"scripts/{self.module}"
+        if self.kind == "module":
+            return f"-m {self.module}"
         return f"{self.module}:{self.attr}" if self.attr else self.module
 
 
+@dataclass(frozen=True)
+class Scripts:
+    """What a wheel declares: the commands it can run, the data scripts it can't (name ->
+    why) and its top-level packages with a ``__main__.py`` (for a hint)."""
+
+    commands: list[EntryPoint]
+    not_python: dict[str, str]
+    main_packages: list[str]
+
+
+def is_python_script(first_line: bytes) -> bool:
+    """Whether a data script whose first line is ``first_line`` is run by Python."""
+    return bool(_PYTHON_SHEBANG.match(first_line))
+
+
 def read_scripts(wheel_path: str) -> list[EntryPoint]:
-    """Return the console and GUI scripts declared in a wheel, sorted by name."""
+    """Return the console and GUI scripts and the Python data scripts a wheel declares,
+    sorted by name."""
+    return read_wheel_scripts(wheel_path).commands
+
+
+def read_wheel_scripts(wheel_path: str) -> Scripts:
+    """Everything a wheel declares that could start it (see :class:`Scripts`)."""
     with zipfile.ZipFile(wheel_path) as wheel:
-        names = [n for n in wheel.namelist() if n.count("/") == 1 and n.endswith(".dist-info/entry_points.txt")]
-        text = wheel.read(names[0]).decode("utf-8") if names else ""
+        names = wheel.namelist()
+        found = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/entry_points.txt")]
+        text = wheel.read(found[0]).decode("utf-8") if found else ""
+        data_scripts = {}
+        for member in names:
+            match = _DATA_SCRIPT.match(member)
+            if match:
+                with wheel.open(member) as f:
+                    data_scripts[match["name"]] = f.readline().rstrip(b"\r\n")
+    main_packages = sorted(n.split("/")[0] for n in names if n.count("/") == 1 and n.endswith("/__main__.py"))
     parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
     parser.optionxform = lambda option: option  # type: ignore[method-assign,assignment]  # keep case
     parser.read_string(text)
@@ -50,26 +97,86 @@ def read_scripts(wheel_path: str) -> list[EntryPoint]:
             if not match:
                 raise EntryPointError(f"entry point {name!r} = {value!r} is not a valid object reference")
             scripts.append(EntryPoint(name, match["module"], match["attr"], kind))
-    return sorted(scripts, key=lambda script: script.name)
+    not_python = {}
+    for name, first_line in sorted(data_scripts.items()):
+        if is_python_script(first_line):
+            scripts.append(EntryPoint(name, name, None, "data_scripts"))
+        else:
+            not_python[name] = describe_not_python(name, first_line)
+    return Scripts(sorted(scripts, key=lambda script: script.name), not_python, main_packages)
+
+
+def describe_not_python(name: str, first_line: bytes) -> str:
+    """Why the data script ``name`` is no command (its first line is not a Python one)."""
+    shown = first_line[:60].decode("utf-8", "replace")
+    return f"{name!r} is a data script that is not Python (its first line is {shown!r}), so the binary cannot run it"
+
+
+def check_entry_point_form(key: str, value: str) -> str:
+    """One ``entry-points`` item: ``NAME``, ``*``, ``@DIST`` or ``-m MODULE``."""
+    if value == "*":
+        return value
+    if value.startswith("@") and _DIST_NAME.match(value[1:]):
+        return value
+    if value.startswith("-m"):
+        module = value[2:].strip()
+        if _MODULE.match(module):
+            return f"-m {module}"
+    elif _SCRIPT_NAME.match(value):
+        return value
+    raise ConfigError(
+        key,
+        f'{value!r} is not allowed (expected a script name, "*" for all of the project\'s, '
+        '"@DIST" for those of one distribution, or "-m MODULE")',
+    )
 
 
 def choose_entry_point(scripts: list[EntryPoint], wanted: str | None, project: str) -> EntryPoint:
     """The one script, or the one named by ``tool.onefile.entry-point``."""
-    names = ", ".join(script.name for script in scripts)
-    if wanted is not None:
-        for script in scripts:
-            if script.name == wanted:
-                return script
-        raise ConfigError(
-            "tool.onefile.entry-point",
-            f"{wanted!r} is not a console script of {project} (it has: {names or 'none'})",
-        )
-    if not scripts:
-        raise EntryPointError(
-            f'{project} declares no console script: add one under [project.scripts], e.g. mytool = "mytool.cli:main"'
-        )
-    if len(scripts) > 1:
-        raise EntryPointError(
-            f'{project} has several console scripts ({names}): choose one with [tool.onefile] entry-point = "NAME"'
-        )
-    return scripts[0]
+    return choose_entry_points(Scripts(scripts, {}, []), (wanted,) if wanted else (), project)[0]
+
+
+def choose_entry_points(
+    scripts: Scripts, wanted: tuple[str, ...], project: str, key: str = "tool.onefile.entry-point"
+) -> list[EntryPoint]:
+    """The commands the binary runs: the project's only one when ``wanted`` is empty, else
+    those ``wanted`` names (forms as :func:`check_entry_point_form`), in that order."""
+    commands = scripts.commands
+    names = ", ".join(script.name for script in commands)
+    if not wanted:
+        if not commands:
+            hint = ""
+            if scripts.main_packages:
+                package = scripts.main_packages[0]
+                hint = f', or run its package as python -m does: [tool.onefile] entry-points = ["-m {package}"]'
+            raise EntryPointError(
+                f"{project} declares no console script: add one under [project.scripts], "
+                f'e.g. mytool = "mytool.cli:main"{hint}'
+            )
+        if len(commands) > 1:
+            raise EntryPointError(
+                f"{project} has several console scripts ({names}): choose one with [tool.onefile] "
+                f'entry-point = "NAME", or several with entry-points = ["NAME", ...] or ["*"]'
+            )
+        return [commands[0]]
+    chosen: list[EntryPoint] = []
+    for item in wanted:
+        if item == "*" or (item.startswith("@") and canonicalize_name(item[1:]) == canonicalize_name(project)):
+            if not commands:
+                raise ConfigError(key, f"{item!r}: {project} declares no console script")
+            found = commands
+        elif item.startswith("@"):
+            raise ConfigError(
+                key, f"{item!r}: only the project's own scripts can be chosen by distribution (@{project}); name them"
+            )
+        elif item.startswith("-m "):
+            module = item[3:]
+            found = [EntryPoint(module, module, None, "module")]
+        else:
+            found = [script for script in commands if script.name == item]
+            if not found:
+                if item in scripts.not_python:
+                    raise ConfigError(key, scripts.not_python[item])
+                raise ConfigError(key, f"{item!r} is not a console script of {project} (it has: {names or 'none'})")
+        chosen += [script for script in found if script.name not in {c.name for c in chosen}]
+    return chosen

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from .._errors import AssembleError, ResolveError
 from .._report import Kind, Log
 from ..cache.store import BlobStore
-from ..format.bootstrap import render_launcher
+from ..format.bootstrap import Command, render_launcher
 from ..format.layers import APP_MAIN, MODE_EXECUTABLE, PREFIX_APP, Block, FileEntry, encode_block, join_blocks
 from ..format.manifest import Manifest
 from ..format.tree import entries_from_tree, merge_entries, walk_files
@@ -149,8 +149,16 @@ def _stage_dependencies(
     return block, distributions, glibc
 
 
+def _command(entry_point: EntryPoint) -> Command:
+    if entry_point.kind == "data_scripts":
+        return (entry_point.name, "script", entry_point.module, None)
+    if entry_point.attr is None:  # "-m module", or an entry point naming a module alone
+        return (entry_point.name, "module", entry_point.module, None)
+    return (entry_point.name, "call", entry_point.module, entry_point.attr)
+
+
 def stage_app(
-    wheel: str, entry_point: EntryPoint, interpreter: Interpreter, options: AppOptions, space: Workspace
+    wheel: str, entry_points: list[EntryPoint], interpreter: Interpreter, options: AppOptions, space: Workspace
 ) -> AppTree:
     """Install the app for the runtime's ``interpreter``: its dependencies (encoded, often from
     the build cache), then the project itself without them (entries, without the manifest).
@@ -171,13 +179,15 @@ def stage_app(
     stage = os.path.join(space.work, "project")
     install_wheel(interpreter, stage, wheel, options.indexes)
     entries, own, glibc = _process(stage, interpreter, options.exclude, space.store, space.log, False)
+    scripts = {entry.path for entry in entries}
+    for entry_point in entry_points:
+        if entry_point.kind == "data_scripts" and f"bin/{entry_point.module}" not in scripts:
+            raise ResolveError(f"the data script {entry_point.name!r} was not installed into bin/ by uv")
     if lock is not None:
         check_lock_covers(wheel, extras, distributions, lock, interpreter.target)
-    launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)
+    launcher = render_launcher([_command(entry_point) for entry_point in entry_points])
     entries = [e for e in entries if e.path != APP_MAIN] + [FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode())]
-    return AppTree(
-        dependencies, sorted(entries, key=lambda e: e.path), {**distributions, **own}, deps_glibc + glibc
-    )
+    return AppTree(dependencies, sorted(entries, key=lambda e: e.path), {**distributions, **own}, deps_glibc + glibc)
 
 
 def encode_app_layer(app: AppTree, manifest: Manifest, *, epoch: int, store: BlobStore) -> Block:
