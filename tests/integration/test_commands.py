@@ -138,7 +138,10 @@ def test_awscli_data_scripts(hidden: Hidden, tmp_path: Path) -> None:
     completer = _built(completer_build, out / "aws_completer")
     line = "aws ec2 describe-instance-typ"
     completed = hidden.run([str(completer)], env={**home, "COMP_LINE": line, "COMP_POINT": str(len(line))})
-    assert (completed.returncode, completed.stdout.split()) == (0, ["describe-instance-types"]), completed.stderr
+    assert (completed.returncode, completed.stdout.split()) == (
+        0,
+        ["describe-instance-type-offerings", "describe-instance-types"],
+    ), completed.stderr
     cmd = onefile("build", "--binary", "--from", "awscli==1.46.2", "--script", "aws.cmd", "-o", str(out))
     _one_line_error(
         cmd, "ERROR --script 'aws.cmd': 'aws.cmd' is a data script that is not Python (its first line is '@echo OFF')"
