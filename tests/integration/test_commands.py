@@ -197,3 +197,38 @@ def test_the_binarys_own_interpreter(hello: Path, hidden: Hidden, tmp_path: Path
     code = "from hello.cli import main; main(['--name', 'M'], standalone_mode=False)"
     module = hidden.run([str(hello), "-m", "timeit", "-n", "1", code], env={"ONEFILE": "python"})
     assert module.returncode == 0 and module.stdout.startswith("Hello, M!\n"), module.stderr
+
+
+PLAYBOOK = """\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{python}"
+  tasks:
+    - command: echo hello from a task
+      register: out
+    - debug:
+        var: out.stdout
+"""
+
+
+def test_ansible_playbook_runs_a_local_command(hidden: Hidden, tmp_path: Path) -> None:
+    """ansible-core: two of its commands in one binary; the playbook's modules run in the
+    binary's own interpreter (what ONEFILE=python gives)."""
+    out = tmp_path / "dist"
+    built = onefile(
+        "build", "--binary", "--from", "ansible-core==2.19.14", "--script", "ansible", "--script", "ansible-playbook",
+        "-o", str(out),
+    )  # fmt: skip
+    binary = _built(built, out / "ansible-core")
+    (tmp_path / "ansible-playbook").symlink_to(binary)
+    home = {"HOME": str(tmp_path / "home")}
+    python = hidden.run([str(binary), "-c", "import sys; print(sys.executable)"], env={**home, "ONEFILE": "python"})
+    assert python.returncode == 0, python.stderr
+    (tmp_path / "play.yml").write_text(PLAYBOOK.format(python=python.stdout.strip()))
+    play = hidden.run([str(tmp_path / "ansible-playbook"), "-i", "localhost,", str(tmp_path / "play.yml")], env=home)
+    assert play.returncode == 0, play.stdout + play.stderr
+    assert '"out.stdout": "hello from a task"' in play.stdout and "changed=1" in play.stdout, play.stdout
+    version = hidden.run([str(binary), "ansible", "--version"], env=home)
+    assert version.returncode == 0 and version.stdout.startswith("ansible [core 2.19.14]"), version.stderr
