@@ -23,8 +23,17 @@ from dataclasses import dataclass
 from .._errors import AssembleError, ResolveError
 from .._report import Kind, Log
 from ..cache.store import BlobStore
-from ..format.bootstrap import Command, render_launcher
-from ..format.layers import APP_MAIN, MODE_EXECUTABLE, PREFIX_APP, Block, FileEntry, encode_block, join_blocks
+from ..format.bootstrap import COMMANDS_HELPER, Command, render_commands_helper, render_launcher
+from ..format.layers import (
+    APP_MAIN,
+    MODE_EXECUTABLE,
+    MODE_FILE,
+    PREFIX_APP,
+    Block,
+    FileEntry,
+    encode_block,
+    join_blocks,
+)
 from ..format.manifest import Manifest
 from ..format.tree import entries_from_tree, merge_entries, walk_files
 from ..platform.elf import read_elf
@@ -186,7 +195,11 @@ def stage_app(
     if lock is not None:
         check_lock_covers(wheel, extras, distributions, lock, interpreter.target)
     launcher = render_launcher([_command(entry_point) for entry_point in entry_points])
-    entries = [e for e in entries if e.path != APP_MAIN] + [FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode())]
+    helper = render_commands_helper()
+    entries = [e for e in entries if e.path not in (APP_MAIN, COMMANDS_HELPER)] + [
+        FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode()),
+        FileEntry(COMMANDS_HELPER, MODE_FILE, helper.encode()),
+    ]
     return AppTree(dependencies, sorted(entries, key=lambda e: e.path), {**distributions, **own}, deps_glibc + glibc)
 
 

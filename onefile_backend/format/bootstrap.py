@@ -10,7 +10,8 @@ hard link named like a command: the launcher passes that name in ``ONEFILE_ARGV0
 else by its first argument, and lists them when neither names one. The table is in the
 script the launcher runs anyway, so choosing costs no file-system work on the warm path.
 ``ONEFILE=install`` (kept in the environment by the launcher for this script) writes a
-link per command.
+link per command. Those rare paths live in ``bin/onefile-commands``, run only for them, so
+the script every start compiles stays small.
 """
 
 from __future__ import annotations
@@ -26,28 +27,57 @@ How = Literal["call", "module", "script"]
 Command = Tuple[str, How, str, "str | None"]
 
 _LAUNCHER = """\
-# Started by the onefile stub: runs one of COMMANDS (name: how, what, attr), chosen by
-# the name it was started by or its first argument when it has several.
+# Started by the onefile stub: runs one of COMMANDS (name: how, what, attr), chosen by the
+# name it was started by, else by its first argument (format/bootstrap.py). Kept short:
+# Python compiles this file at every start; bin/onefile-commands has the rest.
 import os
 import sys
 
 COMMANDS = @COMMANDS@
 
+if __name__ == "__main__":
+    argv0 = os.environ.pop("@ARGV0@", sys.argv[0])
+    name = os.path.basename(argv0)
+    if "@MODE@" in os.environ:  # ONEFILE=install, which the stub leaves set for this script
+        command = None
+    elif len(COMMANDS) == 1:  # a bare name is a link found in PATH: the binary's path, as before
+        command = next(iter(COMMANDS.values()))
+        sys.argv[0] = argv0 if "/" in argv0 else os.environ.get("@BINARY@", argv0)
+    elif name in COMMANDS:
+        command = COMMANDS[name]
+        sys.argv[0] = argv0
+    elif len(sys.argv) > 1 and sys.argv[1] in COMMANDS:
+        del sys.argv[0]
+        command = COMMANDS[sys.argv[0]]
+    else:
+        command = None
+    here = os.path.dirname(__file__)
+    if command is None:
+        import runpy
 
-def run(how, what, attr):
+        helper = os.path.join(here, "onefile-commands")
+        runpy.run_path(helper, {"COMMANDS": COMMANDS, "PROGRAM": name}, "__main__")
+    how, what, attr = command
     if how == "call":
-        import importlib
-
-        target = importlib.import_module(what)
+        __import__(what)
+        target = sys.modules[what]
         for part in attr.split("."):
             target = getattr(target, part)
         sys.exit(target())
     import runpy
 
-    if how == "module":  # python -m: sys.argv[0] becomes the module's file
+    if how == "module":  # as python -m: sys.argv[0] becomes the module's file
         runpy.run_module(what, run_name="__main__", alter_sys=True)
-    else:  # a Python data script, next to this file
-        runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), what), run_name="__main__")
+    else:  # a Python data script, installed next to this file
+        runpy.run_path(os.path.join(here, what), run_name="__main__")
+"""
+
+#: ``bin/onefile-commands``: what ``bin/onefile-main`` does when it runs no command (run
+#: with its COMMANDS and PROGRAM): ONEFILE=install's links, or the list of commands.
+_COMMANDS_HELPER = """\
+# Run by bin/onefile-main with COMMANDS and PROGRAM when it starts no command.
+import os
+import sys
 
 
 def install(program, binary, args):
@@ -57,45 +87,34 @@ def install(program, binary, args):
         usage = f"usage: @MODE@=install {program} DIR (writes a link per command into DIR)"
         sys.stderr.write(f"{program}: {shown}{usage}\\n")
         return 2
-    links = [(os.path.join(args[0], name), name) for name in sorted(COMMANDS)]
-    for link, name in links:
+    links = [os.path.join(args[0], name) for name in sorted(COMMANDS)]
+    for link in links:  # all checked before any is written
         if os.path.lexists(link) and os.path.realpath(link) != os.path.realpath(binary):
             kind = "a link to " + os.readlink(link) if os.path.islink(link) else "a file"
             why = f"{link} is {kind}, not a link to {binary}: not overwritten (nothing written)"
             sys.stderr.write(f"{program}: {why}\\n")
             return 1
-    for link, name in links:
+    for link in links:
         if os.path.lexists(link):
             print(f"{link} -> {binary} (already there)")
-            continue
-        os.symlink(binary, link)
-        print(f"{link} -> {binary}")
+        else:
+            os.symlink(binary, link)
+            print(f"{link} -> {binary}")
     return 0
 
 
-if __name__ == "__main__":
-    argv0 = os.environ.pop("@ARGV0@", sys.argv[0])
-    binary = os.environ.get("@BINARY@", argv0)
-    # The launcher passes a bare name (no "/") only when the binary was found in PATH
-    # under a name that is not its own: a link named like a command.
-    name = os.path.basename(argv0)
-    if os.environ.pop("@MODE@", None) == "install":
-        sys.exit(install(name, binary, sys.argv[1:]))
-    if len(COMMANDS) == 1:
-        sys.argv[0] = argv0 if "/" in argv0 else binary
-        run(*next(iter(COMMANDS.values())))
-    elif name in COMMANDS:
-        sys.argv[0] = argv0
-        run(*COMMANDS[name])
-    elif len(sys.argv) > 1 and sys.argv[1] in COMMANDS:
-        del sys.argv[0]
-        run(*COMMANDS[sys.argv[0]])
-    else:
-        unknown = f"{sys.argv[1]!r} is not one of its commands; " if len(sys.argv) > 1 else ""
-        sys.stderr.write(f"{name}: {unknown}run one as `{name} COMMAND [ARGS]` or through a link named COMMAND:\\n")
-        sys.stderr.flush()
-        print("\\n".join(sorted(COMMANDS)))
-        sys.exit(2)
+def usage(program, args):
+    \"\"\"No command named: say so on stderr, list them on stdout, exit 2.\"\"\"
+    unknown = f"{args[0]!r} is not one of its commands; " if args else ""
+    sys.stderr.write(f"{program}: {unknown}run one as `{program} COMMAND [ARGS]` or through a link named COMMAND:\\n")
+    sys.stderr.flush()
+    print("\\n".join(sorted(COMMANDS)))
+    return 2
+
+
+if os.environ.pop("@MODE@", None) == "install":
+    sys.exit(install(PROGRAM, os.environ.get("@BINARY@", sys.argv[0]), sys.argv[1:]))
+sys.exit(usage(PROGRAM, sys.argv[1:]))
 """
 
 _ZIPAPP_MAIN = """\
@@ -109,15 +128,23 @@ os.execv(binary, [sys.argv[0]] + sys.argv[1:])
 """
 
 
+#: Where :func:`render_commands_helper`'s script goes in the app layer (next to APP_MAIN).
+COMMANDS_HELPER = "bin/onefile-commands"
+
+
+def _spell(text: str) -> str:
+    return text.replace("@ARGV0@", ENV_ARGV0).replace("@BINARY@", ENV_BINARY).replace("@MODE@", ENV_MODE)
+
+
 def render_launcher(commands: Sequence[Command]) -> str:
-    """``bin/onefile-main``: sets ``sys.argv[0]`` and runs the chosen command."""
+    """``bin/onefile-main``: picks the command, sets ``sys.argv[0]`` and runs it."""
     table = "{\n" + "".join(f"    {name!r}: {(how, what, attr)!r},\n" for name, how, what, attr in commands) + "}"
-    return (
-        _LAUNCHER.replace("@COMMANDS@", table)
-        .replace("@ARGV0@", ENV_ARGV0)
-        .replace("@BINARY@", ENV_BINARY)
-        .replace("@MODE@", ENV_MODE)
-    )
+    return _spell(_LAUNCHER.replace("@COMMANDS@", table))
+
+
+def render_commands_helper() -> str:
+    """``bin/onefile-commands``: ONEFILE=install's links and the list of commands."""
+    return _spell(_COMMANDS_HELPER)
 
 
 def render_zipapp_main() -> str:
