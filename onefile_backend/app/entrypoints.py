@@ -10,10 +10,14 @@ command, or several chosen at start by the name it is called by or its first arg
 from __future__ import annotations
 
 import configparser
+import csv
+import email.parser
+import glob
+import os
 import re
 import zipfile
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
 
 from packaging.utils import canonicalize_name
 
@@ -57,7 +61,15 @@ class Scripts:
 
     commands: list[EntryPoint]
     not_python: dict[str, str]
-    main_packages: list[str]
+    main_packages: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        commands = [[c.name, c.module, c.attr, c.kind] for c in self.commands]
+        return {"commands": commands, "not_python": self.not_python}
+
+    @classmethod
+    def from_json(cls, facts: Mapping[str, Any]) -> Scripts:
+        return cls([EntryPoint(*command) for command in facts["commands"]], dict(facts["not_python"]))
 
 
 def is_python_script(first_line: bytes) -> bool:
@@ -84,9 +96,14 @@ def read_wheel_scripts(wheel_path: str) -> Scripts:
                 with wheel.open(member) as f:
                     data_scripts[match["name"]] = f.readline().rstrip(b"\r\n")
     main_packages = sorted(n.split("/")[0] for n in names if n.count("/") == 1 and n.endswith("/__main__.py"))
+    return _scripts(text, data_scripts, main_packages)
+
+
+def _scripts(entry_points: str, data_scripts: Mapping[str, bytes], main_packages: list[str]) -> Scripts:
+    """Scripts from an ``entry_points.txt`` and data scripts' first lines (by name)."""
     parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
     parser.optionxform = lambda option: option  # type: ignore[method-assign,assignment]  # keep case
-    parser.read_string(text)
+    parser.read_string(entry_points)
     scripts = []
     kinds: tuple[ScriptKind, ...] = ("console_scripts", "gui_scripts")
     for kind in kinds:
@@ -98,12 +115,43 @@ def read_wheel_scripts(wheel_path: str) -> Scripts:
                 raise EntryPointError(f"entry point {name!r} = {value!r} is not a valid object reference")
             scripts.append(EntryPoint(name, match["module"], match["attr"], kind))
     not_python = {}
+    declared = {script.name for script in scripts}
     for name, first_line in sorted(data_scripts.items()):
+        if name in declared:  # the installer's file for an entry point
+            continue
         if is_python_script(first_line):
             scripts.append(EntryPoint(name, name, None, "data_scripts"))
         else:
             not_python[name] = describe_not_python(name, first_line)
     return Scripts(sorted(scripts, key=lambda script: script.name), not_python, main_packages)
+
+
+def read_installed_scripts(stage: str, site_packages: str) -> dict[str, Scripts]:
+    """The scripts of each distribution installed into the prefix ``stage``, by normalised
+    name (for ``"@DIST"``): its entry points, and the files its RECORD puts into bin/
+    (read before they are made relocatable: their first lines are the installer's)."""
+    found: dict[str, Scripts] = {}
+    bin_dir = os.path.join(stage, "bin")
+    for dist_info in sorted(glob.glob(os.path.join(site_packages, "*.dist-info"))):
+        with open(os.path.join(dist_info, "METADATA"), "rb") as f:
+            name = canonicalize_name(str(email.parser.BytesHeaderParser().parse(f)["Name"]))
+        entry_points = os.path.join(dist_info, "entry_points.txt")
+        text = ""
+        if os.path.isfile(entry_points):
+            with open(entry_points, encoding="utf-8") as f:
+                text = f.read()
+        data_scripts = {}
+        rows: list[list[str]] = []
+        if os.path.isfile(os.path.join(dist_info, "RECORD")):
+            with open(os.path.join(dist_info, "RECORD"), encoding="utf-8", newline="") as f:
+                rows = list(csv.reader(f))
+        for row in rows:
+            path = os.path.normpath(os.path.join(site_packages, row[0])) if row else ""
+            if os.path.dirname(path) == bin_dir and os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as script:
+                    data_scripts[os.path.basename(path)] = script.readline().rstrip(b"\r\n")
+        found[name] = _scripts(text, data_scripts, [])
+    return found
 
 
 def describe_not_python(name: str, first_line: bytes) -> str:
@@ -136,11 +184,22 @@ def choose_entry_point(scripts: list[EntryPoint], wanted: str | None, project: s
     return choose_entry_points(Scripts(scripts, {}, []), (wanted,) if wanted else (), project)[0]
 
 
+def names_a_dependency(item: str, project: str) -> bool:
+    """Whether the ``entry-points`` item ``item`` is ``"@DIST"`` for a distribution other
+    than the project: its scripts are known once the dependencies are installed."""
+    return item.startswith("@") and canonicalize_name(item[1:]) != canonicalize_name(project)
+
+
 def choose_entry_points(
-    scripts: Scripts, wanted: tuple[str, ...], project: str, key: str = "tool.onefile.entry-point"
+    scripts: Scripts,
+    wanted: tuple[str, ...],
+    project: str,
+    key: str = "tool.onefile.entry-point",
+    dependencies: Mapping[str, Scripts] | None = None,
 ) -> list[EntryPoint]:
     """The commands the binary runs: the project's only one when ``wanted`` is empty, else
-    those ``wanted`` names (forms as :func:`check_entry_point_form`), in that order."""
+    those ``wanted`` names (forms as :func:`check_entry_point_form`), in that order.
+    ``dependencies`` are the installed distributions' scripts, for ``"@DIST"``."""
     commands = scripts.commands
     names = ", ".join(script.name for script in commands)
     if not wanted:
@@ -166,9 +225,13 @@ def choose_entry_points(
                 raise ConfigError(key, f"{item!r}: {project} declares no console script")
             found = commands
         elif item.startswith("@"):
-            raise ConfigError(
-                key, f"{item!r}: only the project's own scripts can be chosen by distribution (@{project}); name them"
-            )
+            installed = dependencies or {}
+            if canonicalize_name(item[1:]) not in installed:
+                names = ", ".join(sorted(installed))
+                raise ConfigError(key, f"{item!r}: no distribution of that name is installed (installed: {names})")
+            found = installed[canonicalize_name(item[1:])].commands
+            if not found:
+                raise ConfigError(key, f"{item!r}: {item[1:]} declares no console script")
         elif item.startswith("-m "):
             module = item[3:]
             found = [EntryPoint(module, module, None, "module")]

@@ -78,7 +78,7 @@ class _Script:
     (``source`` its text, first line as the installer rewrote it)."""
 
     name: str
-    group: str  # "console_scripts", "gui_scripts", "data_scripts"
+    group: str  # "console_scripts", "gui_scripts", "data_scripts"; "distribution": "@DIST" (name)
     value: str = ""  # the entry point's "module:attr"
     source: bytes = b""
 
@@ -105,7 +105,8 @@ def _data_scripts(found: metadata.Distribution, target: str) -> tuple[list[_Scri
 
 
 def _choose_scripts(found: metadata.Distribution, target: str, wanted: tuple[str, ...]) -> list[_Script]:
-    """The commands ``--script`` names (``NAME``, ``*``, ``@DIST``), or the only one."""
+    """The commands ``--script`` names (``NAME``, ``*``, ``@DIST``), or the only one. ``@DIST``
+    for another distribution than REQ stays as it is, for the pipeline to resolve."""
     label = f"{found.metadata['Name']} {found.version}"
     entry_points = [e for e in found.entry_points if e.group in _SCRIPT_GROUPS]
     data, not_python = _data_scripts(found, target)
@@ -129,10 +130,9 @@ def _choose_scripts(found: metadata.Distribution, target: str, wanted: tuple[str
             if not scripts:
                 raise EntryPointError(f"--script {item!r}: {label} declares no console script")
             picked = scripts
-        elif item.startswith("@"):
-            raise EntryPointError(
-                f"--script {item!r}: only {label}'s own scripts can be chosen by distribution (@{own})"
-            )
+        elif item.startswith("@"):  # a dependency's: the pipeline knows them once it is installed
+            chosen.append(_Script(item, "distribution"))
+            continue
         else:
             picked = [script for script in scripts if script.name == item]
             if not picked:
@@ -227,7 +227,7 @@ def build_published(
         except InvalidVersion:
             version = "0"
         label = f"from: {found.metadata['Name']} {found.version}"
-        if len(chosen) == 1:
+        if len(chosen) == 1 and chosen[0].group != "distribution":
             shown = chosen[0].value or f"data script {chosen[0].name}"
             log(f"{label}, console script {chosen[0].name} = {shown}")
         else:

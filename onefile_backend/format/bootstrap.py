@@ -43,12 +43,15 @@ if __name__ == "__main__":
     elif len(COMMANDS) == 1:  # a bare name is a link found in PATH: the binary's path, as before
         command = next(iter(COMMANDS.values()))
         sys.argv[0] = argv0 if "/" in argv0 else os.environ.get("@BINARY@", argv0)
-    elif name in COMMANDS:
-        command = COMMANDS[name]
+    elif name in COMMANDS and name != os.path.basename(os.environ.get("@BINARY@", "")):
+        command = COMMANDS[name]  # a link named like a command
         sys.argv[0] = argv0
-    elif len(sys.argv) > 1 and sys.argv[1] in COMMANDS:
+    elif len(sys.argv) > 1 and sys.argv[1] in COMMANDS:  # its own name: the first argument says
         del sys.argv[0]
         command = COMMANDS[sys.argv[0]]
+    elif name in COMMANDS:  # its own name is a command's, and no argument names another
+        command = COMMANDS[name]
+        sys.argv[0] = argv0
     else:
         command = None
     here = os.path.dirname(__file__)

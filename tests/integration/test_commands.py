@@ -163,17 +163,41 @@ def test_a_module_runs_as_python_m_does(hidden: Hidden, tmp_path: Path) -> None:
 
 def test_two_commands_of_a_project(hidden: Hidden, tmp_path: Path) -> None:
     """`entry-points` in a project; the output defaults to the project's name, which is also
-    one of its commands: started by that name it runs that command."""
+    one of its commands: under that name the first argument may name another command, else
+    it runs that one."""
     binary = build_binary(PROJECTS / "twoscripts", tmp_path / "dist", "-C", "entry-points=twoscripts-admin,twoscripts")
     assert binary.name == "twoscripts"
     assert hidden.run([str(binary)]).stdout == "hi\n"
+    assert hidden.run([str(binary), "twoscripts-admin"]).stdout == "admin\n"
     (tmp_path / "twoscripts-admin").symlink_to(binary)
     assert hidden.run([str(tmp_path / "twoscripts-admin")]).stdout == "admin\n"
+    assert hidden.run([str(tmp_path / "twoscripts-admin"), "twoscripts"]).stdout == "admin\n"
     renamed = tmp_path / "tools"
     os.link(binary, renamed)
     assert hidden.run([str(renamed), "twoscripts-admin"]).stdout == "admin\n"
     listed = hidden.run([str(renamed)])
     assert (listed.returncode, listed.stdout) == (2, "twoscripts\ntwoscripts-admin\n")
+
+
+def test_a_dependencys_commands(hidden: Hidden, tmp_path: Path) -> None:
+    """`"@DIST"` names every command of a dependency (here csvkit's 14, next to the
+    project's own)."""
+    binary = build_binary(PROJECTS / "depscripts", tmp_path / "dist")
+    facts = json.loads(onefile("inspect", "--json", str(binary)).stdout)
+    assert [command["name"] for command in facts["commands"]] == ["depscripts", *CSVKIT_COMMANDS]
+    (tmp_path / "data.csv").write_text(CSV)
+    cut = hidden.run([str(binary), "csvcut", "-c", "city", str(tmp_path / "data.csv")])
+    assert (cut.returncode, cut.stdout) == (0, "city\nLondon\nArlington\n"), cut.stderr
+    assert hidden.run([str(binary)]).stdout == "depscripts\n"
+    project = PROJECTS / "depscripts"
+    for value, message in [
+        ("@agate", "tool.onefile.entry-points: '@agate': agate declares no console script"),
+        ("@nope", "tool.onefile.entry-points: '@nope': no distribution of that name is installed (installed: agate, "),
+    ]:
+        out = tmp_path / value[1:]
+        failed = onefile("build", "--binary", "-n", str(project), "-o", str(out), "-C", f"entry-points={value}")
+        _one_line_error(failed, message)
+        assert not out.exists() or list(out.iterdir()) == []
 
 
 def test_the_binarys_own_interpreter(hello: Path, hidden: Hidden, tmp_path: Path) -> None:
@@ -232,3 +256,16 @@ def test_ansible_playbook_runs_a_local_command(hidden: Hidden, tmp_path: Path) -
     assert '"out.stdout": "hello from a task"' in play.stdout and "changed=1" in play.stdout, play.stdout
     version = hidden.run([str(binary), "ansible", "--version"], env=home)
     assert version.returncode == 0 and version.stdout.startswith("ansible [core 2.19.14]"), version.stderr
+
+
+def test_from_with_a_dependencys_commands(hidden: Hidden, tmp_path: Path) -> None:
+    """--script '@DIST' with --from: the commands of one of REQ's dependencies."""
+    out = tmp_path / "dist"
+    built = onefile(
+        "build", "--binary", "--from", "httpie==3.2.4", "--script", "http", "--script", "@Pygments", "-o", str(out)
+    )
+    binary = _built(built, out / "httpie")
+    listed = hidden.run([str(binary)])
+    assert (listed.returncode, listed.stdout) == (2, "http\npygmentize\n"), listed.stderr
+    coloured = hidden.run([str(binary), "pygmentize", "-l", "python", "-f", "html"], input="x = 1\n")
+    assert coloured.returncode == 0 and '<span class="mi">1</span>' in coloured.stdout, coloured.stderr

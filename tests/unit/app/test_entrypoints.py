@@ -105,8 +105,15 @@ def test_several_commands():
     module = EntryPoint("pkg.cli", "pkg.cli", None, "module")
     assert choose_entry_points(scripts, ("-m pkg.cli", "a"), "p") == [module, one]
     assert module.value == "-m pkg.cli"
-    with pytest.raises(ConfigError, match=r"tool.onefile.entry-points: '@other': only the project's own scripts"):
-        choose_entry_points(scripts, ("@other",), "p", "tool.onefile.entry-points")
+    other = Scripts([EntryPoint("o", "other", "main", "console_scripts")], {})
+    installed = {"other-dist": other, "plain": Scripts([], {})}
+    assert choose_entry_points(scripts, ("a", "@Other_Dist"), "p", dependencies=installed) == [one, other.commands[0]]
+    with pytest.raises(
+        ConfigError, match=r"'@nope': no distribution of that name is installed \(installed: other-dist, plain\)"
+    ):
+        choose_entry_points(scripts, ("@nope",), "p", "tool.onefile.entry-points", installed)
+    with pytest.raises(ConfigError, match=r"'@plain': plain declares no console script"):
+        choose_entry_points(scripts, ("@plain",), "p", "tool.onefile.entry-points", installed)
     with pytest.raises(ConfigError, match=r"'\*': p declares no console script"):
         choose_entry_points(Scripts([], {}, []), ("*",), "p")
 
