@@ -67,12 +67,17 @@ if __name__ == "__main__":
         for part in attr.split("."):
             target = getattr(target, part)
         sys.exit(target())
-    import runpy
-
     if how == "module":  # as python -m: sys.argv[0] becomes the module's file
+        import runpy
+
         runpy.run_module(what, run_name="__main__", alter_sys=True)
-    else:  # a Python data script, installed next to this file
-        runpy.run_path(os.path.join(here, what), run_name="__main__")
+    else:  # a Python data script next to this file, as `python SCRIPT` runs it, argv[0] kept
+        path = os.path.join(here, what)
+        with open(path, "rb") as f:
+            code = compile(f.read(), path, "exec", dont_inherit=True)
+        main = sys.modules["__main__"] = type(sys)("__main__")
+        main.__file__ = path
+        exec(code, vars(main))
 """
 
 #: ``bin/onefile-commands``: what ``bin/onefile-main`` does when it runs no command (run
