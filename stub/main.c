@@ -97,8 +97,8 @@ static int of_main_mode(enum of_main_mode *mode)
     else if (strcmp(value, "install") == 0)
         *mode = OF_MAIN_INSTALL;
     else
-        return of_error(OF_ENV_MODE "=%.100s: unknown (use info, verify, clean, python or install; unset it to run the app)",
-                        value);
+        return of_error(OF_ENV_MODE "=%.100s: unknown (use info, verify, clean, python or install; "
+                                    "unset it to run the app)", value);
     return 0;
 }
 
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     char *self = NULL;
     void *map = MAP_FAILED;
     struct stat st;
-    int fd = -1, status = 1;
+    int fd = -1, status = 1, starts;
 
     of_error_init(argc > 0 ? argv[0] : NULL);
     if (of_main_mode(&mode) != 0)
@@ -143,7 +143,8 @@ int main(int argc, char **argv)
     if (of_trailer_read(b.file, b.size, self, &trailer) != 0)
         goto fail;
     b.trailer = &trailer;
-    if (of_binary_choose_root(&b, &root, &paths, mode == OF_MAIN_RUN || mode == OF_MAIN_PYTHON || mode == OF_MAIN_INSTALL) != 0)
+    starts = mode == OF_MAIN_RUN || mode == OF_MAIN_PYTHON || mode == OF_MAIN_INSTALL; /* the app's Python */
+    if (of_binary_choose_root(&b, &root, &paths, starts) != 0)
         goto fail;
     OF_DEBUG_LOG("cache root %s (%s)", root.path, root.why);
 
