@@ -24,7 +24,7 @@
  * of the cache in the background), hold the runtime and app directories while the app
  * runs (of_cache_use), exec. When the exec fails as a damaged layer would make it fail,
  * repair the layers and exec once more. Returns only on failure, with of_error set. */
-static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_t saved_umask)
+static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_t saved_umask, int interpreter)
 {
     int cold, runtime_fd = -1, app_fd = -1, err, rc = -1;
     struct stat st;
@@ -50,7 +50,7 @@ static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_
         of_cache_touch(app_fd, &st);
     }
     umask(saved_umask);
-    err = of_exec_app(b, argc, argv);
+    err = of_exec_app(b, argc, argv, interpreter);
     if (of_exec_repairable(b, err)) {
         umask(022);
         if (app_fd >= 0)
@@ -63,7 +63,7 @@ static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_
         runtime_fd = of_cache_use(b->dirs[OF_LAYER_RUNTIME], NULL);
         app_fd = of_cache_use(b->dirs[OF_LAYER_APP], &st);
         umask(saved_umask);
-        err = of_exec_app(b, argc, argv);
+        err = of_exec_app(b, argc, argv, interpreter);
     }
     of_exec_failed(b, err);
 cleanup:
@@ -74,8 +74,10 @@ cleanup:
     return rc;
 }
 
-/* What ONEFILE asks for. */
-enum of_main_mode { OF_MAIN_RUN, OF_MAIN_INFO, OF_MAIN_VERIFY, OF_MAIN_CLEAN };
+/* What ONEFILE asks for. `python` runs the app's interpreter with the caller's arguments
+ * instead of the app; `install` runs the app's bin/onefile-main, which holds the command
+ * table and writes the links (format/bootstrap.py), so ONEFILE=install stays set for it. */
+enum of_main_mode { OF_MAIN_RUN, OF_MAIN_INFO, OF_MAIN_VERIFY, OF_MAIN_CLEAN, OF_MAIN_PYTHON, OF_MAIN_INSTALL };
 
 static int of_main_mode(enum of_main_mode *mode)
 {
@@ -90,8 +92,13 @@ static int of_main_mode(enum of_main_mode *mode)
         *mode = OF_MAIN_VERIFY;
     else if (strcmp(value, "clean") == 0)
         *mode = OF_MAIN_CLEAN;
+    else if (strcmp(value, "python") == 0)
+        *mode = OF_MAIN_PYTHON;
+    else if (strcmp(value, "install") == 0)
+        *mode = OF_MAIN_INSTALL;
     else
-        return of_error(OF_ENV_MODE "=%.100s: unknown (use info, verify or clean; unset it to run the app)", value);
+        return of_error(OF_ENV_MODE "=%.100s: unknown (use info, verify, clean, python or install; "
+                                    "unset it to run the app)", value);
     return 0;
 }
 
@@ -106,12 +113,12 @@ int main(int argc, char **argv)
     char *self = NULL;
     void *map = MAP_FAILED;
     struct stat st;
-    int fd = -1, status = 1;
+    int fd = -1, status = 1, starts;
 
     of_error_init(argc > 0 ? argv[0] : NULL);
     if (of_main_mode(&mode) != 0)
         goto fail;
-    if (unsetenv(OF_ENV_MODE) != 0) { /* not for the app, nor its children */
+    if (mode != OF_MAIN_INSTALL && unsetenv(OF_ENV_MODE) != 0) { /* not for the app, nor its children */
         of_error_errno("cannot set up the environment");
         goto fail;
     }
@@ -136,7 +143,8 @@ int main(int argc, char **argv)
     if (of_trailer_read(b.file, b.size, self, &trailer) != 0)
         goto fail;
     b.trailer = &trailer;
-    if (of_binary_choose_root(&b, &root, &paths, mode == OF_MAIN_RUN) != 0)
+    starts = mode == OF_MAIN_RUN || mode == OF_MAIN_PYTHON || mode == OF_MAIN_INSTALL; /* the app's Python */
+    if (of_binary_choose_root(&b, &root, &paths, starts) != 0)
         goto fail;
     OF_DEBUG_LOG("cache root %s (%s)", root.path, root.why);
 
@@ -155,11 +163,13 @@ int main(int argc, char **argv)
         status = 0;
         goto done;
     case OF_MAIN_RUN:
+    case OF_MAIN_PYTHON:
+    case OF_MAIN_INSTALL:
         break;
     }
     /* The file stays mapped (and open, close-on-exec) through the exec: a failed exec
      * may need it to repair the cache. */
-    of_main_start(&b, argc, argv, saved_umask);
+    of_main_start(&b, argc, argv, saved_umask, mode == OF_MAIN_PYTHON);
 fail:
     fflush(stdout);
     of_error_exit();

@@ -22,14 +22,30 @@ static int of_exec_env_sets(const char *entry, const char *name)
     return strncmp(entry, name, len) == 0 && entry[len] == '=';
 }
 
+/* The name the binary was started by, for ONEFILE_ARGV0: argv[0] when it is a path;
+ * when it is a bare name found in PATH, our own path if that is our file's name, else the
+ * name itself (a link named like one of the app's commands: bin/onefile-main picks the
+ * command by it). A string comparison: no file-system work. */
+static const char *of_exec_argv0(const struct of_binary *b, int argc, char **argv)
+{
+    const char *base = strrchr(b->self, '/');
+
+    if (argc < 1 || argv[0][0] == '\0')
+        return b->self;
+    if (strchr(argv[0], '/') != NULL)
+        return argv[0];
+    return strcmp(argv[0], base != NULL ? base + 1 : b->self) == 0 ? b->self : argv[0];
+}
+
 /* Exec the app's Python; returns only when that fails, with errno. Its environment is
  * ours with where the binary is (ONEFILE_BINARY, ONEFILE_ARGV0) and without PYTHONHOME
  * and PYTHONPATH, built here on the stack instead of with setenv, as the warm path
- * allocates nothing (see struct of_binary_paths). */
-int of_exec_app(const struct of_binary *b, int argc, char **argv)
+ * allocates nothing (see struct of_binary_paths). With `interpreter` (ONEFILE=python),
+ * the app's Python runs the caller's arguments itself, with no ONEFILE_ARGV0. */
+int of_exec_app(const struct of_binary *b, int argc, char **argv, int interpreter)
 {
     const char *app_dir = b->dirs[OF_LAYER_APP];
-    const char *argv0 = argc > 0 && strchr(argv[0], '/') != NULL ? argv[0] : b->self;
+    const char *argv0 = of_exec_argv0(b, argc, argv);
     char python[PATH_MAX], script[PATH_MAX];
     char binary_var[sizeof(OF_ENV_BINARY "=") + strlen(b->self)];
     char argv0_var[sizeof(OF_ENV_ARGV0 "=") + strlen(argv0)];
@@ -46,7 +62,8 @@ int of_exec_app(const struct of_binary *b, int argc, char **argv)
     snprintf(binary_var, sizeof(binary_var), OF_ENV_BINARY "=%s", b->self);
     snprintf(argv0_var, sizeof(argv0_var), OF_ENV_ARGV0 "=%s", argv0);
     env[n++] = binary_var;
-    env[n++] = argv0_var;
+    if (!interpreter)
+        env[n++] = argv0_var;
     for (size_t i = 0; i < count; i++) {
         if (!of_exec_env_sets(environ[i], OF_ENV_BINARY) && !of_exec_env_sets(environ[i], OF_ENV_ARGV0) &&
             !of_exec_env_sets(environ[i], "PYTHONHOME") && !of_exec_env_sets(environ[i], "PYTHONPATH"))
@@ -58,6 +75,10 @@ int of_exec_app(const struct of_binary *b, int argc, char **argv)
     for (int i = 1; i < argc; i++)
         args[i + 1] = argv[i];
     args[argc > 0 ? argc + 1 : 2] = NULL;
+    if (interpreter) { /* python ARGS: the script's place is the first argument's */
+        for (int i = 1; args[i] != NULL; i++)
+            args[i] = args[i + 1];
+    }
     OF_DEBUG_LOG("exec %s %s", python, script);
     execve(python, args, env);
     return errno;

@@ -4,10 +4,12 @@
 
 #include "of_binary.h"
 
-/* Exec the app's Python with argv[1:]; returns only when that fails, with errno. Its
- * environment is ours with ONEFILE_BINARY and ONEFILE_ARGV0 set and without PYTHONHOME
- * and PYTHONPATH, built on the stack: the warm path allocates nothing. */
-int of_exec_app(const struct of_binary *b, int argc, char **argv);
+/* Exec the app's Python with bin/onefile-main and argv[1:] (with argv[1:] alone when
+ * `interpreter`: ONEFILE=python); returns only when that fails, with errno. Its
+ * environment is ours with ONEFILE_BINARY and ONEFILE_ARGV0 (not for `interpreter`) set
+ * and without PYTHONHOME and PYTHONPATH, built on the stack: the warm path allocates
+ * nothing. */
+int of_exec_app(const struct of_binary *b, int argc, char **argv, int interpreter);
 
 /* Set of_error to why the exec failed (`err`), with a hint where one helps. */
 void of_exec_failed(const struct of_binary *b, int err);

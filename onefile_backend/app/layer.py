@@ -19,12 +19,22 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import Callable, Mapping
 
 from .._errors import AssembleError, ResolveError
 from .._report import Kind, Log
 from ..cache.store import BlobStore
-from ..format.bootstrap import render_launcher
-from ..format.layers import APP_MAIN, MODE_EXECUTABLE, PREFIX_APP, Block, FileEntry, encode_block, join_blocks
+from ..format.bootstrap import COMMANDS_HELPER, Command, render_commands_helper, render_launcher
+from ..format.layers import (
+    APP_MAIN,
+    MODE_EXECUTABLE,
+    MODE_FILE,
+    PREFIX_APP,
+    Block,
+    FileEntry,
+    encode_block,
+    join_blocks,
+)
 from ..format.manifest import Manifest
 from ..format.tree import entries_from_tree, merge_entries, walk_files
 from ..platform.elf import read_elf
@@ -32,7 +42,7 @@ from ..platform.glibc import GlibcNeeds
 from ..runtime.bytecode import compile_bytecode
 from ..runtime.interpreters import Interpreter
 from .bundle import bundle_foreign_libraries, read_elves
-from .entrypoints import EntryPoint
+from .entrypoints import EntryPoint, Scripts, read_installed_scripts
 from .indexes import IndexSettings
 from .install import dependencies_key, install_dependencies, install_wheel, installed_distributions, pin_dependencies
 from .relocate import make_relocatable
@@ -70,17 +80,31 @@ class AppTree:
     entries: list[FileEntry]  # the project's own files and the launcher, to encode after it
     distributions: dict[str, str]  # name -> version, of everything installed
     glibc: GlibcNeeds  # what its native extensions need, by path in the layer
+    entry_points: list[EntryPoint]  # the commands bin/onefile-main runs
+
+
+#: Chooses the commands once the scripts of every installed distribution are known.
+ChooseCommands = Callable[[Mapping[str, Scripts]], "list[EntryPoint]"]
+
+
+@dataclass(frozen=True)
+class _Processed:
+    entries: list[FileEntry]
+    distributions: dict[str, str]
+    glibc: GlibcNeeds
+    scripts: dict[str, Scripts]  # each distribution's scripts, by normalised name
 
 
 def _process(
     stage: str, interpreter: Interpreter, exclude: tuple[str, ...], store: BlobStore, log: Log, drop_tests: bool
-) -> tuple[list[FileEntry], dict[str, str], GlibcNeeds]:
+) -> _Processed:
     """Make what uv installed into ``stage`` relocatable; return its entries (less what
-    ``tool.onefile.exclude`` and ``drop_tests`` leave out), distributions and the glibc its
-    extensions need."""
+    ``tool.onefile.exclude`` and ``drop_tests`` leave out), distributions, the glibc its
+    extensions need and each distribution's scripts."""
     site_packages = os.path.join(stage, "lib", interpreter.stdlib_name, "site-packages")
     if not os.path.isdir(site_packages):
         raise ResolveError(f"uv installed nothing into {site_packages}")
+    scripts = read_installed_scripts(stage, site_packages)
     make_relocatable(stage, site_packages, interpreter.short_version)
     elves = read_elves(stage, store)
     bundled = set(bundle_foreign_libraries(stage, elves, log))
@@ -93,14 +117,15 @@ def _process(
     warn_left_out_modules(entries, site_packages, stage, log)
     kept = {entry.path for entry in entries}
     glibc = GlibcNeeds.of({os.path.relpath(p, stage): v for p, v in needs.items() if os.path.relpath(p, stage) in kept})
-    return entries, installed_distributions(site_packages), glibc
+    return _Processed(entries, installed_distributions(site_packages), glibc, scripts)
 
 
 def _stage_dependencies(
     wheel: str, interpreter: Interpreter, options: AppOptions, space: Workspace
-) -> tuple[Block, dict[str, str], GlibcNeeds]:
-    """The dependencies, installed, made relocatable and encoded: from the build cache
-    when the same pins (or lock file) were staged before for this runtime."""
+) -> tuple[Block, dict[str, str], GlibcNeeds, dict[str, Scripts]]:
+    """The dependencies, installed, made relocatable and encoded (with their distributions,
+    glibc needs and scripts): from the build cache when the same pins (or lock file) were
+    staged before for this runtime."""
     store, log, lock, platform = space.store, space.log, options.lock, interpreter.target.platform
     if lock is not None:
         with open(lock, encoding="utf-8", errors="replace") as lock_file:
@@ -118,9 +143,10 @@ def _stage_dependencies(
             if block is not None:
                 for warning in facts["warnings"]:
                     log(warning, kind="warning")
-                return block, facts["distributions"], GlibcNeeds.from_json(facts["glibc"])
+                scripts = {name: Scripts.from_json(value) for name, value in facts["scripts"].items()}
+                return block, facts["distributions"], GlibcNeeds.from_json(facts["glibc"]), scripts
     if not pins.strip():
-        return Block(b"", ()), {}, GlibcNeeds()
+        return Block(b"", ()), {}, GlibcNeeds(), {}
     stage = os.path.join(space.work, "dependencies")
     install_dependencies(
         interpreter, stage, space.work, lock=lock, pins=pins, platform=platform, indexes=options.indexes
@@ -133,9 +159,10 @@ def _stage_dependencies(
         log(message, kind=kind)
 
     drop_tests = not options.keep_tests
-    entries, distributions, glibc = _process(stage, interpreter, options.exclude, store, recording, drop_tests)
+    processed = _process(stage, interpreter, options.exclude, store, recording, drop_tests)
+    distributions, glibc = processed.distributions, processed.glibc
     try:
-        block = encode_block(entries, PREFIX_APP, level=LEVEL, epoch=space.epoch, store=store)
+        block = encode_block(processed.entries, PREFIX_APP, level=LEVEL, epoch=space.epoch, store=store)
     except ValueError as exc:  # a file name or link no launcher would unpack
         raise ResolveError(f"cannot put an installed file into the binary: {exc}") from None
     if key is not None:
@@ -144,13 +171,22 @@ def _stage_dependencies(
             "distributions": distributions,
             "glibc": glibc.to_json(),
             "warnings": warnings,
+            "scripts": {name: scripts.to_json() for name, scripts in processed.scripts.items()},
         }
         store.put_many({key + b"-data": block.data, key: json.dumps(facts).encode()})
-    return block, distributions, glibc
+    return block, distributions, glibc, processed.scripts
+
+
+def _command(entry_point: EntryPoint) -> Command:
+    if entry_point.kind == "data_scripts":
+        return (entry_point.name, "script", entry_point.module, None)
+    if entry_point.attr is None:  # "-m module", or an entry point naming a module alone
+        return (entry_point.name, "module", entry_point.module, None)
+    return (entry_point.name, "call", entry_point.module, entry_point.attr)
 
 
 def stage_app(
-    wheel: str, entry_point: EntryPoint, interpreter: Interpreter, options: AppOptions, space: Workspace
+    wheel: str, choose: ChooseCommands, interpreter: Interpreter, options: AppOptions, space: Workspace
 ) -> AppTree:
     """Install the app for the runtime's ``interpreter``: its dependencies (encoded, often from
     the build cache), then the project itself without them (entries, without the manifest).
@@ -167,16 +203,26 @@ def stage_app(
     version = interpreter.short_version
     space.log(f"resolve: installing {os.path.basename(wheel)} and its dependencies{pins} for Python {version}")
     check_extras(wheel, extras)
-    dependencies, distributions, deps_glibc = _stage_dependencies(wheel, interpreter, options, space)
+    dependencies, distributions, deps_glibc, scripts = _stage_dependencies(wheel, interpreter, options, space)
     stage = os.path.join(space.work, "project")
     install_wheel(interpreter, stage, wheel, options.indexes)
-    entries, own, glibc = _process(stage, interpreter, options.exclude, space.store, space.log, False)
+    project = _process(stage, interpreter, options.exclude, space.store, space.log, False)
+    entries, own, glibc = project.entries, project.distributions, project.glibc
+    entry_points = choose({**scripts, **project.scripts})
+    installed = {entry.path for entry in entries} | {m.name.decode()[len(PREFIX_APP) :] for m in dependencies.members}
+    for entry_point in entry_points:
+        if entry_point.kind == "data_scripts" and f"bin/{entry_point.module}" not in installed:
+            raise ResolveError(f"the data script {entry_point.name!r} was not installed into bin/ by uv")
     if lock is not None:
         check_lock_covers(wheel, extras, distributions, lock, interpreter.target)
-    launcher = render_launcher(entry_point.name, entry_point.module, entry_point.attr)
-    entries = [e for e in entries if e.path != APP_MAIN] + [FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode())]
+    launcher = render_launcher([_command(entry_point) for entry_point in entry_points])
+    helper = render_commands_helper()
+    entries = [e for e in entries if e.path not in (APP_MAIN, COMMANDS_HELPER)] + [
+        FileEntry(APP_MAIN, MODE_EXECUTABLE, launcher.encode()),
+        FileEntry(COMMANDS_HELPER, MODE_FILE, helper.encode()),
+    ]
     return AppTree(
-        dependencies, sorted(entries, key=lambda e: e.path), {**distributions, **own}, deps_glibc + glibc
+        dependencies, sorted(entries, key=lambda e: e.path), {**distributions, **own}, deps_glibc + glibc, entry_points
     )
 
 

@@ -399,7 +399,7 @@ def _command_build_from(args: argparse.Namespace) -> int:
     path = build_published(
         args.from_requirement,
         outdir,
-        script=args.script,
+        script=tuple(args.script or ()),
         python=args.python,
         output=args.output,
         with_requirements=tuple(args.with_requirements or ()),
@@ -444,7 +444,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     f = b.add_argument_group("published tools (no project directory)")
     f.add_argument("--from", dest="from_requirement", metavar="REQ", help="build the binary of a requirement")
-    f.add_argument("--script", metavar="NAME", help="its console script to run (when it has several)")
+    f.add_argument(
+        "--script",
+        action="append",
+        metavar="NAME",
+        help="a console or Python data script to run (repeat for several in one binary; '*' for all of them)",
+    )
     f.add_argument("--python", metavar="VERSION|PATH", help="as [tool.onefile] python")
     f.add_argument("--output", metavar="NAME", help="the file name in the output directory")
     f.add_argument("--with", dest="with_requirements", action="append", metavar="REQ", help="also install REQ")

@@ -65,10 +65,12 @@ def describe(path: str) -> dict[str, Any]:
 
 
 def render(facts: dict[str, Any]) -> str:
-    entry = facts.get("entry_point", {})
-    lines = [
-        f"{facts['file']}: onefile binary, format {facts['format_version']}, {facts['size'] / 1e6:.1f} MB",
-        f"entry point   {entry.get('name')} = {entry.get('value')} ({entry.get('kind')})",
+    commands = facts.get("commands") or [facts.get("entry_point", {})]  # older binaries: one entry point
+    lines = [f"{facts['file']}: onefile binary, format {facts['format_version']}, {facts['size'] / 1e6:.1f} MB"]
+    for number, entry in enumerate(commands):
+        label = ("entry point" if len(commands) == 1 else f"commands ({len(commands)})") if number == 0 else ""
+        lines.append(f"{label:<13} {entry.get('name')} = {entry.get('value')} ({entry.get('kind')})")
+    lines += [
         f"python        {facts.get('python')}"
         + (f" (runtime from the {facts['runtime_origin']})" if facts.get("runtime_origin") else ""),
         f"target        {facts.get('target', 'x86_64')}",

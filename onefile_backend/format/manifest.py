@@ -21,14 +21,14 @@ MANIFEST_NAME = "onefile.json"
 @dataclass(frozen=True)
 class ManifestEntryPoint:
     name: str
-    value: str  # "module:attr"
-    kind: str  # "console_scripts", "gui_scripts"
+    value: str  # "module:attr"; "-m module"; "scripts/NAME" (a Python data script)
+    kind: str  # "console_scripts", "gui_scripts", "data_scripts", "module"
 
 
 @dataclass(frozen=True)
 class Manifest:
     built_with: str  # "onefile-backend 0.1.0"
-    entry_point: ManifestEntryPoint
+    entry_point: ManifestEntryPoint  # the first (or only) command, for readers older than `commands`
     python: str  # the runtime's full version, "3.11.7"
     target: str = "x86_64"  # the CPU (binaries before cross-targets were always x86_64)
     runtime_origin: str | None = None  # "build machine", "archive", "uv download"
@@ -41,6 +41,12 @@ class Manifest:
     # "settings": [{"setting": "index-url", "value": URL, "from": "PIP_INDEX_URL"}]},
     # credentials removed.
     indexes: Mapping[str, Any] | None = None
+    # Every command the binary runs, in the order chosen (older binaries: entry_point alone).
+    commands: tuple[ManifestEntryPoint, ...] = ()
+
+    def all_commands(self) -> tuple[ManifestEntryPoint, ...]:
+        """The commands, also for a manifest written before ``commands`` was."""
+        return self.commands or (self.entry_point,)
 
     def to_json(self) -> bytes:
         facts = {key: value for key, value in dataclasses.asdict(self).items() if value is not None}
@@ -61,6 +67,8 @@ class Manifest:
         values = {key: value for key, value in facts.items() if key in known}
         try:
             values["entry_point"] = ManifestEntryPoint(**values["entry_point"])
+            if "commands" in values:
+                values["commands"] = tuple(ManifestEntryPoint(**command) for command in values["commands"])
             for key in ("glibc_versions", "runtime_libraries"):
                 if key in values:
                     values[key] = tuple(values[key])

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Mapping
 from .. import __version__
 from .._errors import ConfigError
 from .._report import Log, display_path
-from ..app.entrypoints import EntryPoint, choose_entry_point, read_scripts
+from ..app.entrypoints import EntryPoint, Scripts, choose_entry_points, names_a_dependency, read_wheel_scripts
 from ..app.indexes import IndexSettings, read_index_settings, report_index_settings
 from ..app.layer import AppOptions, AppTree, Workspace, encode_app_layer, stage_app
 from ..app.wheel import build_project_wheel
@@ -57,18 +57,29 @@ def build_binary(
             log("wheel: building the project with setuptools")
             with stages.timed("wheel"):
                 wheel = build_project_wheel(work, config_settings)
-        entry_point = choose_entry_point(read_scripts(wheel), config.entry_point, config.name)
+        wanted = config.entry_points or ((config.entry_point,) if config.entry_point else ())
+        key = "tool.onefile.entry-points" if config.entry_points else "tool.onefile.entry-point"
+        scripts = read_wheel_scripts(wheel)
+
+        def choose(installed: Mapping[str, Scripts]) -> list[EntryPoint]:
+            return choose_entry_points(scripts, wanted, config.name, key, installed)
+
+        if not any(names_a_dependency(item, config.name) for item in wanted):
+            choose({})  # a wrong name stops the build before the runtime and the install
         with stages.timed("runtime"):
             runtime = build_runtime(interpreter, epoch=epoch, store=store, log=log)
         with stages.timed("resolve"):
             options = AppOptions(config.extras, config.lock, config.exclude, config.keep_tests, indexes)
-            app = stage_app(wheel, entry_point, interpreter, options, Workspace(work, store, epoch, log))
+            app = stage_app(wheel, choose, interpreter, options, Workspace(work, store, epoch, log))
+        entry_points = app.entry_points
+        if len(entry_points) > 1:
+            log(f"commands: {', '.join(e.name for e in entry_points)}")
         glibc = _glibc_needs(runtime, app, config)
-        manifest = _manifest(interpreter, entry_point, runtime, app, glibc, indexes)
+        manifest = _manifest(interpreter, entry_points, runtime, app, glibc, indexes)
         with stages.timed("compress"):
             app_layer = encode_app_layer(app, manifest, epoch=epoch, store=store)
-    name = config.output or entry_point.name
-    needs = Needs(trailer_bitmap(glibc.versions()), app_id(config.name, entry_point.name))
+    name = config.output or (entry_points[0].name if len(entry_points) == 1 else config.name)
+    needs = Needs(trailer_bitmap(glibc.versions()), app_id(config.name, entry_points[0].name))
     with stages.timed("write"):
         size = write_atomically(
             os.path.join(output_dir, name), runtime.block, app_layer, epoch=epoch, needs=needs,
@@ -125,12 +136,14 @@ def _glibc_needs(runtime: Runtime, app: AppTree, config: Config) -> GlibcNeeds:
 
 
 def _manifest(
-    interpreter: Interpreter, entry_point: EntryPoint, runtime: Runtime, app: AppTree, glibc: GlibcNeeds,
+    interpreter: Interpreter, entry_points: list[EntryPoint], runtime: Runtime, app: AppTree, glibc: GlibcNeeds,
     indexes: IndexSettings,
 ) -> Manifest:  # fmt: skip
+    commands = tuple(ManifestEntryPoint(e.name, e.value, e.kind) for e in entry_points)
     return Manifest(
         built_with=f"onefile-backend {__version__}",
-        entry_point=ManifestEntryPoint(entry_point.name, entry_point.value, entry_point.kind),
+        entry_point=commands[0],
+        commands=commands,
         python=".".join(map(str, interpreter.target.version)),
         target=interpreter.target.machine,
         runtime_origin=interpreter.source.origin,

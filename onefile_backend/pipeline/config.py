@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .._errors import ConfigError, OnefileError
+from ..app.entrypoints import check_entry_point_form
 from ..platform.glibc import Version, parse_floor
 from ..platform.target import MACHINES, normalise_machine
 from ..runtime.sources import ArchiveRuntime, InstalledPython, ManagedRuntime, RuntimeSource
@@ -19,7 +20,18 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 #: ``[tool.onefile]`` keys; ``config_settings`` (``-C key=value``) may override each.
-KNOWN_KEYS = ("entry-point", "python", "output", "extras", "lock", "exclude", "keep-tests", "min-glibc", "target")
+KNOWN_KEYS = (
+    "entry-point",
+    "entry-points",
+    "python",
+    "output",
+    "extras",
+    "lock",
+    "exclude",
+    "keep-tests",
+    "min-glibc",
+    "target",
+)
 
 #: Found next to pyproject.toml when ``lock`` is not given (PEP 751's default name).
 DEFAULT_LOCK = "pylock.toml"
@@ -37,13 +49,15 @@ class Config:
     name: str  # the project name, used in messages
     entry_point: str | None
     python: RuntimeSource  # by default the interpreter running the build
-    output: str | None  # None: the entry point's name
+    output: str | None  # None: the entry point's name (the project's with several)
     extras: tuple[str, ...]
     lock: str | None  # absolute path of a pylock.toml or requirements file
     exclude: tuple[str, ...]  # glob patterns of paths in site-packages to leave out
     keep_tests: bool  # keep the dependencies' test modules (left out by default)
     min_glibc: Version | None = None  # the oldest glibc the binary must run on
     target: str | None = None  # "x86_64" or "aarch64"; None: the runtime's CPU
+    # Several commands in one binary: script names, "*", "@DIST", "-m MODULE" (app/entrypoints.py)
+    entry_points: tuple[str, ...] = ()
 
 
 def _check_string(key: str, value: Any) -> str:
@@ -82,6 +96,17 @@ def _check_exclude(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _check_entry_points(value: Any, entry_point: str | None) -> tuple[str, ...]:
+    key = "tool.onefile.entry-points"
+    if isinstance(value, str):  # from -C entry-points=a,b
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(key, f'{value!r} is not allowed (expected a list of script names, such as ["a", "b"])')
+    if entry_point is not None:
+        raise ConfigError(key, "give entry-point (one command) or entry-points (several), not both")
+    return tuple(check_entry_point_form(key, item.strip()) for item in value)
+
+
 def _check_bool(key: str, value: Any) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false"):  # from -C key=true
         return value.lower() == "true"
@@ -112,7 +137,7 @@ def _check_python(value: Any, project_dir: str) -> RuntimeSource:
         if not _DOWNLOAD_REQUEST.match(text):
             raise ConfigError(
                 "tool.onefile.python",
-                f"{text!r} is not a Python download key (expected one such as \"cpython-3.12-linux-x86_64-gnu\", "
+                f'{text!r} is not a Python download key (expected one such as "cpython-3.12-linux-x86_64-gnu", '
                 "as `uv python list` shows them)",
             )
         return ManagedRuntime(text)
@@ -162,10 +187,11 @@ def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = No
         if setting is not None:
             values[key] = setting
     output = values.get("output")
+    entry_point = _check_string("entry-point", values["entry-point"]) if "entry-point" in values else None
     return Config(
         project_dir=project_dir,
         name=name if isinstance(name, str) else os.path.basename(project_dir),
-        entry_point=_check_string("entry-point", values["entry-point"]) if "entry-point" in values else None,
+        entry_point=entry_point,
         python=_check_python(values["python"], project_dir) if "python" in values else InstalledPython(),
         output=_check_output(_check_string("output", output)) if output is not None else None,
         extras=_check_extras(values.get("extras", [])),
@@ -174,4 +200,5 @@ def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = No
         keep_tests=_check_bool("keep-tests", values.get("keep-tests", False)),
         min_glibc=parse_floor(values["min-glibc"]) if "min-glibc" in values else None,
         target=_check_target(values["target"]) if "target" in values else None,
+        entry_points=_check_entry_points(values["entry-points"], entry_point) if "entry-points" in values else (),
     )

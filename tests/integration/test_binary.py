@@ -194,7 +194,7 @@ def test_runtime_python_differs_from_the_build_python(hidden: Hidden, tmp_path: 
     [
         ("noscript", [], "noscript declares no console script"),
         ("twoscripts", [], "twoscripts has several console scripts (twoscripts, twoscripts-admin)"),
-        ("unknownkey", [], "tool.onefile.entry-piont: unknown key (allowed: entry-point, python, output, extras, lock, exclude, keep-tests, min-glibc, target)"),
+        ("unknownkey", [], "tool.onefile.entry-piont: unknown key (allowed: entry-point, entry-points, python, output, extras, lock, exclude, keep-tests, min-glibc, target)"),
         ("twoscripts", ["-C", "python=3.99"], "tool.onefile.python: no Python 3.99 found on this machine"),
         ("twoscripts", ["-C", "entry-point=nope"], "'nope' is not a console script of twoscripts"),
     ],

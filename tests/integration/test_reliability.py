@@ -720,7 +720,7 @@ def test_info_tells_what_is_inside_and_where_it_goes(hidden: Hidden, tiny: Path)
 
 
 def test_the_mode_variable_is_checked_and_never_reaches_the_app(hidden: Hidden, tiny: Path) -> None:
-    assert_one_line_error(hidden.run([str(tiny)], {"ONEFILE": "inf"}), "ONEFILE=inf: unknown", "info, verify or clean")
+    assert_one_line_error(hidden.run([str(tiny)], {"ONEFILE": "inf"}), "ONEFILE=inf: unknown", "info, verify, clean, python or install")
     result = hidden.run([str(tiny), "env"], {"ONEFILE": ""})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == ["ONEFILE_BINARY", "ONEFILE_CACHE_DIR"]

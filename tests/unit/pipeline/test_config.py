@@ -18,7 +18,7 @@ def test_defaults(tmp_path):
 
 
 def test_unknown_key_is_named(tmp_path):
-    allowed = "entry-point, python, output, extras, lock, exclude, keep-tests, min-glibc, target"
+    allowed = "entry-point, entry-points, python, output, extras, lock, exclude, keep-tests, min-glibc, target"
     with pytest.raises(ConfigError, match=rf"tool\.onefile\.pyhton: unknown key \(allowed: {allowed}\)"):
         load_config(_project(tmp_path, '[tool.onefile]\npyhton = "3.12"\n'))
 
@@ -70,3 +70,35 @@ def test_target_names_a_cpu_with_a_launcher(tmp_path):
         ConfigError, match=r"tool\.onefile\.target: 'riscv64' is not allowed \(expected x86_64 or aarch64\)"
     ):
         load_config(_project(tmp_path, '[tool.onefile]\ntarget = "riscv64"\n'))
+
+
+def test_entry_points_forms(tmp_path):
+    table = '[tool.onefile]\nentry-points = ["csvlook", "*", "@csvkit", "-m  mypkg.cli", "-mtool"]\n'
+    assert load_config(_project(tmp_path, table)).entry_points == ("csvlook", "*", "@csvkit", "-m mypkg.cli", "-m tool")
+    assert load_config(_project(tmp_path), {"entry-points": "a, b"}).entry_points == ("a", "b")
+    assert load_config(_project(tmp_path)).entry_points == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('""', r"\[\] is not allowed \(expected a list of script names"),
+        ("[]", r"\[\] is not allowed \(expected a list of script names"),
+        ("[1]", r"\[1\] is not allowed"),
+        ('["a b"]', r"'a b' is not allowed \(expected a script name, \"\*\" for all of the project's, \"@DIST\""),
+        ('["-m 1x"]', r"'-m 1x' is not allowed"),
+        ('["@"]', r"'@' is not allowed"),
+        ('["bin/x"]', r"'bin/x' is not allowed"),
+    ],
+)
+def test_bad_entry_points_are_named(tmp_path, value, message):
+    with pytest.raises(ConfigError, match=rf"tool\.onefile\.entry-points: {message}"):
+        load_config(_project(tmp_path, f"[tool.onefile]\nentry-points = {value}\n"))
+
+
+def test_entry_point_and_entry_points_exclude_each_other(tmp_path):
+    table = '[tool.onefile]\nentry-point = "a"\nentry-points = ["a", "b"]\n'
+    with pytest.raises(
+        ConfigError, match=r"tool\.onefile\.entry-points: give entry-point .* or entry-points .*, not both"
+    ):
+        load_config(_project(tmp_path, table))

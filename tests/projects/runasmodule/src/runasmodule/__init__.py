@@ -1,0 +1,1 @@
+"""A package started as ``python -m runasmodule``."""
