@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define OF_FORMAT_VERSION 2u
+#define OF_FORMAT_VERSION 3u
 #define OF_TRAILER_SIZE 256u
 #define OF_MAGIC "OneFile\x1a"
 #define OF_MAGIC_SIZE 8u
@@ -61,8 +61,17 @@
 #define OF_ZIP_METHOD_ZSTD 93u
 #define OF_ZIP_EXTRA_MODE_ID 0x4f46u /* "FO": u32 st_mode */
 #define OF_ZIP_EXTRA_MODE_SIZE 4u
-/* The whole extra block of a layer entry: id u16, size u16, st_mode u32. */
+/* The mode's extra field of a layer entry: id u16, size u16, st_mode u32. */
 #define OF_ZIP_EXTRA_SIZE (4u + OF_ZIP_EXTRA_MODE_SIZE)
+/* Patch sites (format 3): a second extra field after the mode's, on a regular file whose
+ * bytes at each site hold a template (OF_SITE_TOKEN/..., NUL-padded) that the launcher
+ * writes over at unpack with the template expanded by the runtime directory. */
+#define OF_ZIP_EXTRA_SITES_ID 0x5046u /* "FP": OF_SITES_MAX pairs at most of u32 offset, u32 size */
+#define OF_ZIP_EXTRA_SITE_SIZE 8u
+#define OF_SITES_MAX 4u
+#define OF_SITE_MIN_SIZE 16u
+#define OF_SITE_MAX_SIZE 4096u
+#define OF_SITE_TOKEN "@RUNTIME@" /* in a template: where the runtime layer's directory goes */
 
 /* The only st_mode values an entry may carry. */
 #define OF_MODE_FILE 0100644u

@@ -133,7 +133,7 @@ static int of_install_fill_layer(int dirfd, const char *dirpath, void *arg)
     int unpacked;
 
     unpacked = of_unpack_layer(b->file, &b->trailer->layers[f->layer], of_binary_layer_prefixes[f->layer], f->what,
-                               dirfd, dirpath) == 0 &&
+                               dirfd, dirpath, b->dirs[OF_LAYER_RUNTIME]) == 0 &&
                (f->layer != OF_LAYER_APP || (of_install_venv(dirfd, dirpath, b->dirs[OF_LAYER_RUNTIME]) == 0 &&
                                              of_gc_mark(dirfd, dirpath, b->trailer->app_id) == 0));
     if (of_install_hashes_match(f) != 0)
@@ -223,7 +223,8 @@ static int of_install_damaged(const char *dir, void *arg)
     const struct of_install_check *c = arg;
     const struct of_binary *b = c->b;
     long problems = of_modes_check_dir(b->file, &b->trailer->layers[c->layer], of_binary_layer_prefixes[c->layer],
-                                       dir, c->layer == OF_LAYER_APP ? b->dirs[OF_LAYER_RUNTIME] : NULL, NULL);
+                                       dir, c->layer == OF_LAYER_APP ? b->dirs[OF_LAYER_RUNTIME] : NULL,
+                                       b->dirs[OF_LAYER_RUNTIME], NULL);
 
     OF_DEBUG_LOG("%s: %ld problems", dir, problems);
     return problems != 0;

@@ -7,9 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "of_format.h"
+
 /* The token a patch site's template holds where the runtime directory goes, e.g.
  * "@RUNTIME@/libc/lib/ld-linux-x86-64.so.2", NUL-padded to the site's size. */
-#define OF_INTERP_TOKEN "@RUNTIME@"
+#define OF_INTERP_TOKEN OF_SITE_TOKEN
 
 enum of_interp_kind { OF_INTERP_SYSTEM, OF_INTERP_BUNDLED };
 

@@ -16,6 +16,7 @@
 #include "of_format.h"
 #include "of_gc.h"
 #include "of_sha256.h"
+#include "of_interp.h"
 #include "of_unpack.h"
 
 /* Problems printed per directory before "... and N more". */
@@ -37,6 +38,7 @@ struct of_modes_check {
     size_t count;
     const char *dir;
     const char *runtime_dir; /* app layer only */
+    const char *sites_dir; /* what patch sites are expanded with (NULL: a file with sites differs) */
     int seen_cfg, seen_python; /* app layer: the two files the launcher adds */
     FILE *out;
     long problems;
@@ -171,6 +173,46 @@ static int of_modes_content_is(struct of_modes_check *c, int parent, const char 
     return n == 0 && total == size && got == crc;
 }
 
+/* Nonzero if the regular file `name` in `parent` holds exactly the entry's data with its
+ * patch sites expanded for c->sites_dir, as the unpacker wrote it. */
+static int of_modes_patched_is(struct of_modes_check *c, int parent, const char *name, const struct of_entry *e)
+{
+    char *want = NULL, *site = NULL;
+    int fd = -1, same = 0;
+    uint64_t pos = 0;
+
+    if (c->sites_dir == NULL || of_unpack_read(e, &want) != 0 || (site = malloc(OF_SITE_MAX_SIZE)) == NULL)
+        goto cleanup;
+    for (uint32_t i = 0; i < e->site_count; i++) {
+        uint64_t offset;
+        uint32_t size;
+
+        of_unpack_site(e, i, &offset, &size); /* checked: inside the data, at most OF_SITE_MAX_SIZE */
+        if (of_interp_expand(want + offset, size, c->sites_dir, site) != 0)
+            goto cleanup;
+        memcpy(want + offset, site, size);
+    }
+    fd = openat(parent, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    while (fd >= 0) {
+        ssize_t n = read(fd, c->buf, sizeof(c->buf));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || (uint64_t)n > e->size - pos || memcmp(c->buf, want + pos, (size_t)n) != 0)
+            goto cleanup;
+        if (n == 0)
+            break;
+        pos += (uint64_t)n;
+    }
+    same = fd >= 0 && pos == e->size;
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    free(want);
+    free(site);
+    return same;
+}
+
 /* Compare what is at c->path (`name` in `parent`, `st`) with its entry. */
 static void of_modes_compare(struct of_modes_check *c, int parent, const char *name, const struct stat *st,
                              const struct of_entry *e)
@@ -196,7 +238,8 @@ static void of_modes_compare(struct of_modes_check *c, int parent, const char *n
             of_modes_problem(c, "changed (mode)", c->path, len);
         else if ((uint64_t)st->st_size != e->size)
             of_modes_problem(c, "changed (size)", c->path, len);
-        else if (!of_modes_content_is(c, parent, name, e->size, e->crc32))
+        else if (e->site_count > 0 ? !of_modes_patched_is(c, parent, name, e)
+                                   : !of_modes_content_is(c, parent, name, e->size, e->crc32))
             of_modes_problem(c, "changed (content)", c->path, len);
         break;
     }
@@ -305,7 +348,7 @@ static void of_modes_walk(struct of_modes_check *c, int fd, size_t len, int dept
 }
 
 long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *dir,
-                        const char *runtime_dir, FILE *out)
+                        const char *runtime_dir, const char *sites_dir, FILE *out)
 {
     struct of_modes_check *c = calloc(1, sizeof(*c));
     const uint8_t *data = file + layer->offset;
@@ -334,6 +377,7 @@ long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const
     qsort(c->known, c->count, sizeof(*c->known), of_modes_sort_known);
     c->dir = dir;
     c->runtime_dir = runtime_dir;
+    c->sites_dir = sites_dir;
     c->out = out;
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
@@ -443,7 +487,7 @@ int of_modes_verify(const struct of_binary *b, FILE *out)
         }
         fprintf(out, "%s directory %s:\n", name, b->dirs[i]);
         found = of_modes_check_dir(b->file, layer, of_binary_layer_prefixes[i], b->dirs[i],
-                                   i == OF_LAYER_APP ? b->dirs[OF_LAYER_RUNTIME] : NULL, out);
+                                   i == OF_LAYER_APP ? b->dirs[OF_LAYER_RUNTIME] : NULL, b->dirs[OF_LAYER_RUNTIME], out);
         if (found < 0) {
             fprintf(out, "  cannot check: %s\n", of_error_message());
             problems++;

@@ -2,7 +2,8 @@
 
 Layout (inside the runtime layer, and so in the cache)::
 
-    bin/python3              the interpreter, run path $ORIGIN/../lib
+    bin/python3              the interpreter, run path <runtime dir>/lib (a patch site:
+                             written by the launcher at unpack, see format/sites.py)
     bin/python -> python3
     lib/libpython3.X.so.1.0  when the interpreter is a shared build
     lib/lib*.so*             libraries the modules load that aren't part of glibc
@@ -14,6 +15,7 @@ interpreter's identity, so only the first build with an interpreter pays for it.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fnmatch
 import hashlib
@@ -30,12 +32,19 @@ from .._report import Log
 from .._subprocess import run_tool
 from ..cache.kinds import RUNTIME_LAYER
 from ..cache.store import BlobStore, build_cache_dir
-from ..format.layers import PREFIX_RUNTIME, Block, FileEntry, encode_block
+from ..format.layers import PREFIX_RUNTIME, RUNTIME_PYTHON, Block, FileEntry, encode_block
+from ..format.sites import Site, expand_sites, placeholder, template_site
 from ..format.tree import entries_from_tree, merge_entries, walk_files
 from ..platform.elf import is_elf, program_interpreter, read_elf, resolve_libraries, set_rpath, strip
 from ..platform.glibc import GlibcNeeds
 from .bytecode import compile_bytecode
 from .interpreters import Interpreter
+
+# The interpreter's run path: an absolute path written at unpack (glibc drops a main
+# program's $ORIGIN run path when /proc isn't mounted, and the interpreter would then load
+# the system's libpython, or none). 1024 bytes: room for two paths of a long cache dir.
+RUN_PATH_SITE_SIZE = 1024
+RUN_PATH_TEMPLATE = "@RUNTIME@/lib"
 
 # 9: 3 % bigger than 15, which takes 4.7 times the CPU (decoding is as fast): the cold-cache
 # build of a small app is mostly this (docs/performance.md).
@@ -115,11 +124,34 @@ def _ignore_stdlib(root: str):  # type: ignore[no-untyped-def]
     return ignore
 
 
+def _run_path_site(python: str, stage: str) -> Site:
+    """Give ``python`` a run path that is a patch site (see RUN_PATH_TEMPLATE), expanded for
+    ``stage`` so that it runs here; return the site (:func:`_template_sites` undoes the expansion)."""
+    text = placeholder("rpath", RUN_PATH_SITE_SIZE)
+    set_rpath(python, text)
+    with open(python, "rb") as f:
+        data, site = template_site(f.read(), text, RUN_PATH_TEMPLATE)
+    with open(python, "wb") as f:
+        f.write(expand_sites(data, (site,), stage))
+    return site
+
+
+def _template_sites(path: str, sites: tuple[Site, ...]) -> None:
+    """Put the templates back in ``path``'s sites: what the layer holds."""
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    template = RUN_PATH_TEMPLATE.encode()
+    for offset, size in sites:
+        data[offset : offset + size] = template.ljust(size, b"\0")
+    with open(path, "wb") as f:
+        f.write(data)
+
+
 def _stage(
     interpreter: Interpreter, stage: str, store: BlobStore, log: Log
-) -> tuple[GlibcNeeds, tuple[str, ...], list[FileEntry]]:
+) -> tuple[GlibcNeeds, tuple[str, ...], list[FileEntry], dict[str, tuple[Site, ...]]]:
     """Copy the interpreter into ``stage``, make it relocatable; return (its glibc needs,
-    libraries, the stdlib's bytecode)."""
+    libraries, the stdlib's bytecode, the patch sites by path in the layer)."""
     bin_dir = os.path.join(stage, "bin")
     lib_dir = os.path.join(stage, "lib")
     stdlib_dir = os.path.join(lib_dir, interpreter.stdlib_name)
@@ -167,13 +199,15 @@ def _stage(
         set_rpath(path, "$ORIGIN/" + os.path.relpath(lib_dir, directory) if directory != lib_dir else "$ORIGIN")
 
     with ThreadPoolExecutor() as pool:
-        list(pool.map(point_at_lib_dir, elves))  # one patchelf process per file
+        list(pool.map(point_at_lib_dir, [path for path in elves if path != python]))  # one patchelf each
+    sites: dict[str, tuple[Site, ...]] = {RUNTIME_PYTHON: (_run_path_site(python, stage),)}
     _check_self_contained(python, lib_dir, interpreter)
     _smoke_test(python, dynload_dir, interpreter, log)
+    _template_sites(python, sites[RUNTIME_PYTHON])
     bytecode = compile_bytecode(interpreter, stage, os.path.relpath(stdlib_dir, stage), store)
     glibc = GlibcNeeds.of({os.path.relpath(path, stage): facts[path].glibc for path in elves})
     bundled = tuple(sorted(name for name in libraries if not name.startswith("libpython")))
-    return glibc, bundled, bytecode
+    return glibc, bundled, bytecode, sites
 
 
 def _check_self_contained(python: str, lib_dir: str, interpreter: Interpreter) -> None:
@@ -279,10 +313,11 @@ def build_runtime(interpreter: Interpreter, *, epoch: int, store: BlobStore, log
     log(f"runtime: copying Python {interpreter.short_version} from {interpreter.executable}")
     with tempfile.TemporaryDirectory(prefix="onefile-runtime-") as stage:
         try:
-            glibc, libraries, bytecode = _stage(interpreter, stage, store, log)
+            glibc, libraries, bytecode, sites = _stage(interpreter, stage, store, log)
         except OSError as exc:
             raise RuntimeBuildError(f"cannot copy the interpreter {interpreter.executable}: {exc}") from None
-        entries = merge_entries(entries_from_tree(stage), bytecode)
+        entries = [dataclasses.replace(entry, sites=sites.get(entry.path, ())) for entry in entries_from_tree(stage)]
+        entries = merge_entries(entries, bytecode)
     block = encode_block(
         entries,
         PREFIX_RUNTIME,
