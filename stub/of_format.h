@@ -31,7 +31,8 @@
 #define OF_TRAILER_MAGIC_AT 248u
 #define OF_GLIBC_BITMAP_SIZE 12u
 #define OF_LIBC_NONE 0u /* nothing recorded: the launcher checks nothing */
-#define OF_LIBC_GLIBC 1u
+#define OF_LIBC_GLIBC 1u /* glibc, the system's: the launcher refuses a system that can't serve */
+#define OF_LIBC_GLIBC_BUNDLED 2u /* glibc, the system's where it can serve, else the runtime's libc/ (format 3) */
 #define OF_SHA256_DIGEST_SIZE 32u
 
 /* Layer record field offsets (bytes from the start of the record). */
@@ -93,6 +94,11 @@
 /* pyvenv.cfg of an app directory: makes it a virtual environment of the runtime in
  * the directory given by %s (no user site-packages). */
 #define OF_APP_PYVENV_CFG_FORMAT "home = %s/bin\ninclude-system-site-packages = false\n"
+/* The twin virtual environment of an app, for the runtime's bundled glibc (OF_LIBC_GLIBC_BUNDLED). */
+#define OF_RUNTIME_LIBC_PYTHON "libc/bin/python3"
+#define OF_RUNTIME_LIBC_LOCALE "libc/locale" /* LOCPATH where the system has no glibc (C.utf8 is there) */
+#define OF_APP_LIBC_DIR "libc"
+#define OF_APP_LIBC_PYTHON "libc/bin/python"
 #define OF_APP_MANIFEST "onefile.json" /* written by the builder: what the binary holds */
 /* Next to the layer directories of one kind: a layer being unpacked, and the lock its
  * unpacker holds (both named after the layer's key). */

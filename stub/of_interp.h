@@ -19,6 +19,7 @@ struct of_interp_choice {
     enum of_interp_kind kind;
     int system_minor; /* y of the system's newest GLIBC_2.y, -1 when none was read */
     const char *why;  /* static text for ONEFILE=info: "glibc 2.31 is older than 2.36", ... */
+    int loader_found; /* a glibc loader is at the standard path (then LOCPATH isn't set) */
 };
 
 /* Choose the interpreter for a binary whose files need GLIBC_2.<needed_minor> at most,

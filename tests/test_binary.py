@@ -92,8 +92,11 @@ def test_runtime_has_no_run_path_back_to_the_build_machine(hidden: Hidden, behav
                     for tag in section.iter_tags():
                         if tag.entry.d_tag in ("DT_RPATH", "DT_RUNPATH"):
                             value = tag.rpath if tag.entry.d_tag == "DT_RPATH" else tag.runpath
-                            if path.name == "python3":  # a patch site: where this cache holds its lib/
-                                assert value == str(path.parent.parent / "lib"), (path, value)
+                            runtime = next(p for p in path.parents if p.parent.name == "runtime")
+                            if path.relative_to(runtime) == Path("bin/python3"):  # a patch site
+                                assert value == f"{runtime}/lib", (path, value)
+                            elif path.relative_to(runtime) == Path("libc/bin/python3"):  # the bundled glibc first
+                                assert value == f"{runtime}/libc/lib:{runtime}/lib", (path, value)
                             else:
                                 assert value.startswith("$ORIGIN"), (path, value)
                             checked += 1
@@ -222,7 +225,7 @@ def test_runtime_python_differs_from_the_build_python(hidden: Hidden, tmp_path: 
     [
         ("noscript", [], "noscript declares no console script"),
         ("twoscripts", [], "twoscripts has several console scripts (twoscripts, twoscripts-admin)"),
-        ("unknownkey", [], "tool.onefile.entry-piont: unknown key (allowed: entry-point, python, output, extras, lock, exclude, keep-tests, min-glibc, target)"),
+        ("unknownkey", [], "tool.onefile.entry-piont: unknown key (allowed: entry-point, python, output, extras, lock, exclude, keep-tests, min-glibc, target, libc)"),
         ("twoscripts", ["-C", "python=3.99"], "tool.onefile.python: no Python 3.99 found on this machine"),
         ("twoscripts", ["-C", "entry-point=nope"], "'nope' is not a console script of twoscripts"),
     ],

@@ -30,6 +30,7 @@ from .spec import (
     LAYER_COUNT,
     LAYER_RECORD_SIZE,
     LIBC_GLIBC,
+    LIBC_GLIBC_BUNDLED,
     LIBC_NONE,
     MAGIC,
     MODE_DIRECTORY,
@@ -62,8 +63,8 @@ from .spec import (
 )
 
 __all__ = [  # the constants the writer's users take from here, as before spec.py held them
-    "APP_MAIN", "FORMAT_VERSION", "LIBC_GLIBC", "LIBC_NONE", "MAGIC", "MODE_DIRECTORY", "MODE_EXECUTABLE",
-    "MODE_FILE", "MODE_SYMLINK", "PREFIX_APP", "PREFIX_RUNTIME", "RUNTIME_PYTHON", "TRAILER_SIZE",
+    "APP_MAIN", "FORMAT_VERSION", "LIBC_GLIBC", "LIBC_GLIBC_BUNDLED", "LIBC_NONE", "MAGIC", "MODE_DIRECTORY",
+    "MODE_EXECUTABLE", "MODE_FILE", "MODE_SYMLINK", "PREFIX_APP", "PREFIX_RUNTIME", "RUNTIME_PYTHON", "TRAILER_SIZE",
 ]  # fmt: skip
 
 #: Version 1 (192 bytes: no libc needs, no app id) is still read, by ``inspect``.
@@ -362,9 +363,12 @@ class Needs:
 
     glibc_bitmap: bytes = bytes(GLIBC_BITMAP_SIZE)  # bit y: GLIBC_2.y is asked for (glibc.trailer_bitmap)
     app_id: bytes = bytes(SHA256_DIGEST_SIZE)  # see app_id()
+    bundled_glibc: bool = False  # the runtime layer carries a glibc in libc/
 
     @property
     def libc(self) -> int:
+        if self.bundled_glibc:
+            return LIBC_GLIBC_BUNDLED
         return LIBC_GLIBC if any(self.glibc_bitmap) else LIBC_NONE
 
 

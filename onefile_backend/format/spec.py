@@ -29,7 +29,8 @@ TRAILER_RESERVED_AT = 216  # 32 bytes of zeros
 TRAILER_MAGIC_AT = 248
 GLIBC_BITMAP_SIZE = 12
 LIBC_NONE = 0  # nothing recorded: the launcher checks nothing
-LIBC_GLIBC = 1
+LIBC_GLIBC = 1  # glibc, the system's: the launcher refuses a system that can't serve
+LIBC_GLIBC_BUNDLED = 2  # glibc, the system's where it can serve, else the runtime's libc/ (format 3)
 SHA256_DIGEST_SIZE = 32
 
 # Layer record field offsets (bytes from the start of the record).
@@ -88,6 +89,11 @@ APP_PYTHON = "bin/python"
 APP_MAIN = "bin/onefile-main"
 APP_PYVENV_CFG = "pyvenv.cfg"
 APP_PYVENV_CFG_FORMAT = "home = %s/bin\ninclude-system-site-packages = false\n"
+# The twin virtual environment of an app, for the runtime's bundled glibc (LIBC_GLIBC_BUNDLED).
+RUNTIME_LIBC_PYTHON = "libc/bin/python3"
+RUNTIME_LIBC_LOCALE = "libc/locale"  # LOCPATH where the system has no glibc (C.utf8 is there)
+APP_LIBC_DIR = "libc"
+APP_LIBC_PYTHON = "libc/bin/python"
 APP_MANIFEST = "onefile.json"  # written by the builder: what the binary holds
 CACHE_TMP_PREFIX = ".tmp-"
 CACHE_LOCK_PREFIX = ".lock-"

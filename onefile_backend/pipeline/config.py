@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from .._errors import ConfigError, OnefileError
 from ..platform.glibc import Version, parse_floor
 from ..platform.target import MACHINES, normalise_machine
+from ..runtime.libc import find_loader
 from ..runtime.sources import ArchiveRuntime, InstalledPython, ManagedRuntime, RuntimeSource
 
 if sys.version_info >= (3, 11):
@@ -19,7 +20,13 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 #: ``[tool.onefile]`` keys; ``config_settings`` (``-C key=value``) may override each.
-KNOWN_KEYS = ("entry-point", "python", "output", "extras", "lock", "exclude", "keep-tests", "min-glibc", "target")
+KNOWN_KEYS = (
+    "entry-point", "python", "output", "extras", "lock", "exclude", "keep-tests", "min-glibc", "target", "libc",
+)  # fmt: skip
+
+#: ``libc``'s default: carry the build machine's glibc, which the launcher uses where the
+#: system's can't serve (docs/portability.md).
+DEFAULT_LIBC = "bundle"
 
 #: Found next to pyproject.toml when ``lock`` is not given (PEP 751's default name).
 DEFAULT_LOCK = "pylock.toml"
@@ -44,6 +51,7 @@ class Config:
     keep_tests: bool  # keep the dependencies' test modules (left out by default)
     min_glibc: Version | None = None  # the oldest glibc the binary must run on
     target: str | None = None  # "x86_64" or "aarch64"; None: the runtime's CPU
+    libc: str = DEFAULT_LIBC  # "bundle", "system", or the absolute path of a glibc sysroot
 
 
 def _check_string(key: str, value: Any) -> str:
@@ -125,6 +133,25 @@ def _check_target(value: Any) -> str:
     return normalise_machine(value)
 
 
+def _check_libc(value: Any, project_dir: str) -> str:
+    """``bundle``, ``system``, or a glibc sysroot (a directory with a glibc loader in it:
+    Debian's libc6 unpacked is one); its CPU is checked once the target is known."""
+    if value in ("bundle", "system"):
+        return str(value)
+    if not isinstance(value, str) or not value or value.strip() != value:
+        allowed = "expected 'bundle', 'system' or the path of a glibc sysroot"
+        raise ConfigError("tool.onefile.libc", f"{value!r} is not allowed ({allowed})")
+    path = os.path.join(project_dir, value)
+    if not os.path.isdir(path):
+        raise ConfigError(
+            "tool.onefile.libc",
+            f"{value!r} is not 'bundle', 'system' or a directory (a glibc sysroot, relative to {project_dir})",
+        )
+    if find_loader(path) is None:
+        raise ConfigError("tool.onefile.libc", f"{value!r} has no glibc loader (ld-linux-*.so.*): not a glibc sysroot")
+    return os.path.abspath(path)
+
+
 def _find_lock(project_dir: str, value: Any) -> str | None:
     if value is None:
         default = os.path.join(project_dir, DEFAULT_LOCK)
@@ -174,4 +201,5 @@ def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = No
         keep_tests=_check_bool("keep-tests", values.get("keep-tests", False)),
         min_glibc=parse_floor(values["min-glibc"]) if "min-glibc" in values else None,
         target=_check_target(values["target"]) if "target" in values else None,
+        libc=_check_libc(values["libc"], project_dir) if "libc" in values else DEFAULT_LIBC,
     )

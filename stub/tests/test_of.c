@@ -280,7 +280,7 @@ static void test_trailer(void)
     MUTATE(put32(tr + OF_TRAILER_SIZE_AT, 192));
     MUTATE(put32(tr + OF_TRAILER_SIZE_AT, OF_TRAILER_SIZE - 1));
     MUTATE(put32(tr + OF_TRAILER_SIZE_AT, OF_TRAILER_SIZE + 1));
-    MUTATE(tr[OF_TRAILER_LIBC_AT] = 2);
+    MUTATE(tr[OF_TRAILER_LIBC_AT] = 3);
     /* Offsets and sizes out of range or overflowing. */
     MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_OFFSET_AT, UINT64_MAX));
     MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_OFFSET_AT, UINT64_MAX - 1);
@@ -1147,23 +1147,23 @@ static void test_verify(void)
     free(manifest);
 
     OK(unpack(&b, b.count, b.unpacked, &dir));
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, null) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, 0, null) == 0);
     /* Python's own bytecode is not a problem, anywhere. */
     snprintf(path, sizeof(path), "%s/bin/__pycache__", dir);
     OK(mkdir(path, 0755));
     write_file(dir, "bin/__pycache__/x.pyc", "pyc");
     write_file(dir, "lib/__pycache__/m.cpython-312.opt-1.pyc", "pyc");
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, null) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, 0, null) == 0);
     /* An app directory also has pyvenv.cfg and bin/python, pointing at its runtime. */
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", NULL, null) == 2);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", NULL, 0, null) == 2);
     write_file(dir, "pyvenv.cfg", "home = /rt/bin\ninclude-system-site-packages = false\n");
     snprintf(path, sizeof(path), "%s/bin/python", dir);
     CHECK(symlink("/rt/bin/python3", path) == 0);
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", NULL, null) == 0);
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/other", NULL, null) == 2);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", NULL, 0, null) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/other", NULL, 0, null) == 2);
     /* Changed content (same size), mode, size; an extra file; a missing one; a link. */
     write_file(dir, "lib/m.py", "x = 2\n");
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, null) == 3); /* + the two venv files */
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, 0, null) == 3); /* + the two venv files */
     write_file(dir, "lib/m.py", "x = 1\n");
     snprintf(path, sizeof(path), "%s/bin/tool", dir);
     CHECK(chmod(path, 0644) == 0);
@@ -1172,7 +1172,7 @@ static void test_verify(void)
     CHECK(unlink(path) == 0);
     snprintf(path, sizeof(path), "%s/lib/link", dir);
     CHECK(unlink(path) == 0 && symlink("/etc/passwd", path) == 0);
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", NULL, null) == 4);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", NULL, 0, null) == 4);
     /* A directory replaced by a link to a copy of itself is not looked through. */
     of_cache_remove(dir);
     free(dir);
@@ -1180,16 +1180,16 @@ static void test_verify(void)
     snprintf(path, sizeof(path), "%s/lib", dir);
     snprintf(expected_buf, sizeof(expected_buf), "%s/lib-copy", dir);
     CHECK(rename(path, expected_buf) == 0 && symlink("lib-copy", path) == 0);
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, verbose ? stdout : null) ==
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, 0, verbose ? stdout : null) ==
           5); /* extra: lib (a link), lib-copy; missing: the 3 entries below lib */
     of_cache_remove(dir);
     free(dir);
     /* Not there, or a damaged layer: an error, not a crash. */
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/nonexistent/x", NULL, NULL, null) == -1);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/nonexistent/x", NULL, NULL, 0, null) == -1);
     layer.entry_count = b.len; /* more entries than can fit */
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/tmp", NULL, NULL, null) == -1);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/tmp", NULL, NULL, 0, null) == -1);
     layer.entry_count = b.count + 1;
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/tmp", NULL, NULL, null) == -1);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/tmp", NULL, NULL, 0, null) == -1);
     layer.entry_count = 2;
     CHECK(of_modes_manifest(b.data, &layer) == NULL); /* not among the first two */
     fclose(null);
@@ -1256,9 +1256,9 @@ static void test_sites(void)
     if (fd >= 0)
         close(fd);
     layer = (struct of_layer){ 0, b.len, b.count, b.unpacked, { 0 } };
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, "/rt", NULL) == 0);
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, "/other", NULL) == 1);
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, NULL) == 1);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, "/rt", 0, NULL) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, "/other", 0, NULL) == 1);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, 0, NULL) == 1);
     of_cache_remove(dir);
     free(dir);
 
