@@ -1,6 +1,7 @@
 /* Which interpreter a start execs (the system's glibc or the bundled one), and the bytes
  * the launcher writes into the bundled-glibc interpreter at unpack time: see
- * docs/libc-design.md. Not wired into main.c yet (issue 19's prototype). */
+ * docs/libc-design.md and docs/portability.md. main.c chooses on every start of a
+ * binary that carries a glibc; of_unpack.c patches the sites. */
 #ifndef OF_INTERP_H
 #define OF_INTERP_H
 

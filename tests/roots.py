@@ -85,17 +85,18 @@ _ETC = {"passwd": "root:x:0:0:root:/root:/bin/sh\n", "hosts": "127.0.0.1\tlocalh
 NIX_GLIBC = "nix/store/6zq0cs0l4yqvwyb2x3zpm2d3qj4ll7ha-glibc-2.36/lib"
 
 
-def busybox_root(kind: str) -> Path:
+def busybox_root(kind: str, arch: str = "amd64") -> Path:
     """A root with Debian's busybox-static (its applets as links in /bin), /etc/passwd and
     /etc/hosts, and: nothing else ("empty", a FROM scratch container), musl's loader
     ("musl", Alpine-like), or this machine's glibc only under /nix/store ("nixos")."""
     if os.geteuid() != 0:
         pytest.skip("chroot needs root")
-    final = CACHE / "roots" / f"busybox-{kind}-{ROOTS_VERSION}"
+    final = CACHE / "roots" / f"busybox-{kind}-{arch}-{ROOTS_VERSION}"
     if final.is_dir():
         return final
     build = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}-"))
-    packages = ["busybox-static"] + (["musl"] if kind == "musl" else [])
+    suffix = "" if arch == "amd64" else f":{arch}"  # another CPU's busybox runs under qemu-user
+    packages = [f"busybox-static{suffix}"] + ([f"musl{suffix}"] if kind == "musl" else [])
     for package in packages:
         subprocess.run(["cp", "-a", f"{debian_package_root(package)}/.", str(build)], check=True)
     for directory in ("mnt", "proc", "dev", "tmp", "etc"):
