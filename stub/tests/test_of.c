@@ -1271,6 +1271,40 @@ static void test_sites(void)
     free(dir);
 }
 
+/* The twin virtual environment of a binary carrying a glibc: verify expects its two files. */
+static void test_twin(void)
+{
+    struct of_layer layer;
+    struct buf b;
+    char *dir = NULL, path[PATH_MAX];
+    FILE *f;
+
+    b.len = b.count = b.unpacked = 0;
+    put_entry(&b, "app/bin/onefile-main", OF_MODE_EXECUTABLE, "main");
+    put_entry(&b, "app/lib/x.py", OF_MODE_FILE, "x");
+    put_entry(&b, "app/libc/bin/onefile-main", OF_MODE_SYMLINK, "../../bin/onefile-main");
+    put_entry(&b, "app/libc/lib", OF_MODE_SYMLINK, "../lib");
+    OK(unpack(&b, b.count, b.unpacked, &dir));
+    layer = (struct of_layer){ 0, b.len, b.count, b.unpacked, { 0 } };
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", "/rt", 1, NULL) == 4); /* 2 venvs x 2 files */
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", "/rt", 0, NULL) == 2);
+    snprintf(path, sizeof(path), "%s/" OF_APP_PYVENV_CFG, dir);
+    CHECK((f = fopen(path, "w")) != NULL && fprintf(f, OF_APP_PYVENV_CFG_FORMAT, "/rt") > 0 && fclose(f) == 0);
+    snprintf(path, sizeof(path), "%s/" OF_APP_PYTHON, dir);
+    CHECK(symlink("/rt/" OF_RUNTIME_PYTHON, path) == 0);
+    snprintf(path, sizeof(path), "%s/" OF_APP_LIBC_DIR "/" OF_APP_PYVENV_CFG, dir);
+    CHECK((f = fopen(path, "w")) != NULL && fprintf(f, OF_APP_PYVENV_CFG_FORMAT, "/rt/libc") > 0 && fclose(f) == 0);
+    snprintf(path, sizeof(path), "%s/" OF_APP_LIBC_PYTHON, dir);
+    CHECK(symlink("/rt/" OF_RUNTIME_LIBC_PYTHON, path) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", "/rt", 1, NULL) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", "/rt", 0, NULL) == 2); /* extra */
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/other", "/other", 1, NULL) == 4); /* point elsewhere */
+    CHECK(unlink(path) == 0 && symlink("/rt/" OF_RUNTIME_PYTHON, path) == 0); /* the twin at the system's python */
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", "/rt", 1, NULL) == 1);
+    of_cache_remove(dir);
+    free(dir);
+}
+
 int main(void)
 {
     umask(022);
@@ -1291,6 +1325,7 @@ int main(void)
     test_crc32();
     test_verify();
     test_sites();
+    test_twin();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
