@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -68,17 +69,29 @@ def test_hello_and_numbers_run_cold_and_warm(name: str, proc: bool, hello: Path,
     assert f"C library: the bundled glibc ({expected}\n" in info.stdout, info.stdout
 
 
+def _runpath_library(work: Path) -> str:
+    """A library with DT_RUNPATH that needs libstdc++.so.6, in ``work`` (at /mnt in the roots)."""
+    source = work / "runpath.c"
+    source.write_text("int runpath_answer(void) { return 42; }\n")
+    library = work / "librunpath.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    patchelf = shutil.which("patchelf") or pytest.skip("needs patchelf")
+    subprocess.run([patchelf, "--add-needed", "libstdc++.so.6", "--set-rpath", "$ORIGIN", str(library)], check=True)
+    return "/mnt/librunpath.so"
+
+
 @pytest.mark.parametrize("proc", [True, False], ids=["proc", "no-proc"])
 @pytest.mark.parametrize("name", ["musl", "empty"])
 def test_the_process_tree_works_on_the_bundled_glibc(name: str, proc: bool, checks: Path, tmp_path: Path) -> None:
     work = _work(tmp_path, checks)
+    env = {"LIBCCHECKS_RUNPATH_LIBRARY": _runpath_library(work)}
     for start in ("cold", "warm"):
-        result = run_in_root(_root(name), work, ["/mnt/libcchecks"], proc=proc, dev=True)
+        result = run_in_root(_root(name), work, ["/mnt/libcchecks"], proc=proc, dev=True, env=env)
         assert result.returncode == 0, (start, result.stderr)
         facts = json.loads(result.stdout)
         assert facts.pop("libc") == (None if not proc else [str(_runtime_dir(work)) + "/libc/lib/libc.so.6"])
         assert facts.pop("executable").endswith("/libc/bin/python"), facts
-        assert facts == dict.fromkeys(facts, "ok") and len(facts) == 8, (start, facts)
+        assert facts == dict.fromkeys(facts, "ok") and len(facts) == 9, (start, facts)
 
 
 def _runtime_dir(work: Path) -> Path:

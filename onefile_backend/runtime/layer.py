@@ -47,7 +47,7 @@ from ..platform.elf import (
 from ..platform.glibc import GlibcNeeds
 from .bytecode import compile_bytecode
 from .interpreters import Interpreter
-from .libc import COMPAT_NEEDED, LOADERS, BundledLibc, copy_glibc, find_in_sysroot
+from .libc import LOADERS, BundledLibc, copy_glibc, find_in_sysroot
 
 # The interpreter's run path: an absolute path written at unpack (glibc drops a main
 # program's $ORIGIN run path when /proc isn't mounted, and the interpreter would then load
@@ -163,7 +163,7 @@ def _make_sites(path: str, stage: str, templates: dict[str, str]) -> tuple[bytes
     return data, tuple(sorted(sites))
 
 
-def _bundled_python(python: str, stage: str) -> str:
+def _bundled_python(python: str, stage: str, needed: tuple[str, ...]) -> str:
     """``libc/bin/python3``: a copy of ``python`` that runs on the bundled glibc, its loader
     and run path patch sites (docs/libc-design.md)."""
     copy = os.path.join(stage, BUNDLED_PYTHON)
@@ -171,7 +171,7 @@ def _bundled_python(python: str, stage: str) -> str:
     shutil.copy(python, copy)
     os.symlink("python3", os.path.join(os.path.dirname(copy), "python"))
     interp, rpath = placeholder("interp", INTERP_SITE_SIZE), placeholder("rpath", RUN_PATH_SITE_SIZE)
-    set_interpreter(copy, interp, rpath, COMPAT_NEEDED)
+    set_interpreter(copy, interp, rpath, needed)
     return copy
 
 
@@ -235,7 +235,7 @@ def _stage(
     if sysroot is not None:  # after `elves`: the floor leaves the bundled glibc out
         libc = copy_glibc(sysroot, machine, os.path.join(stage, "libc"))
         templated[BUNDLED_PYTHON] = _make_sites(
-            _bundled_python(python, stage), stage,
+            _bundled_python(python, stage, libc.needed), stage,
             {
                 placeholder("interp", INTERP_SITE_SIZE): f"@RUNTIME@/libc/lib/{LOADERS[machine]}",
                 placeholder("rpath", RUN_PATH_SITE_SIZE): BUNDLED_RUN_PATH_TEMPLATE,

@@ -34,7 +34,9 @@ GLIBC_LIBRARIES = (
 COMPILER_LIBRARIES = ("libgcc_s.so.1", "libstdc++.so.6")
 #: What the bundled interpreter gets as DT_NEEDED, so that a library with its own
 #: DT_RUNPATH (which doesn't see the interpreter's DT_RPATH) finds them loaded already
-#: rather than the system's older copies (docs/libc-design.md, "Why DT_RPATH").
+#: rather than the system's older copies (docs/libc-design.md, "Why DT_RPATH"); the
+#: COMPILER_LIBRARIES that were bundled too (see BundledLibc.needed), since a system
+#: without glibc has none.
 COMPAT_NEEDED = (
     "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1", "libresolv.so.2", "libanl.so.1",
 )  # fmt: skip
@@ -49,6 +51,11 @@ class BundledLibc:
     version: str  # "2.36"
     files: tuple[str, ...]  # relative to the runtime layer's libc/
     size: int  # bytes, unpacked
+
+    @property
+    def needed(self) -> tuple[str, ...]:
+        """The DT_NEEDED entries the bundled interpreter gets."""
+        return COMPAT_NEEDED + tuple(name for name in COMPILER_LIBRARIES if f"lib/{name}" in self.files)
 
     def to_json(self) -> dict[str, object]:
         return {"sysroot": self.sysroot, "version": self.version, "files": list(self.files), "size": self.size}

@@ -58,6 +58,16 @@ def _child_env():
     assert out.stdout == "[]\n", out.stdout
 
 
+def _runpath_cxx():
+    # A library with its own DT_RUNPATH needing libstdc++ (as C++ extensions of wheels do):
+    # it doesn't see the interpreter's DT_RPATH, so libstdc++ must be loaded already.
+    import ctypes
+
+    path = os.environ.get("LIBCCHECKS_RUNPATH_LIBRARY")
+    if path:
+        ctypes.CDLL(path)
+
+
 def _libc_mapped():
     try:
         with open("/proc/self/maps") as maps:
@@ -71,7 +81,7 @@ def main():
     results = {}
     for name, check in [
         ("spawn", _spawn), ("subprocess", _subprocess), ("ssl", _ssl), ("sqlite3", _sqlite3), ("pwd", _pwd),
-        ("getaddrinfo", _getaddrinfo), ("locale", _locale), ("child_env", _child_env),
+        ("getaddrinfo", _getaddrinfo), ("locale", _locale), ("child_env", _child_env), ("runpath_cxx", _runpath_cxx),
     ]:
         try:
             check()
