@@ -101,11 +101,11 @@ static void fuzz_unpack(const uint8_t *file, const struct of_layer *layer, int w
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         abort();
-    rc = of_unpack_layer(file, layer, prefixes[which], "fuzz", fd, dir);
+    rc = of_unpack_layer(file, layer, prefixes[which], "fuzz", fd, dir, "/rt");
     fuzz_say(prefixes[which], rc);
     if (rc == 0)
         fuzz_say("check", of_modes_check_dir(file, layer, prefixes[which], dir, which == OF_LAYER_APP ? "/rt" : NULL,
-                                             NULL) < 0);
+                                             "/rt", 1, NULL) < 0);
     close(fd);
     of_cache_remove(dir);
 }
@@ -137,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_say("manifest", manifest == NULL);
         free(manifest);
         /* The checks ONEFILE=verify runs without unpacking first. */
-        of_modes_check_dir(copy, &t.layers[OF_LAYER_RUNTIME], OF_PREFIX_RUNTIME, fuzz_base, NULL, NULL);
+        of_modes_check_dir(copy, &t.layers[OF_LAYER_RUNTIME], OF_PREFIX_RUNTIME, fuzz_base, NULL, "/rt", 0, NULL);
     }
     free(copy);
     return 0;

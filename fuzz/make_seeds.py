@@ -29,6 +29,8 @@ from onefile_backend.format.layers import (  # noqa: E402
 )
 
 STUB = b"\x7fELF fake stub.."
+# An interpreter's bytes with two patch sites: at 8 (32 bytes) and at 48 (16 bytes).
+SITED = b"\x7fELF...." + b"@RUNTIME@/lib".ljust(32, b"\0") + b"........" + b"@RUNTIME@/x:y".ljust(16, b"\0")
 MANIFEST = json.dumps(
     {
         "python": "3.12.1",
@@ -71,6 +73,10 @@ def seeds() -> dict[str, bytes]:
         "stored": _binary(runtime[:3], app, level=None),
         "empty-layers": _binary([], []),
         "manifest-only": _binary([], [FileEntry("onefile.json", MODE_FILE, MANIFEST)]),
+        # A runtime interpreter with two patch sites (format 3), as the builder writes them.
+        "sites": _binary(
+            [FileEntry("bin/python3", MODE_EXECUTABLE, SITED, ((8, 32), (48, 16)))], app[:1],
+        ),
         "links": _binary(
             [FileEntry("a/b/c", MODE_SYMLINK, b"../../d"), FileEntry("d", MODE_FILE, b"d")],
             [FileEntry("x/y", MODE_SYMLINK, b"../z"), FileEntry("z/", MODE_DIRECTORY, b"")],

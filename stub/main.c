@@ -107,7 +107,7 @@ int main(int argc, char **argv)
     mode_t saved_umask = umask(022); /* the layers carry exact modes */
     struct of_binary_paths paths;
     struct of_cache_root root = { "", NULL, 0 };
-    struct of_binary b = { NULL, NULL, 0, NULL, &root, { NULL }, { NULL }, { NULL } };
+    struct of_binary b = { NULL, NULL, 0, NULL, &root, { NULL }, { NULL }, { NULL }, { OF_INTERP_SYSTEM, -1, "", 0 } };
     enum of_main_mode mode;
     struct of_trailer trailer;
     char *self = NULL;
@@ -143,6 +143,10 @@ int main(int argc, char **argv)
     if (of_trailer_read(b.file, b.size, self, &trailer) != 0)
         goto fail;
     b.trailer = &trailer;
+    /* On every start, warm or cold (never cached: a cache may be shared by systems that
+     * choose differently): the system's glibc where it can serve, else the bundled one. */
+    if (trailer.libc == OF_LIBC_GLIBC_BUNDLED)
+        of_interp_choose("", of_binary_needed_minor(&trailer), &b.libc);
     starts = mode == OF_MAIN_RUN || mode == OF_MAIN_PYTHON || mode == OF_MAIN_INSTALL; /* the app's Python */
     if (of_binary_choose_root(&b, &root, &paths, starts) != 0)
         goto fail;

@@ -8,6 +8,7 @@
 
 #include "of_cache.h"
 #include "of_format.h"
+#include "of_interp.h"
 #include "of_trailer.h"
 
 struct of_binary {
@@ -19,7 +20,18 @@ struct of_binary {
     const char *keys[OF_LAYER_COUNT]; /* the directory names: 32 hex digits */
     const char *kind_dirs[OF_LAYER_COUNT]; /* <root>/runtime, <root>/app */
     const char *dirs[OF_LAYER_COUNT]; /* <root>/runtime/<key>, <root>/app/<key> */
+    struct of_interp_choice libc; /* for OF_LIBC_GLIBC_BUNDLED: which interpreter this start execs */
 };
+
+/* The newest GLIBC_2.y the trailer's bitmap asks for, or -1. */
+int of_binary_needed_minor(const struct of_trailer *t);
+
+/* Nonzero if this start runs on the bundled glibc. */
+int of_binary_bundled(const struct of_binary *b);
+
+/* The app's Python this start execs (relative to the app directory): the twin venv's
+ * for the bundled glibc, else bin/python. */
+const char *of_binary_python(const struct of_binary *b);
 
 /* Where the cache paths of struct of_binary point: not malloc'd, as a warm start
  * allocates nothing (with zig's malloc, the first allocation of a size maps memory: two

@@ -37,6 +37,16 @@ static const char *of_exec_argv0(const struct of_binary *b, int argc, char **arg
     return strcmp(argv[0], base != NULL ? base + 1 : b->self) == 0 ? b->self : argv[0];
 }
 
+/* Nonzero if this start sets LOCPATH to the bundled glibc's locales: only where the
+ * bundled glibc runs and the system has no glibc loader (so no child can be a glibc
+ * program that would read it), unless LOCALE_ARCHIVE (NixOS) or LOCPATH is set
+ * (docs/libc-design.md, Verdict 3: C.UTF-8 is locale data, not built into glibc). */
+static int of_exec_sets_locpath(const struct of_binary *b)
+{
+    return of_binary_bundled(b) && !b->libc.loader_found &&
+           getenv("LOCALE_ARCHIVE") == NULL && getenv("LOCPATH") == NULL;
+}
+
 /* Exec the app's Python; returns only when that fails, with errno. Its environment is
  * ours with where the binary is (ONEFILE_BINARY, ONEFILE_ARGV0) and without PYTHONHOME
  * and PYTHONPATH, built here on the stack instead of with setenv, as the warm path
@@ -49,14 +59,15 @@ int of_exec_app(const struct of_binary *b, int argc, char **argv, int interprete
     char python[PATH_MAX], script[PATH_MAX];
     char binary_var[sizeof(OF_ENV_BINARY "=") + strlen(b->self)];
     char argv0_var[sizeof(OF_ENV_ARGV0 "=") + strlen(argv0)];
+    char locpath_var[sizeof("LOCPATH=/" OF_RUNTIME_LIBC_LOCALE) + strlen(b->dirs[OF_LAYER_RUNTIME])];
     char *args[(argc > 0 ? argc : 1) + 2];
     size_t count = 0, n = 0;
 
     for (char **e = environ; e != NULL && *e != NULL; e++)
         count++;
-    char *env[count + 3];
+    char *env[count + 4];
 
-    if (of_cache_path_into(python, sizeof(python), app_dir, OF_APP_PYTHON) != 0 ||
+    if (of_cache_path_into(python, sizeof(python), app_dir, of_binary_python(b)) != 0 ||
         of_cache_path_into(script, sizeof(script), app_dir, OF_APP_MAIN) != 0)
         return errno;
     snprintf(binary_var, sizeof(binary_var), OF_ENV_BINARY "=%s", b->self);
@@ -64,6 +75,10 @@ int of_exec_app(const struct of_binary *b, int argc, char **argv, int interprete
     env[n++] = binary_var;
     if (!interpreter)
         env[n++] = argv0_var;
+    if (of_exec_sets_locpath(b)) {
+        snprintf(locpath_var, sizeof(locpath_var), "LOCPATH=%s/" OF_RUNTIME_LIBC_LOCALE, b->dirs[OF_LAYER_RUNTIME]);
+        env[n++] = locpath_var;
+    }
     for (size_t i = 0; i < count; i++) {
         if (!of_exec_env_sets(environ[i], OF_ENV_BINARY) && !of_exec_env_sets(environ[i], OF_ENV_ARGV0) &&
             !of_exec_env_sets(environ[i], "PYTHONHOME") && !of_exec_env_sets(environ[i], "PYTHONPATH"))
@@ -87,7 +102,7 @@ int of_exec_app(const struct of_binary *b, int argc, char **argv, int interprete
 /* Say why the exec failed (`err`). */
 void of_exec_failed(const struct of_binary *b, int err)
 {
-    char *python = of_cache_path(b->dirs[OF_LAYER_APP], OF_APP_PYTHON);
+    char *python = of_cache_path(b->dirs[OF_LAYER_APP], of_binary_python(b));
 
     if (python == NULL) {
         of_error("out of memory");

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define OF_FORMAT_VERSION 2u
+#define OF_FORMAT_VERSION 3u
 #define OF_TRAILER_SIZE 256u
 #define OF_MAGIC "OneFile\x1a"
 #define OF_MAGIC_SIZE 8u
@@ -31,7 +31,8 @@
 #define OF_TRAILER_MAGIC_AT 248u
 #define OF_GLIBC_BITMAP_SIZE 12u
 #define OF_LIBC_NONE 0u /* nothing recorded: the launcher checks nothing */
-#define OF_LIBC_GLIBC 1u
+#define OF_LIBC_GLIBC 1u /* glibc, the system's: the launcher refuses a system that can't serve */
+#define OF_LIBC_GLIBC_BUNDLED 2u /* glibc, the system's where it can serve, else the runtime's libc/ (format 3) */
 #define OF_SHA256_DIGEST_SIZE 32u
 
 /* Layer record field offsets (bytes from the start of the record). */
@@ -61,8 +62,17 @@
 #define OF_ZIP_METHOD_ZSTD 93u
 #define OF_ZIP_EXTRA_MODE_ID 0x4f46u /* "FO": u32 st_mode */
 #define OF_ZIP_EXTRA_MODE_SIZE 4u
-/* The whole extra block of a layer entry: id u16, size u16, st_mode u32. */
+/* The mode's extra field of a layer entry: id u16, size u16, st_mode u32. */
 #define OF_ZIP_EXTRA_SIZE (4u + OF_ZIP_EXTRA_MODE_SIZE)
+/* Patch sites (format 3): a second extra field after the mode's, on a regular file whose
+ * bytes at each site hold a template (OF_SITE_TOKEN/..., NUL-padded) that the launcher
+ * writes over at unpack with the template expanded by the runtime directory. */
+#define OF_ZIP_EXTRA_SITES_ID 0x5046u /* "FP": OF_SITES_MAX pairs at most of u32 offset, u32 size */
+#define OF_ZIP_EXTRA_SITE_SIZE 8u
+#define OF_SITES_MAX 4u
+#define OF_SITE_MIN_SIZE 16u
+#define OF_SITE_MAX_SIZE 4096u
+#define OF_SITE_TOKEN "@RUNTIME@" /* in a template: where the runtime layer's directory goes */
 
 /* The only st_mode values an entry may carry. */
 #define OF_MODE_FILE 0100644u
@@ -84,6 +94,11 @@
 /* pyvenv.cfg of an app directory: makes it a virtual environment of the runtime in
  * the directory given by %s (no user site-packages). */
 #define OF_APP_PYVENV_CFG_FORMAT "home = %s/bin\ninclude-system-site-packages = false\n"
+/* The twin virtual environment of an app, for the runtime's bundled glibc (OF_LIBC_GLIBC_BUNDLED). */
+#define OF_RUNTIME_LIBC_PYTHON "libc/bin/python3"
+#define OF_RUNTIME_LIBC_LOCALE "libc/locale" /* LOCPATH where the system has no glibc (C.utf8 is there) */
+#define OF_APP_LIBC_DIR "libc"
+#define OF_APP_LIBC_PYTHON "libc/bin/python"
 #define OF_APP_MANIFEST "onefile.json" /* written by the builder: what the binary holds */
 /* Next to the layer directories of one kind: a layer being unpacked, and the lock its
  * unpacker holds (both named after the layer's key). */

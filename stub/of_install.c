@@ -40,10 +40,11 @@ struct of_install_fill {
     struct of_install_hash hashes[OF_LAYER_COUNT]; /* of the layers being unpacked */
 };
 
-/* Make the app directory a virtual environment of the runtime. */
-static int of_install_venv(int dirfd, const char *dirpath, const char *runtime_dir)
+/* Make the directory `dirfd` (`dirpath`) a virtual environment of the interpreter
+ * `<home>/bin/python3`. */
+static int of_install_venv(int dirfd, const char *dirpath, const char *home)
 {
-    char *python = of_cache_path(runtime_dir, OF_RUNTIME_PYTHON);
+    char *python = of_cache_path(home, OF_RUNTIME_PYTHON);
     int fd = -1, bin = -1, closed, rc = -1;
 
     if (python == NULL) {
@@ -51,7 +52,7 @@ static int of_install_venv(int dirfd, const char *dirpath, const char *runtime_d
         goto cleanup;
     }
     fd = openat(dirfd, OF_APP_PYVENV_CFG, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 || dprintf(fd, OF_APP_PYVENV_CFG_FORMAT, runtime_dir) < 0) {
+    if (fd < 0 || dprintf(fd, OF_APP_PYVENV_CFG_FORMAT, home) < 0) {
         of_error_errno("cannot write %s/" OF_APP_PYVENV_CFG, dirpath);
         goto cleanup;
     }
@@ -124,6 +125,40 @@ static int of_install_hashes_match(struct of_install_fill *f)
     return 0;
 }
 
+/* The app directory's virtual environments: of the runtime's interpreter, and for a
+ * bundled glibc the twin libc/ of the runtime's libc/bin/python3 (docs/libc-design.md). */
+static int of_install_venvs(const struct of_binary *b, int dirfd, const char *dirpath)
+{
+    char home[PATH_MAX], twin[PATH_MAX];
+    int twinfd = -1, rc = -1;
+
+    if (of_install_venv(dirfd, dirpath, b->dirs[OF_LAYER_RUNTIME]) != 0)
+        goto cleanup;
+    if (b->trailer->libc != OF_LIBC_GLIBC_BUNDLED) {
+        rc = 0;
+        goto cleanup;
+    }
+    if (of_cache_path_into(home, sizeof(home), b->dirs[OF_LAYER_RUNTIME], OF_APP_LIBC_DIR) != 0 ||
+        of_cache_path_into(twin, sizeof(twin), dirpath, OF_APP_LIBC_DIR) != 0) {
+        of_error("%s: path too long", dirpath);
+        goto cleanup;
+    }
+    if (mkdirat(dirfd, OF_APP_LIBC_DIR, 0755) != 0 && errno != EEXIST) {
+        of_error_errno("cannot create %s", twin);
+        goto cleanup;
+    }
+    twinfd = openat(dirfd, OF_APP_LIBC_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (twinfd < 0) {
+        of_error_errno("cannot open %s", twin);
+        goto cleanup;
+    }
+    rc = of_install_venv(twinfd, twin, home);
+cleanup:
+    if (twinfd >= 0)
+        close(twinfd);
+    return rc;
+}
+
 /* Unpack a layer into dirpath; also fails when a layer's hash does not match, which then
  * is the error shown, as the cause of any damage the unpacking ran into. */
 static int of_install_fill_layer(int dirfd, const char *dirpath, void *arg)
@@ -133,8 +168,8 @@ static int of_install_fill_layer(int dirfd, const char *dirpath, void *arg)
     int unpacked;
 
     unpacked = of_unpack_layer(b->file, &b->trailer->layers[f->layer], of_binary_layer_prefixes[f->layer], f->what,
-                               dirfd, dirpath) == 0 &&
-               (f->layer != OF_LAYER_APP || (of_install_venv(dirfd, dirpath, b->dirs[OF_LAYER_RUNTIME]) == 0 &&
+                               dirfd, dirpath, b->dirs[OF_LAYER_RUNTIME]) == 0 &&
+               (f->layer != OF_LAYER_APP || (of_install_venvs(b, dirfd, dirpath) == 0 &&
                                              of_gc_mark(dirfd, dirpath, b->trailer->app_id) == 0));
     if (of_install_hashes_match(f) != 0)
         return -1;
@@ -167,10 +202,13 @@ int of_install_layers(const struct of_binary *b)
     struct of_libc_system system;
     int missing[OF_LAYER_COUNT], rc = -1;
 
-    /* Before anything is written: can this system run what the layers hold? */
-    of_libc_probe("", &system);
-    if (of_libc_check(b->trailer->libc, b->trailer->glibc, &system) != 0)
-        goto cleanup;
+    /* Before anything is written: can this system run what the layers hold? (With a
+     * bundled glibc, any Linux of this CPU can.) */
+    if (b->trailer->libc != OF_LIBC_GLIBC_BUNDLED) {
+        of_libc_probe("", &system);
+        if (of_libc_check(b->trailer->libc, b->trailer->glibc, &system) != 0)
+            goto cleanup;
+    }
     if (fill == NULL) {
         of_error("out of memory");
         goto cleanup;
@@ -223,7 +261,8 @@ static int of_install_damaged(const char *dir, void *arg)
     const struct of_install_check *c = arg;
     const struct of_binary *b = c->b;
     long problems = of_modes_check_dir(b->file, &b->trailer->layers[c->layer], of_binary_layer_prefixes[c->layer],
-                                       dir, c->layer == OF_LAYER_APP ? b->dirs[OF_LAYER_RUNTIME] : NULL, NULL);
+                                       dir, c->layer == OF_LAYER_APP ? b->dirs[OF_LAYER_RUNTIME] : NULL,
+                                       b->dirs[OF_LAYER_RUNTIME], b->trailer->libc == OF_LIBC_GLIBC_BUNDLED, NULL);
 
     OF_DEBUG_LOG("%s: %ld problems", dir, problems);
     return problems != 0;

@@ -31,6 +31,12 @@ static const char *const of_interp_libc_dirs[] = {
     "/lib/" OF_INTERP_TRIPLET, "/usr/lib/" OF_INTERP_TRIPLET, "/lib64", "/usr/lib64", "/lib", "/usr/lib",
 };
 
+/* Where .gnu.version_d and its strings are read: static, not malloc'd, because the warm
+ * path allocates nothing (zig's malloc maps memory for the first allocation of a size:
+ * two more system calls); of_interp_defined_minor runs on the main thread only. */
+static uint8_t of_interp_verdef[OF_INTERP_MAX_VERDEF];
+static char of_interp_strings[OF_INTERP_MAX_DYNSTR];
+
 /* Read exactly `size` bytes at `offset`; 0 or -1. */
 static int of_interp_pread(int fd, void *buf, size_t size, uint64_t offset)
 {
@@ -101,9 +107,9 @@ int of_interp_defined_minor(int fd)
         str_size = of_le64(str_sh + 0x20);
         if (str_size == 0 || str_size > OF_INTERP_MAX_DYNSTR)
             goto cleanup;
-        verdef = malloc(vd_size);
-        strings = malloc(str_size);
-        if (verdef == NULL || strings == NULL || of_interp_pread(fd, verdef, vd_size, vd_off) != 0 ||
+        verdef = of_interp_verdef;
+        strings = of_interp_strings;
+        if (of_interp_pread(fd, verdef, vd_size, vd_off) != 0 ||
             of_interp_pread(fd, strings, str_size, str_off) != 0)
             goto cleanup;
         for (uint32_t n = 0; n < count; n++) {
@@ -130,8 +136,6 @@ int of_interp_defined_minor(int fd)
         break;
     }
 cleanup:
-    free(verdef);
-    free(strings);
     return best;
 }
 
@@ -163,15 +167,18 @@ void of_interp_choose(const char *root, int needed_minor, struct of_interp_choic
 
     out->kind = OF_INTERP_BUNDLED;
     out->system_minor = -1;
+    out->loader_found = 0;
     /* No loader at the standard path: musl, no C library, NixOS (glibc only in the store). */
     snprintf(loader, sizeof(loader), "%s" OF_INTERP_GLIBC_LOADER, root);
     if (access(loader, X_OK) != 0) {
         out->why = "no glibc loader at " OF_INTERP_GLIBC_LOADER;
         goto cleanup;
     }
+    out->loader_found = 1;
     for (size_t i = 0; i < sizeof(of_interp_libc_dirs) / sizeof(of_interp_libc_dirs[0]) && fd < 0; i++) {
         snprintf(path, sizeof(path), "%s%s/libc.so.6", root, of_interp_libc_dirs[i]);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* No O_CLOEXEC: musl adds an fcntl for it, and the file is closed before the exec. */
+        fd = open(path, O_RDONLY);
     }
     if (fd < 0) {
         /* A loader but no libc.so.6 where glibc keeps it (nix-ld's stub, gcompat): not ours to guess. */

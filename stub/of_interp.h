@@ -1,15 +1,18 @@
 /* Which interpreter a start execs (the system's glibc or the bundled one), and the bytes
  * the launcher writes into the bundled-glibc interpreter at unpack time: see
- * docs/libc-design.md. Not wired into main.c yet (issue 19's prototype). */
+ * docs/libc-design.md and docs/portability.md. main.c chooses on every start of a
+ * binary that carries a glibc; of_unpack.c patches the sites. */
 #ifndef OF_INTERP_H
 #define OF_INTERP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "of_format.h"
+
 /* The token a patch site's template holds where the runtime directory goes, e.g.
  * "@RUNTIME@/libc/lib/ld-linux-x86-64.so.2", NUL-padded to the site's size. */
-#define OF_INTERP_TOKEN "@RUNTIME@"
+#define OF_INTERP_TOKEN OF_SITE_TOKEN
 
 enum of_interp_kind { OF_INTERP_SYSTEM, OF_INTERP_BUNDLED };
 
@@ -17,6 +20,7 @@ struct of_interp_choice {
     enum of_interp_kind kind;
     int system_minor; /* y of the system's newest GLIBC_2.y, -1 when none was read */
     const char *why;  /* static text for ONEFILE=info: "glibc 2.31 is older than 2.36", ... */
+    int loader_found; /* a glibc loader is at the standard path (then LOCPATH isn't set) */
 };
 
 /* Choose the interpreter for a binary whose files need GLIBC_2.<needed_minor> at most,

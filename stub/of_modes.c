@@ -16,6 +16,7 @@
 #include "of_format.h"
 #include "of_gc.h"
 #include "of_sha256.h"
+#include "of_interp.h"
 #include "of_unpack.h"
 
 /* Problems printed per directory before "... and N more". */
@@ -37,7 +38,9 @@ struct of_modes_check {
     size_t count;
     const char *dir;
     const char *runtime_dir; /* app layer only */
+    const char *sites_dir; /* what patch sites are expanded with (NULL: a file with sites differs) */
     int seen_cfg, seen_python; /* app layer: the two files the launcher adds */
+    int twin, seen_twin_cfg, seen_twin_python; /* and the twin venv's, for a bundled glibc */
     FILE *out;
     long problems;
     char path[PATH_MAX]; /* the item being looked at, relative to dir */
@@ -171,6 +174,46 @@ static int of_modes_content_is(struct of_modes_check *c, int parent, const char 
     return n == 0 && total == size && got == crc;
 }
 
+/* Nonzero if the regular file `name` in `parent` holds exactly the entry's data with its
+ * patch sites expanded for c->sites_dir, as the unpacker wrote it. */
+static int of_modes_patched_is(struct of_modes_check *c, int parent, const char *name, const struct of_entry *e)
+{
+    char *want = NULL, *site = NULL;
+    int fd = -1, same = 0;
+    uint64_t pos = 0;
+
+    if (c->sites_dir == NULL || of_unpack_read(e, &want) != 0 || (site = malloc(OF_SITE_MAX_SIZE)) == NULL)
+        goto cleanup;
+    for (uint32_t i = 0; i < e->site_count; i++) {
+        uint64_t offset;
+        uint32_t size;
+
+        of_unpack_site(e, i, &offset, &size); /* checked: inside the data, at most OF_SITE_MAX_SIZE */
+        if (of_interp_expand(want + offset, size, c->sites_dir, site) != 0)
+            goto cleanup;
+        memcpy(want + offset, site, size);
+    }
+    fd = openat(parent, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    while (fd >= 0) {
+        ssize_t n = read(fd, c->buf, sizeof(c->buf));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || (uint64_t)n > e->size - pos || memcmp(c->buf, want + pos, (size_t)n) != 0)
+            goto cleanup;
+        if (n == 0)
+            break;
+        pos += (uint64_t)n;
+    }
+    same = fd >= 0 && pos == e->size;
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    free(want);
+    free(site);
+    return same;
+}
+
 /* Compare what is at c->path (`name` in `parent`, `st`) with its entry. */
 static void of_modes_compare(struct of_modes_check *c, int parent, const char *name, const struct stat *st,
                              const struct of_entry *e)
@@ -196,7 +239,8 @@ static void of_modes_compare(struct of_modes_check *c, int parent, const char *n
             of_modes_problem(c, "changed (mode)", c->path, len);
         else if ((uint64_t)st->st_size != e->size)
             of_modes_problem(c, "changed (size)", c->path, len);
-        else if (!of_modes_content_is(c, parent, name, e->size, e->crc32))
+        else if (e->site_count > 0 ? !of_modes_patched_is(c, parent, name, e)
+                                   : !of_modes_content_is(c, parent, name, e->size, e->crc32))
             of_modes_problem(c, "changed (content)", c->path, len);
         break;
     }
@@ -206,16 +250,18 @@ static void of_modes_compare(struct of_modes_check *c, int parent, const char *n
 /* The two files the launcher adds to an app directory. Returns 1 if `c->path` is one. */
 static int of_modes_venv_file(struct of_modes_check *c, int parent, const char *name, const struct stat *st)
 {
-    char expected[PATH_MAX + 64];
+    char expected[PATH_MAX + 64], home[PATH_MAX];
     size_t len = strlen(c->path);
-    int fd;
+    int fd, twin;
     ssize_t n;
 
     if (c->runtime_dir == NULL)
         return 0;
-    if (strcmp(c->path, OF_APP_PYVENV_CFG) == 0) {
-        c->seen_cfg = 1;
-        snprintf(expected, sizeof(expected), OF_APP_PYVENV_CFG_FORMAT, c->runtime_dir);
+    if (strcmp(c->path, OF_APP_PYVENV_CFG) == 0 || (c->twin && strcmp(c->path, OF_APP_LIBC_DIR "/" OF_APP_PYVENV_CFG) == 0)) {
+        twin = c->path[0] == OF_APP_LIBC_DIR[0];
+        *(twin ? &c->seen_twin_cfg : &c->seen_cfg) = 1;
+        snprintf(home, sizeof(home), "%s%s", c->runtime_dir, twin ? "/" OF_APP_LIBC_DIR : "");
+        snprintf(expected, sizeof(expected), OF_APP_PYVENV_CFG_FORMAT, home);
         fd = S_ISREG(st->st_mode) ? openat(parent, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
         n = fd >= 0 ? read(fd, c->buf, sizeof(c->buf)) : -1;
         if (fd >= 0)
@@ -229,9 +275,10 @@ static int of_modes_venv_file(struct of_modes_check *c, int parent, const char *
             of_modes_problem(c, "changed (content)", c->path, len);
         return 1;
     }
-    if (strcmp(c->path, OF_APP_PYTHON) == 0) {
-        c->seen_python = 1;
-        snprintf(expected, sizeof(expected), "%s/" OF_RUNTIME_PYTHON, c->runtime_dir);
+    if (strcmp(c->path, OF_APP_PYTHON) == 0 || (c->twin && strcmp(c->path, OF_APP_LIBC_PYTHON) == 0)) {
+        twin = c->path[0] == OF_APP_LIBC_DIR[0];
+        *(twin ? &c->seen_twin_python : &c->seen_python) = 1;
+        snprintf(expected, sizeof(expected), "%s/%s", c->runtime_dir, twin ? OF_RUNTIME_LIBC_PYTHON : OF_RUNTIME_PYTHON);
         if (!S_ISLNK(st->st_mode) || !of_modes_link_is(parent, name, expected))
             of_modes_problem(c, "changed (link target)", c->path, len);
         return 1;
@@ -305,7 +352,7 @@ static void of_modes_walk(struct of_modes_check *c, int fd, size_t len, int dept
 }
 
 long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *dir,
-                        const char *runtime_dir, FILE *out)
+                        const char *runtime_dir, const char *sites_dir, int twin, FILE *out)
 {
     struct of_modes_check *c = calloc(1, sizeof(*c));
     const uint8_t *data = file + layer->offset;
@@ -334,6 +381,8 @@ long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const
     qsort(c->known, c->count, sizeof(*c->known), of_modes_sort_known);
     c->dir = dir;
     c->runtime_dir = runtime_dir;
+    c->sites_dir = sites_dir;
+    c->twin = runtime_dir != NULL && twin;
     c->out = out;
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
@@ -348,6 +397,10 @@ long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const
         of_modes_problem(c, "missing", OF_APP_PYVENV_CFG, strlen(OF_APP_PYVENV_CFG));
     if (runtime_dir != NULL && !c->seen_python)
         of_modes_problem(c, "missing", OF_APP_PYTHON, strlen(OF_APP_PYTHON));
+    if (c->twin && !c->seen_twin_cfg)
+        of_modes_problem(c, "missing", OF_APP_LIBC_DIR "/" OF_APP_PYVENV_CFG, strlen(OF_APP_LIBC_DIR "/" OF_APP_PYVENV_CFG));
+    if (c->twin && !c->seen_twin_python)
+        of_modes_problem(c, "missing", OF_APP_LIBC_PYTHON, strlen(OF_APP_LIBC_PYTHON));
     rc = c->problems;
 cleanup:
     if (c != NULL)
@@ -401,6 +454,18 @@ int of_modes_info(const struct of_binary *b, FILE *out)
                 of_binary_layer_names[i], (unsigned long long)layer->size, (unsigned long long)layer->offset,
                 (unsigned long long)layer->entry_count, (unsigned long long)layer->unpacked_size, hex);
     }
+    if (b->trailer->libc != OF_LIBC_GLIBC_BUNDLED) {
+        fprintf(out, "C library: the system's glibc (the binary carries none)\n");
+    } else if (of_binary_bundled(b) && b->libc.system_minor >= 0) {
+        fprintf(out, "C library: the bundled glibc (the system's glibc 2.%d is older than the 2.%d the binary needs)\n",
+                b->libc.system_minor, of_binary_needed_minor(b->trailer));
+    } else if (of_binary_bundled(b)) {
+        fprintf(out, "C library: the bundled glibc (%s)%s\n", b->libc.why,
+                !b->libc.loader_found && getenv("LOCALE_ARCHIVE") == NULL ? "; LOCPATH set to its locales" : "");
+    } else {
+        fprintf(out, "C library: the system's glibc 2.%d (%s; the binary needs 2.%d)\n", b->libc.system_minor,
+                b->libc.why, of_binary_needed_minor(b->trailer));
+    }
     fprintf(out, "cache: %s (from %s)\n", b->root->path, b->root->why);
     for (int i = 0; i < OF_LAYER_COUNT; i++)
         fprintf(out, "%s directory: %s (%s)\n", of_binary_layer_names[i], b->dirs[i],
@@ -443,7 +508,8 @@ int of_modes_verify(const struct of_binary *b, FILE *out)
         }
         fprintf(out, "%s directory %s:\n", name, b->dirs[i]);
         found = of_modes_check_dir(b->file, layer, of_binary_layer_prefixes[i], b->dirs[i],
-                                   i == OF_LAYER_APP ? b->dirs[OF_LAYER_RUNTIME] : NULL, out);
+                                   i == OF_LAYER_APP ? b->dirs[OF_LAYER_RUNTIME] : NULL, b->dirs[OF_LAYER_RUNTIME],
+                                   b->trailer->libc == OF_LIBC_GLIBC_BUNDLED, out);
         if (found < 0) {
             fprintf(out, "  cannot check: %s\n", of_error_message());
             problems++;

@@ -25,10 +25,14 @@ int of_modes_clean(const struct of_binary *b, FILE *out);
  * must be there with the same type, mode, size, CRC-32 or link target, and nothing else
  * may be, except under __pycache__ (Python writes there) and, for the app layer
  * (`runtime_dir` not NULL), the pyvenv.cfg and bin/python the launcher adds, which must
- * point at `runtime_dir`. Prints one line per problem on `out` (NULL: silent) and
+ * point at `runtime_dir`. A file with patch sites must hold its entry's data with the
+ * sites expanded for `sites_dir` (the runtime layer's directory). With `twin` (a binary
+ * carrying a glibc), the app directory also has the twin venv's libc/pyvenv.cfg and
+ * libc/bin/python, pointing at the runtime's libc/. Prints one line per
+ * problem on `out` (NULL: silent) and
  * returns how many there were, or -1 with of_error set if `layer` can't be read. */
 long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *dir,
-                        const char *runtime_dir, FILE *out);
+                        const char *runtime_dir, const char *sites_dir, int twin, FILE *out);
 
 /* The app's manifest (app/onefile.json, malloc'd and NUL-terminated) from the app
  * layer, or NULL with of_error set. */

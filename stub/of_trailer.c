@@ -56,7 +56,7 @@ int of_trailer_read(const uint8_t *file, uint64_t file_size, const char *path, s
         return of_error("%s: damaged trailer (app key mismatch)", path);
 
     out->libc = of_le16(raw + OF_TRAILER_LIBC_AT);
-    if (out->libc != OF_LIBC_NONE && out->libc != OF_LIBC_GLIBC)
+    if (out->libc != OF_LIBC_NONE && out->libc != OF_LIBC_GLIBC && out->libc != OF_LIBC_GLIBC_BUNDLED)
         return of_error("%s: damaged trailer (unknown C library kind %u)", path, (unsigned)out->libc);
     memcpy(out->glibc, raw + OF_TRAILER_GLIBC_AT, OF_GLIBC_BITMAP_SIZE);
     memcpy(out->app_id, raw + OF_TRAILER_APP_ID_AT, OF_SHA256_DIGEST_SIZE);

@@ -14,6 +14,7 @@
 #include <zstd.h>
 
 #include "of_error.h"
+#include "of_interp.h"
 #include "of_format.h"
 #include "of_test.h"
 
@@ -29,6 +30,7 @@ struct of_unpack {
     int dirfd; /* fd of `dir`, or -1 */
     uint8_t *buf; /* decompression output */
     size_t buf_size;
+    const char *runtime_dir; /* what patch sites are expanded with */
 };
 
 /* Files up to this size are decoded in one piece (per worker thread, at most this much memory). */
@@ -86,6 +88,40 @@ bad:
                     OF_UNPACK_SHOWN(name_len), name, OF_UNPACK_SHOWN(target_len), target);
 }
 
+/* The patch sites field after the mode's (`len` bytes at `p`): at most OF_SITES_MAX
+ * sites, each of OF_SITE_MIN_SIZE..OF_SITE_MAX_SIZE bytes inside a regular file's data,
+ * in order and not overlapping. out->mode and out->size are read already. */
+static int of_unpack_sites(const uint8_t *p, size_t len, struct of_entry *out)
+{
+    uint64_t end = 0;
+    size_t count;
+
+    if (len < 4 || of_le16(p) != OF_ZIP_EXTRA_SITES_ID || of_le16(p + 2) != len - 4)
+        return -1;
+    count = (len - 4) / OF_ZIP_EXTRA_SITE_SIZE;
+    if (count == 0 || count > OF_SITES_MAX || (len - 4) % OF_ZIP_EXTRA_SITE_SIZE != 0)
+        return -1;
+    if (out->mode != OF_MODE_FILE && out->mode != OF_MODE_EXECUTABLE)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t offset = of_le32(p + 4 + i * OF_ZIP_EXTRA_SITE_SIZE);
+        uint32_t size = of_le32(p + 8 + i * OF_ZIP_EXTRA_SITE_SIZE);
+
+        if (offset < end || size < OF_SITE_MIN_SIZE || size > OF_SITE_MAX_SIZE || offset + size > out->size)
+            return -1;
+        end = offset + size;
+    }
+    out->sites = p + 4;
+    out->site_count = (uint32_t)count;
+    return 0;
+}
+
+void of_unpack_site(const struct of_entry *e, uint32_t i, uint64_t *offset, uint32_t *size)
+{
+    *offset = of_le32(e->sites + i * OF_ZIP_EXTRA_SITE_SIZE);
+    *size = of_le32(e->sites + i * OF_ZIP_EXTRA_SITE_SIZE + 4);
+}
+
 int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct of_entry *out)
 {
     size_t prefix_len = strlen(prefix), name_len, extra_len, head;
@@ -120,10 +156,15 @@ int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct o
         return of_error("'%.*s': data runs past the end of the layer", shown, (const char *)name);
     if (name_len < prefix_len || memcmp(name, prefix, prefix_len) != 0)
         return of_error("'%.*s': name does not start with '%s'", shown, (const char *)name, prefix);
-    if (extra_len != OF_ZIP_EXTRA_SIZE || of_le16(extra) != OF_ZIP_EXTRA_MODE_ID ||
+    if (extra_len < OF_ZIP_EXTRA_SIZE || of_le16(extra) != OF_ZIP_EXTRA_MODE_ID ||
         of_le16(extra + 2) != OF_ZIP_EXTRA_MODE_SIZE)
         return of_error("'%.*s': missing or unexpected extra field", shown, (const char *)name);
     out->mode = of_le32(extra + 4);
+    out->sites = NULL;
+    out->site_count = 0;
+    if (extra_len != OF_ZIP_EXTRA_SIZE &&
+        of_unpack_sites(extra + OF_ZIP_EXTRA_SIZE, extra_len - OF_ZIP_EXTRA_SIZE, out) != 0)
+        return of_error("'%.*s': unexpected extra field or bad patch sites", shown, (const char *)name);
     out->name = (const char *)name + prefix_len;
     out->name_len = name_len - prefix_len;
     out->data = extra + extra_len;
@@ -256,7 +297,7 @@ cleanup:
 
 int of_unpack_read(const struct of_entry *e, char **out)
 {
-    struct of_unpack u = { -1, "", NULL, NULL, NULL, -1, NULL, 0 };
+    struct of_unpack u = { -1, "", NULL, NULL, NULL, -1, NULL, 0, NULL };
     struct of_sink sink = { -1, malloc((size_t)e->size + 1) };
     int rc = -1;
 
@@ -388,13 +429,26 @@ static int of_unpack_file(struct of_unpack *u, const struct of_entry *e)
 
     memcpy(u->path, e->name, e->name_len);
     u->path[e->name_len] = '\0';
-    sink.fd = openat(u->rootfd, u->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, e->mode & 0777);
+    sink.fd = openat(u->rootfd, u->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, e->mode & 0777);
     if (sink.fd < 0) {
         of_error_errno("cannot create %s/%s", u->rootpath, u->path);
         goto cleanup;
     }
     if (of_unpack_data(u, e, &sink) != 0)
         goto cleanup;
+    /* Before the close: the layer is renamed into place only once every file is whole. */
+    for (uint32_t i = 0; i < e->site_count; i++) {
+        uint64_t offset;
+        uint32_t size;
+
+        of_unpack_site(e, i, &offset, &size);
+        if (u->runtime_dir == NULL) {
+            of_error("'%s': a patch site where none is allowed", u->path);
+            goto cleanup;
+        }
+        if (of_interp_patch_fd(sink.fd, u->path, offset, size, u->runtime_dir) != 0)
+            goto cleanup;
+    }
     rc = close(sink.fd);
     sink.fd = -1;
     if (rc != 0)
@@ -436,6 +490,7 @@ struct of_unpack_pool {
     size_t next; /* the next file to take (atomic) */
     size_t slots; /* slots handed out to workers so far (atomic) */
     int failed; /* set once by the first worker that fails (atomic) */
+    const char *runtime_dir; /* what patch sites are expanded with */
     pthread_mutex_t lock; /* guards message and errnum */
     char message[1024];
     int errnum;
@@ -446,7 +501,7 @@ static void *of_unpack_worker(void *arg)
     struct of_unpack_pool *pool = arg;
     struct of_unpack_slot *slot = &of_unpack_slots[__atomic_fetch_add(&pool->slots, 1, __ATOMIC_RELAXED)];
     struct of_unpack u = { pool->rootfd, pool->rootpath, slot->zstd, malloc(UINT16_MAX + 1), NULL, -1, slot->buf,
-                           slot->buf_size };
+                           slot->buf_size, pool->runtime_dir };
     size_t i;
 
     if (u.path == NULL) {
@@ -537,10 +592,10 @@ static int of_unpack_push(struct of_entry **list, size_t *count, size_t *room, c
  * parallel, (3) make the links. Links come last so that while files are written the
  * tree holds only directories this function made, walked with O_NOFOLLOW. */
 int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
-                    int dirfd, const char *dirpath)
+                    int dirfd, const char *dirpath, const char *runtime_dir)
 {
-    struct of_unpack u = { dirfd, dirpath, NULL, NULL, NULL, -1, NULL, 0 };
-    struct of_unpack_pool pool = { dirfd, dirpath, NULL, 0, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, "", 0 };
+    struct of_unpack u = { dirfd, dirpath, NULL, NULL, NULL, -1, NULL, 0, runtime_dir };
+    struct of_unpack_pool pool = { dirfd, dirpath, NULL, 0, 0, 0, 0, runtime_dir, PTHREAD_MUTEX_INITIALIZER, "", 0 };
     const uint8_t *data = file + layer->offset;
     struct of_entry *files = NULL, *links = NULL, e;
     size_t file_room = 0, link_count = 0, link_room = 0;

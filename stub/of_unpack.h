@@ -18,7 +18,12 @@ struct of_entry {
     uint32_t compressed_size;
     uint32_t size;
     size_t total; /* bytes the entry takes: header, name, extra and data */
+    const uint8_t *sites; /* site_count (u32 offset, u32 size) pairs in the extra field, checked */
+    uint32_t site_count;
 };
+
+/* Site `i` (< e->site_count) of an entry of_unpack_entry checked. */
+void of_unpack_site(const struct of_entry *e, uint32_t i, uint64_t *offset, uint32_t *size);
 
 /* Parse and check the entry at `p` (`avail` bytes left in the layer); its name must
  * start with `prefix`. Symlink targets are checked later, once decompressed. */
@@ -43,11 +48,12 @@ int of_unpack_read(const struct of_entry *e, char **out);
 
 /* Extract `layer` of `file` into the empty directory `dirfd` (`dirpath`, for messages),
  * writing its files on up to one thread per CPU. `what` names the layer in messages
- * ("<binary>: app layer"). Nothing is created outside `dirfd`: directories are made
+ * ("<binary>: app layer"). Patch sites are expanded with `runtime_dir` (the runtime
+ * layer's final directory); NULL refuses them. Nothing is created outside `dirfd`: directories are made
  * first (parents walked with O_NOFOLLOW), then files with O_EXCL while the tree holds
  * no link, then the links. Modes are subject to the umask (the launcher sets 022). */
 int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
-                    int dirfd, const char *dirpath);
+                    int dirfd, const char *dirpath, const char *runtime_dir);
 
 /* Free the decoders and buffers of_unpack_layer keeps for its next call. */
 void of_unpack_release(void);

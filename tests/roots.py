@@ -78,6 +78,43 @@ def debian_package_root(package: str) -> Path:
     return final
 
 
+# What a container runtime gives every container, FROM scratch included: a passwd line for
+# root and /etc/hosts (debootstrap and the package roots have neither).
+_ETC = {"passwd": "root:x:0:0:root:/root:/bin/sh\n", "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost\n"}
+#: The NixOS-like root's glibc: only under the store, no /lib64, no /lib/<triplet>.
+NIX_GLIBC = "nix/store/6zq0cs0l4yqvwyb2x3zpm2d3qj4ll7ha-glibc-2.36/lib"
+
+
+def busybox_root(kind: str, arch: str = "amd64") -> Path:
+    """A root with Debian's busybox-static (its applets as links in /bin), /etc/passwd and
+    /etc/hosts, and: nothing else ("empty", a FROM scratch container), musl's loader
+    ("musl", Alpine-like), or this machine's glibc only under /nix/store ("nixos")."""
+    if os.geteuid() != 0:
+        pytest.skip("chroot needs root")
+    final = CACHE / "roots" / f"busybox-{kind}-{arch}-{ROOTS_VERSION}"
+    if final.is_dir():
+        return final
+    build = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}-"))
+    suffix = "" if arch == "amd64" else f":{arch}"  # another CPU's busybox runs under qemu-user
+    packages = [f"busybox-static{suffix}"] + ([f"musl{suffix}"] if kind == "musl" else [])
+    for package in packages:
+        subprocess.run(["cp", "-a", f"{debian_package_root(package)}/.", str(build)], check=True)
+    for directory in ("mnt", "proc", "dev", "tmp", "etc"):
+        (build / directory).mkdir(exist_ok=True)
+    (build / "tmp").chmod(0o1777)
+    for name, content in _ETC.items():
+        (build / "etc" / name).write_text(content)
+    subprocess.run(["chroot", str(build), "/bin/busybox", "--install", "-s", "/bin"], check=True)
+    if kind == "nixos":
+        store = build / NIX_GLIBC
+        store.mkdir(parents=True)
+        for name in ("ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1",
+                     "libutil.so.1", "libresolv.so.2", "libanl.so.1"):  # fmt: skip
+            shutil.copyfile(os.path.realpath(f"/lib/x86_64-linux-gnu/{name}"), store / name)
+    _publish(build, final)
+    return final
+
+
 # Run inside the root: a private mount namespace in which the work dir appears at /mnt,
 # /proc is mounted unless asked not to be, and the root's own Python is hidden.
 _IN_ROOT = r"""
@@ -86,6 +123,9 @@ mount --make-rprivate /
 mount --bind "$ONEFILE_TEST_WORK" "$ONEFILE_TEST_ROOT/mnt"
 if [ "$ONEFILE_TEST_PROC" = 1 ] && [ -d "$ONEFILE_TEST_ROOT/proc" ]; then
     mount -t proc proc "$ONEFILE_TEST_ROOT/proc"
+fi
+if [ "$ONEFILE_TEST_DEV" = 1 ]; then  # /dev/null, /dev/shm (multiprocessing's semaphores)
+    mount --rbind /dev "$ONEFILE_TEST_ROOT/dev"
 fi
 for d in "$ONEFILE_TEST_ROOT"/usr/lib/python3* "$ONEFILE_TEST_ROOT"/usr/local/lib/python3*; do
     if [ -d "$d" ]; then mount --bind "$ONEFILE_TEST_EMPTY" "$d"; fi
@@ -98,7 +138,8 @@ exec env -i "$@"
 
 
 def run_in_root(
-    root: Path, work: Path, command: Sequence[str], *, proc: bool = True, env: dict[str, str] | None = None
+    root: Path, work: Path, command: Sequence[str], *, proc: bool = True, env: dict[str, str] | None = None,
+    dev: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``command`` (paths under /mnt are ``work``'s) with ``chroot root`` under ``env -i``."""
     empty = work.parent / f".{work.name}-empty"
@@ -113,6 +154,7 @@ def run_in_root(
             "ONEFILE_TEST_WORK": str(work),
             "ONEFILE_TEST_EMPTY": str(empty),
             "ONEFILE_TEST_PROC": "1" if proc else "0",
+            "ONEFILE_TEST_DEV": "1" if dev else "0",
         },
         capture_output=True,
         text=True,

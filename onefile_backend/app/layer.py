@@ -29,6 +29,7 @@ from ..format.layers import (
     APP_MAIN,
     MODE_EXECUTABLE,
     MODE_FILE,
+    MODE_SYMLINK,
     PREFIX_APP,
     Block,
     FileEntry,
@@ -36,6 +37,7 @@ from ..format.layers import (
     join_blocks,
 )
 from ..format.manifest import Manifest
+from ..format.spec import APP_LIBC_DIR
 from ..format.tree import entries_from_tree, merge_entries, walk_files
 from ..platform.elf import read_elf
 from ..platform.glibc import GlibcNeeds
@@ -226,12 +228,31 @@ def stage_app(
     )
 
 
-def encode_app_layer(app: AppTree, manifest: Manifest, *, epoch: int, store: BlobStore) -> Block:
+def _twin_links(app: AppTree) -> list[FileEntry]:
+    """The links of the twin virtual environment ``libc/`` (docs/libc-design.md): its
+    ``lib`` is the app's, and each script of ``bin/`` is there too, so that a script's
+    ``$(dirname $0)/python`` is the bundled-glibc interpreter when it was started from
+    ``libc/bin`` (the launcher adds ``libc/pyvenv.cfg`` and ``libc/bin/python``)."""
+    prefix = f"{PREFIX_APP}bin/".encode()
+    names = {m.name[len(prefix) :].decode() for m in app.dependencies.members if m.name.startswith(prefix)}
+    names |= {e.path[len("bin/") :] for e in app.entries if e.path.startswith("bin/")}
+    links = [FileEntry(f"{APP_LIBC_DIR}/lib", MODE_SYMLINK, b"../lib")]
+    links += [
+        FileEntry(f"{APP_LIBC_DIR}/bin/{name}", MODE_SYMLINK, f"../../bin/{name}".encode())
+        for name in sorted(names)
+        if name and "/" not in name
+    ]
+    return links
+
+
+def encode_app_layer(app: AppTree, manifest: Manifest, *, epoch: int, store: BlobStore, twin: bool = False) -> Block:
     """The app layer: the dependencies' encoded part, then the project's files, its
-    launcher and the manifest. The project's files win over a dependency's at the same
-    path, as they would installed in that order."""
+    launcher and the manifest (and with ``twin``, the links of the twin virtual
+    environment for the bundled glibc). The project's files win over a dependency's at
+    the same path, as they would installed in that order."""
     try:
-        project = encode_block([*app.entries, manifest.entry()], PREFIX_APP, level=LEVEL, epoch=epoch, store=store)
+        entries = [*app.entries, manifest.entry(), *(_twin_links(app) if twin else [])]
+        project = encode_block(entries, PREFIX_APP, level=LEVEL, epoch=epoch, store=store)
         return join_blocks([app.dependencies.without({member.name for member in project.members}), project])
     except ValueError as exc:  # a file name or link no launcher would unpack
         raise AssembleError(f"cannot put an installed file into the binary: {exc}") from None

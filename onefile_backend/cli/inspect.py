@@ -76,6 +76,7 @@ def render(facts: dict[str, Any]) -> str:
         f"target        {facts.get('target', 'x86_64')}",
         f"needs glibc   {facts.get('min_glibc')} or newer"
         + (f" (set by {facts['min_glibc_set_by']})" if facts.get("min_glibc_set_by") else ""),
+        f"C library     {facts.get('libc') or 'none bundled: the system glibc'}",
         f"built with    {facts.get('built_with')}",
     ]
     indexes = facts.get("indexes") or {}

@@ -30,6 +30,7 @@ from .spec import (
     LAYER_COUNT,
     LAYER_RECORD_SIZE,
     LIBC_GLIBC,
+    LIBC_GLIBC_BUNDLED,
     LIBC_NONE,
     MAGIC,
     MODE_DIRECTORY,
@@ -40,6 +41,10 @@ from .spec import (
     PREFIX_RUNTIME,
     RUNTIME_PYTHON,
     SHA256_DIGEST_SIZE,
+    SITE_MAX_SIZE,
+    SITE_MIN_SIZE,
+    SITE_TOKEN,
+    SITES_MAX,
     TRAILER_APP_ID_AT,
     TRAILER_APP_KEY_AT,
     TRAILER_GLIBC_AT,
@@ -50,14 +55,16 @@ from .spec import (
     TRAILER_SIZE_AT,
     TRAILER_VERSION_AT,
     ZIP_EXTRA_MODE_ID,
+    ZIP_EXTRA_SITE_SIZE,
+    ZIP_EXTRA_SITES_ID,
     ZIP_FLAG_UTF8,
     ZIP_METHOD_STORED,
     ZIP_METHOD_ZSTD,
 )
 
 __all__ = [  # the constants the writer's users take from here, as before spec.py held them
-    "APP_MAIN", "FORMAT_VERSION", "LIBC_GLIBC", "LIBC_NONE", "MAGIC", "MODE_DIRECTORY", "MODE_EXECUTABLE",
-    "MODE_FILE", "MODE_SYMLINK", "PREFIX_APP", "PREFIX_RUNTIME", "RUNTIME_PYTHON", "TRAILER_SIZE",
+    "APP_MAIN", "FORMAT_VERSION", "LIBC_GLIBC", "LIBC_GLIBC_BUNDLED", "LIBC_NONE", "MAGIC", "MODE_DIRECTORY",
+    "MODE_EXECUTABLE", "MODE_FILE", "MODE_SYMLINK", "PREFIX_APP", "PREFIX_RUNTIME", "RUNTIME_PYTHON", "TRAILER_SIZE",
 ]  # fmt: skip
 
 #: Version 1 (192 bytes: no libc needs, no app id) is still read, by ``inspect``.
@@ -78,6 +85,8 @@ _EOCD = struct.Struct("<IHHHHIIH")
 _ZIP64_EOCD = struct.Struct("<IQHHIIQQQQ")
 _ZIP64_LOCATOR = struct.Struct("<IIQI")
 _EXTRA_MODE = struct.Struct("<HHI")
+_EXTRA_HEADER = struct.Struct("<HH")
+_SITE = struct.Struct("<II")
 _LAYER_RECORD = struct.Struct("<QQQQ32s")  # spec.LAYER_*_AT: offset, size, entries, unpacked size, SHA-256
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -90,6 +99,7 @@ class FileEntry:
     path: str
     mode: int
     data: bytes  # file contents, or the target of a symbolic link
+    sites: tuple[tuple[int, int], ...] = ()  # (offset, size) of each patch site (format.sites)
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,7 @@ class _Member:
     compressed_size: int
     size: int
     offset_in_block: int  # where its local header starts within its block
+    sites: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,7 @@ class Block:
         """The member index, for caching an encoded block next to its bytes."""
         return [
             [m.name.decode("utf-8"), m.mode, m.method, m.crc, m.compressed_size, m.size, m.offset_in_block]
+            + ([[list(site) for site in m.sites]] if m.sites else [])
             for m in self.members
         ]
 
@@ -137,11 +149,16 @@ class Block:
 
     @classmethod
     def from_json(cls, index: list[list[object]], data: bytes) -> Block | None:
+        def member(name: object, *rest: object) -> _Member:
+            numbers = [int(v) for v in rest[:6]]  # type: ignore[call-overload]
+            sites = tuple((int(o), int(n)) for o, n in rest[6]) if len(rest) == 7 else ()  # type: ignore[attr-defined]
+            if len(numbers) != 6 or len(rest) > 7:
+                raise ValueError("not a member")
+            mode, method, crc, compressed_size, size, offset = numbers
+            return _Member(str(name).encode("utf-8"), mode, method, crc, compressed_size, size, offset, sites)
+
         try:
-            members = tuple(
-                _Member(str(name).encode("utf-8"), *(int(v) for v in rest))  # type: ignore[call-overload]
-                for name, *rest in index
-            )
+            members = tuple(member(*item) for item in index)
         except (TypeError, ValueError):
             return None
         return cls(data, members)
@@ -168,6 +185,21 @@ def check_entry(entry: FileEntry) -> None:
         rest = target[leading:]
         if not rest or target[0] == "" or any(p in ("", ".", "..") for p in rest) or leading >= len(parts):
             raise ValueError(f"{entry.path!r}: a link to {entry.data!r} would leave the layer or is not plain")
+
+
+def check_sites(entry: FileEntry) -> None:
+    """Refuse patch sites the launcher would refuse (docs/format.md, Patch sites)."""
+    if not entry.sites:
+        return
+    if not stat.S_ISREG(entry.mode) or len(entry.sites) > SITES_MAX:
+        raise ValueError(f"{entry.path!r}: patch sites only on a regular file, {SITES_MAX} at most")
+    ends = 0
+    for offset, size in sorted(entry.sites):
+        if offset < ends or not SITE_MIN_SIZE <= size <= SITE_MAX_SIZE or offset + size > len(entry.data):
+            raise ValueError(f"{entry.path!r}: a patch site ({offset}, {size}) overlaps, is outside or badly sized")
+        if not entry.data[offset:].startswith(SITE_TOKEN.encode()) or 0 not in entry.data[offset : offset + size]:
+            raise ValueError(f"{entry.path!r}: the patch site at {offset} holds no NUL-terminated template")
+        ends = offset + size
 
 
 def dos_datetime(epoch: int) -> tuple[int, int]:
@@ -247,6 +279,7 @@ def encode_block(
     offset = 0
     for entry, (method, payload) in zip(entries, packed, strict=True):
         check_entry(entry)
+        check_sites(entry)
         if len(entry.data) > MAX_ENTRY_SIZE:
             raise ValueError(f"{entry.path}: files of 4 GiB or more are not supported")
         path = entry.path + "/" if stat.S_ISDIR(entry.mode) and not entry.path.endswith("/") else entry.path
@@ -254,6 +287,9 @@ def encode_block(
         flags = FLAG_UTF8 if not name.isascii() else 0
         crc = zlib.crc32(entry.data)
         extra = _EXTRA_MODE.pack(EXTRA_MODE_ID, 4, entry.mode)
+        if entry.sites:
+            extra += _EXTRA_HEADER.pack(ZIP_EXTRA_SITES_ID, ZIP_EXTRA_SITE_SIZE * len(entry.sites))
+            extra += b"".join(_SITE.pack(*site) for site in entry.sites)
         header = _LOCAL_HEADER.pack(
             0x04034B50,
             63 if method == METHOD_ZSTD else 20,
@@ -267,7 +303,7 @@ def encode_block(
             len(name),
             len(extra),
         )
-        members.append(_Member(name, entry.mode, method, crc, len(payload), len(entry.data), offset))
+        members.append(_Member(name, entry.mode, method, crc, len(payload), len(entry.data), offset, entry.sites))
         chunks += (header, name, extra, payload)
         offset += len(header) + len(name) + len(extra) + len(payload)
     return Block(b"".join(chunks), tuple(members))
@@ -327,9 +363,12 @@ class Needs:
 
     glibc_bitmap: bytes = bytes(GLIBC_BITMAP_SIZE)  # bit y: GLIBC_2.y is asked for (glibc.trailer_bitmap)
     app_id: bytes = bytes(SHA256_DIGEST_SIZE)  # see app_id()
+    bundled_glibc: bool = False  # the runtime layer carries a glibc in libc/
 
     @property
     def libc(self) -> int:
+        if self.bundled_glibc:
+            return LIBC_GLIBC_BUNDLED
         return LIBC_GLIBC if any(self.glibc_bitmap) else LIBC_NONE
 
 
@@ -413,7 +452,8 @@ def read_trailer(path: str) -> Trailer:
     if tail[-8:] != MAGIC:
         raise ValueError(f"{path}: not a onefile binary (no trailer)")
     # The version and size sit at the trailer's start, which depends on the version.
-    for version, trailer_size in ((FORMAT_VERSION, TRAILER_SIZE), (1, _V1_TRAILER_SIZE)):
+    # Version 2's trailer is version 3's (3 added patch sites to the entries).
+    for version, trailer_size in ((FORMAT_VERSION, TRAILER_SIZE), (2, TRAILER_SIZE), (1, _V1_TRAILER_SIZE)):
         raw = tail[-trailer_size:]
         if len(raw) == trailer_size and (
             _U32.unpack_from(raw, TRAILER_VERSION_AT)[0],
@@ -421,7 +461,7 @@ def read_trailer(path: str) -> Trailer:
         ) == (version, trailer_size):
             break
     else:
-        raise ValueError(f"{path}: this format version is not supported (onefile-backend reads 1 and 2)")
+        raise ValueError(f"{path}: this format version is not supported (onefile-backend reads 1 to 3)")
     at = [TRAILER_LAYERS_AT + LAYER_RECORD_SIZE * index for index in range(LAYER_COUNT)]
     runtime, app = (LayerInfo(*_LAYER_RECORD.unpack_from(raw, offset)) for offset in at)
     key = raw[TRAILER_APP_KEY_AT : TRAILER_APP_KEY_AT + SHA256_DIGEST_SIZE]

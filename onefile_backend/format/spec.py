@@ -8,7 +8,7 @@ together and bump :data:`FORMAT_VERSION`. All integers in the file are little-en
 
 from __future__ import annotations
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 TRAILER_SIZE = 256
 MAGIC = b"OneFile\x1a"
 MAGIC_SIZE = 8
@@ -29,7 +29,8 @@ TRAILER_RESERVED_AT = 216  # 32 bytes of zeros
 TRAILER_MAGIC_AT = 248
 GLIBC_BITMAP_SIZE = 12
 LIBC_NONE = 0  # nothing recorded: the launcher checks nothing
-LIBC_GLIBC = 1
+LIBC_GLIBC = 1  # glibc, the system's: the launcher refuses a system that can't serve
+LIBC_GLIBC_BUNDLED = 2  # glibc, the system's where it can serve, else the runtime's libc/ (format 3)
 SHA256_DIGEST_SIZE = 32
 
 # Layer record field offsets (bytes from the start of the record).
@@ -59,7 +60,16 @@ ZIP_METHOD_STORED = 0
 ZIP_METHOD_ZSTD = 93
 ZIP_EXTRA_MODE_ID = 0x4F46  # "FO": u32 st_mode
 ZIP_EXTRA_MODE_SIZE = 4
-ZIP_EXTRA_SIZE = 4 + ZIP_EXTRA_MODE_SIZE  # the whole extra block: id u16, size u16, st_mode u32
+ZIP_EXTRA_SIZE = 4 + ZIP_EXTRA_MODE_SIZE  # the mode's field: id u16, size u16, st_mode u32
+# Patch sites (format 3): a second extra field after the mode's, on a regular file whose
+# bytes at each site hold a template (SITE_TOKEN/..., NUL-padded) that the launcher
+# writes over at unpack with the template expanded by the runtime directory.
+ZIP_EXTRA_SITES_ID = 0x5046  # "FP": SITES_MAX pairs at most of u32 offset, u32 size
+ZIP_EXTRA_SITE_SIZE = 8
+SITES_MAX = 4
+SITE_MIN_SIZE = 16
+SITE_MAX_SIZE = 4096
+SITE_TOKEN = "@RUNTIME@"  # in a template: where the runtime layer's directory goes
 
 # The only st_mode values an entry may carry.
 MODE_FILE = 0o100644
@@ -79,6 +89,11 @@ APP_PYTHON = "bin/python"
 APP_MAIN = "bin/onefile-main"
 APP_PYVENV_CFG = "pyvenv.cfg"
 APP_PYVENV_CFG_FORMAT = "home = %s/bin\ninclude-system-site-packages = false\n"
+# The twin virtual environment of an app, for the runtime's bundled glibc (LIBC_GLIBC_BUNDLED).
+RUNTIME_LIBC_PYTHON = "libc/bin/python3"
+RUNTIME_LIBC_LOCALE = "libc/locale"  # LOCPATH where the system has no glibc (C.utf8 is there)
+APP_LIBC_DIR = "libc"
+APP_LIBC_PYTHON = "libc/bin/python"
 APP_MANIFEST = "onefile.json"  # written by the builder: what the binary holds
 CACHE_TMP_PREFIX = ".tmp-"
 CACHE_LOCK_PREFIX = ".lock-"

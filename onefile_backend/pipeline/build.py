@@ -67,7 +67,9 @@ def build_binary(
         if not any(names_a_dependency(item, config.name) for item in wanted):
             choose({})  # a wrong name stops the build before the runtime and the install
         with stages.timed("runtime"):
-            runtime = build_runtime(interpreter, epoch=epoch, store=store, log=log)
+            runtime = build_runtime(
+                interpreter, epoch=epoch, store=store, log=log, sysroot=_libc_sysroot(config, interpreter, log)
+            )
         with stages.timed("resolve"):
             options = AppOptions(config.extras, config.lock, config.exclude, config.keep_tests, indexes)
             app = stage_app(wheel, choose, interpreter, options, Workspace(work, store, epoch, log))
@@ -77,9 +79,11 @@ def build_binary(
         glibc = _glibc_needs(runtime, app, config)
         manifest = _manifest(interpreter, entry_points, runtime, app, glibc, indexes)
         with stages.timed("compress"):
-            app_layer = encode_app_layer(app, manifest, epoch=epoch, store=store)
+            app_layer = encode_app_layer(app, manifest, epoch=epoch, store=store, twin=runtime.libc is not None)
     name = config.output or (entry_points[0].name if len(entry_points) == 1 else config.name)
-    needs = Needs(trailer_bitmap(glibc.versions()), app_id(config.name, entry_points[0].name))
+    needs = Needs(
+        trailer_bitmap(glibc.versions()), app_id(config.name, entry_points[0].name), runtime.libc is not None
+    )
     with stages.timed("write"):
         size = write_atomically(
             os.path.join(output_dir, name), runtime.block, app_layer, epoch=epoch, needs=needs,
@@ -126,6 +130,33 @@ def _choose_runtime(config: Config, store: BlobStore, log: Log) -> Interpreter:
     return dataclasses.replace(interpreter, target=target)
 
 
+def _libc_sysroot(config: Config, interpreter: Interpreter, log: Log) -> str | None:
+    """Where the glibc the runtime carries comes from (None: it carries none)."""
+    if config.libc == "system":
+        return None
+    if config.libc != "bundle":
+        return config.libc
+    if interpreter.target.foreign:
+        machine = interpreter.target.machine
+        log(
+            f"libc: no glibc for {machine} to bundle; the binary needs the system's (set tool.onefile.libc to a "
+            f"glibc sysroot for {machine}, e.g. Debian's libc6 package for that CPU unpacked)",
+            kind="warning",
+        )
+        return None
+    return "/"
+
+
+def _describe_libc(runtime: Runtime) -> str | None:
+    libc = runtime.libc
+    if libc is None:
+        return None
+    return (
+        f"glibc {libc.version} from {libc.sysroot}: {len(libc.files)} files, {_megabytes(libc.size)} unpacked, "
+        f"{_megabytes(runtime.libc_compressed_size)} in the binary"
+    )
+
+
 def _glibc_needs(runtime: Runtime, app: AppTree, config: Config) -> GlibcNeeds:
     """What the binary's files need of glibc, by path in the binary; checked against the
     project's floor when it sets one."""
@@ -151,6 +182,7 @@ def _manifest(
         min_glibc_set_by=glibc.set_by(),
         glibc_versions=tuple(format_version(version) for version in glibc.versions()),
         runtime_libraries=tuple(runtime.libraries),
+        libc=_describe_libc(runtime),
         distributions=app.distributions,
         indexes=indexes.to_json(),
     )
@@ -179,6 +211,8 @@ def _report(
             f'(python = "cpython-3.X-linux-{interpreter.target.machine}-gnu") or build on an older system; '
             f"set min-glibc to enforce a floor (docs/portability.md)"
         )
+    if runtime.libc is not None:
+        log(f"bundled C library: {_describe_libc(runtime)}")
     log(f"stages: {stages}")
     log(
         f"{display_path(path)}  {_megabytes(size)} (runtime {_megabytes(len(runtime.block.data))}, "

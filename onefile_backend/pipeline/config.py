@@ -12,6 +12,7 @@ from .._errors import ConfigError, OnefileError
 from ..app.entrypoints import check_entry_point_form
 from ..platform.glibc import Version, parse_floor
 from ..platform.target import MACHINES, normalise_machine
+from ..runtime.libc import find_loader
 from ..runtime.sources import ArchiveRuntime, InstalledPython, ManagedRuntime, RuntimeSource
 
 if sys.version_info >= (3, 11):
@@ -31,7 +32,12 @@ KNOWN_KEYS = (
     "keep-tests",
     "min-glibc",
     "target",
+    "libc",
 )
+
+#: ``libc``'s default: carry the build machine's glibc, which the launcher uses where the
+#: system's can't serve (docs/portability.md).
+DEFAULT_LIBC = "bundle"
 
 #: Found next to pyproject.toml when ``lock`` is not given (PEP 751's default name).
 DEFAULT_LOCK = "pylock.toml"
@@ -58,6 +64,7 @@ class Config:
     target: str | None = None  # "x86_64" or "aarch64"; None: the runtime's CPU
     # Several commands in one binary: script names, "*", "@DIST", "-m MODULE" (app/entrypoints.py)
     entry_points: tuple[str, ...] = ()
+    libc: str = DEFAULT_LIBC  # "bundle", "system", or the absolute path of a glibc sysroot
 
 
 def _check_string(key: str, value: Any) -> str:
@@ -150,6 +157,25 @@ def _check_target(value: Any) -> str:
     return normalise_machine(value)
 
 
+def _check_libc(value: Any, project_dir: str) -> str:
+    """``bundle``, ``system``, or a glibc sysroot (a directory with a glibc loader in it:
+    Debian's libc6 unpacked is one); its CPU is checked once the target is known."""
+    if value in ("bundle", "system"):
+        return str(value)
+    if not isinstance(value, str) or not value or value.strip() != value:
+        allowed = "expected 'bundle', 'system' or the path of a glibc sysroot"
+        raise ConfigError("tool.onefile.libc", f"{value!r} is not allowed ({allowed})")
+    path = os.path.join(project_dir, value)
+    if not os.path.isdir(path):
+        raise ConfigError(
+            "tool.onefile.libc",
+            f"{value!r} is not 'bundle', 'system' or a directory (a glibc sysroot, relative to {project_dir})",
+        )
+    if find_loader(path) is None:
+        raise ConfigError("tool.onefile.libc", f"{value!r} has no glibc loader (ld-linux-*.so.*): not a glibc sysroot")
+    return os.path.abspath(path)
+
+
 def _find_lock(project_dir: str, value: Any) -> str | None:
     if value is None:
         default = os.path.join(project_dir, DEFAULT_LOCK)
@@ -201,4 +227,5 @@ def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = No
         min_glibc=parse_floor(values["min-glibc"]) if "min-glibc" in values else None,
         target=_check_target(values["target"]) if "target" in values else None,
         entry_points=_check_entry_points(values["entry-points"], entry_point) if "entry-points" in values else (),
+        libc=_check_libc(values["libc"], project_dir) if "libc" in values else DEFAULT_LIBC,
     )

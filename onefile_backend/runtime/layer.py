@@ -2,7 +2,8 @@
 
 Layout (inside the runtime layer, and so in the cache)::
 
-    bin/python3              the interpreter, run path $ORIGIN/../lib
+    bin/python3              the interpreter, run path <runtime dir>/lib (a patch site:
+                             written by the launcher at unpack, see format/sites.py)
     bin/python -> python3
     lib/libpython3.X.so.1.0  when the interpreter is a shared build
     lib/lib*.so*             libraries the modules load that aren't part of glibc
@@ -14,6 +15,7 @@ interpreter's identity, so only the first build with an interpreter pays for it.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fnmatch
 import hashlib
@@ -30,12 +32,33 @@ from .._report import Log
 from .._subprocess import run_tool
 from ..cache.kinds import RUNTIME_LAYER
 from ..cache.store import BlobStore, build_cache_dir
-from ..format.layers import PREFIX_RUNTIME, Block, FileEntry, encode_block
+from ..format.layers import PREFIX_RUNTIME, RUNTIME_PYTHON, Block, FileEntry, encode_block
+from ..format.sites import Site, expand_sites, placeholder, template_site
 from ..format.tree import entries_from_tree, merge_entries, walk_files
-from ..platform.elf import is_elf, program_interpreter, read_elf, resolve_libraries, set_rpath, strip
+from ..platform.elf import (
+    is_elf,
+    program_interpreter,
+    read_elf,
+    resolve_libraries,
+    set_interpreter,
+    set_rpath,
+    strip,
+)
 from ..platform.glibc import GlibcNeeds
 from .bytecode import compile_bytecode
 from .interpreters import Interpreter
+from .libc import LOADERS, BundledLibc, copy_glibc, find_in_sysroot
+
+# The interpreter's run path: an absolute path written at unpack (glibc drops a main
+# program's $ORIGIN run path when /proc isn't mounted, and the interpreter would then load
+# the system's libpython, or none). 1024 bytes: room for two paths of a long cache dir.
+RUN_PATH_SITE_SIZE = 1024
+RUN_PATH_TEMPLATE = "@RUNTIME@/lib"
+# The bundled-glibc interpreter: PT_INTERP names the bundled loader (the kernel reads at
+# most PATH_MAX of it), its run path the bundled glibc first.
+BUNDLED_PYTHON = "libc/bin/python3"
+INTERP_SITE_SIZE = 512
+BUNDLED_RUN_PATH_TEMPLATE = "@RUNTIME@/libc/lib:@RUNTIME@/lib"
 
 # 9: 3 % bigger than 15, which takes 4.7 times the CPU (decoding is as fast): the cold-cache
 # build of a small app is mostly this (docs/performance.md).
@@ -75,9 +98,16 @@ class Runtime:
     glibc: GlibcNeeds  # of each file, by its path in the layer
     libraries: tuple[str, ...]  # sonames bundled from outside the interpreter's own files
     cached: bool
+    libc: BundledLibc | None = None  # the glibc in libc/, when the build carries one
+
+    @property
+    def libc_compressed_size(self) -> int:
+        """Bytes the bundled glibc (libc/) adds to the binary."""
+        prefix = f"{PREFIX_RUNTIME}libc/".encode()
+        return sum(m.compressed_size for m in self.block.members if m.name.startswith(prefix))
 
 
-def _identity(interpreter: Interpreter, epoch: int) -> str:
+def _identity(interpreter: Interpreter, epoch: int, sysroot: str | None = None) -> str:
     def fingerprint(path: str | None) -> list[object]:
         if path is None:
             return []
@@ -90,6 +120,9 @@ def _identity(interpreter: Interpreter, epoch: int) -> str:
         "level": COMPRESSION_LEVEL,
         "epoch": epoch,
     }
+    if sysroot is not None:  # the bundled glibc: where from, and what its libc.so.6 is now
+        libc = find_in_sysroot(sysroot, interpreter.target.machine, "libc.so.6")
+        facts["libc"] = [sysroot, fingerprint(os.path.realpath(libc) if libc else None)]
     if interpreter.identity is not None:  # from an archive: its SHA-256 says what it holds
         facts["archive"] = interpreter.identity
     else:  # installed here: what its files are now
@@ -115,11 +148,39 @@ def _ignore_stdlib(root: str):  # type: ignore[no-untyped-def]
     return ignore
 
 
+def _make_sites(path: str, stage: str, templates: dict[str, str]) -> tuple[bytes, tuple[Site, ...]]:
+    """``path`` holds each placeholder of ``templates`` (placeholder -> template): replace
+    each by its template, write the file with the templates expanded for ``stage`` (so that
+    it runs here), and return the templated bytes (what the layer holds) and the sites."""
+    with open(path, "rb") as f:
+        data = f.read()
+    sites = []
+    for text, template in templates.items():
+        data, site = template_site(data, text, template)
+        sites.append(site)
+    with open(path, "wb") as f:
+        f.write(expand_sites(data, tuple(sorted(sites)), stage))
+    return data, tuple(sorted(sites))
+
+
+def _bundled_python(python: str, stage: str, needed: tuple[str, ...]) -> str:
+    """``libc/bin/python3``: a copy of ``python`` that runs on the bundled glibc, its loader
+    and run path patch sites (docs/libc-design.md)."""
+    copy = os.path.join(stage, BUNDLED_PYTHON)
+    os.makedirs(os.path.dirname(copy))
+    shutil.copy(python, copy)
+    os.symlink("python3", os.path.join(os.path.dirname(copy), "python"))
+    interp, rpath = placeholder("interp", INTERP_SITE_SIZE), placeholder("rpath", RUN_PATH_SITE_SIZE)
+    set_interpreter(copy, interp, rpath, needed)
+    return copy
+
+
 def _stage(
-    interpreter: Interpreter, stage: str, store: BlobStore, log: Log
-) -> tuple[GlibcNeeds, tuple[str, ...], list[FileEntry]]:
-    """Copy the interpreter into ``stage``, make it relocatable; return (its glibc needs,
-    libraries, the stdlib's bytecode)."""
+    interpreter: Interpreter, stage: str, store: BlobStore, log: Log, sysroot: str | None
+) -> tuple[GlibcNeeds, tuple[str, ...], list[FileEntry], dict[str, tuple[Site, ...]], BundledLibc | None]:
+    """Copy the interpreter into ``stage``, make it relocatable, and with a ``sysroot`` add
+    its glibc; return (its glibc needs, libraries, the stdlib's bytecode, the patch sites
+    by path in the layer, the bundled glibc)."""
     bin_dir = os.path.join(stage, "bin")
     lib_dir = os.path.join(stage, "lib")
     stdlib_dir = os.path.join(lib_dir, interpreter.stdlib_name)
@@ -167,13 +228,34 @@ def _stage(
         set_rpath(path, "$ORIGIN/" + os.path.relpath(lib_dir, directory) if directory != lib_dir else "$ORIGIN")
 
     with ThreadPoolExecutor() as pool:
-        list(pool.map(point_at_lib_dir, elves))  # one patchelf process per file
+        list(pool.map(point_at_lib_dir, [path for path in elves if path != python]))  # one patchelf each
+    machine = interpreter.target.machine
+    templated: dict[str, tuple[bytes, tuple[Site, ...]]] = {}
+    libc = None
+    if sysroot is not None:  # after `elves`: the floor leaves the bundled glibc out
+        libc = copy_glibc(sysroot, machine, os.path.join(stage, "libc"))
+        templated[BUNDLED_PYTHON] = _make_sites(
+            _bundled_python(python, stage, libc.needed), stage,
+            {
+                placeholder("interp", INTERP_SITE_SIZE): f"@RUNTIME@/libc/lib/{LOADERS[machine]}",
+                placeholder("rpath", RUN_PATH_SITE_SIZE): BUNDLED_RUN_PATH_TEMPLATE,
+            },
+        )  # fmt: skip
+    rpath = placeholder("rpath", RUN_PATH_SITE_SIZE)
+    set_rpath(python, rpath)
+    templated[RUNTIME_PYTHON] = _make_sites(python, stage, {rpath: RUN_PATH_TEMPLATE})
     _check_self_contained(python, lib_dir, interpreter)
     _smoke_test(python, dynload_dir, interpreter, log)
+    if sysroot is not None:
+        _smoke_test(os.path.join(stage, BUNDLED_PYTHON), dynload_dir, interpreter, log)
+    for path, (data, _) in templated.items():  # the layer holds the templates
+        with open(os.path.join(stage, path), "wb") as f:
+            f.write(data)
+    sites = {path: found for path, (_, found) in templated.items()}
     bytecode = compile_bytecode(interpreter, stage, os.path.relpath(stdlib_dir, stage), store)
     glibc = GlibcNeeds.of({os.path.relpath(path, stage): facts[path].glibc for path in elves})
     bundled = tuple(sorted(name for name in libraries if not name.startswith("libpython")))
-    return glibc, bundled, bytecode
+    return glibc, bundled, bytecode, sites, libc
 
 
 def _check_self_contained(python: str, lib_dir: str, interpreter: Interpreter) -> None:
@@ -250,7 +332,8 @@ def _load_cached(path: str, interpreter: Interpreter) -> Runtime | None:
     block = Block.from_json(facts["block"], data)
     if block is None or block.sha256.hex() != facts["sha256"]:
         return None
-    return Runtime(block, interpreter, GlibcNeeds.from_json(facts["glibc"]), tuple(facts["libraries"]), True)
+    libc = BundledLibc.from_json(facts["libc"]) if facts.get("libc") else None
+    return Runtime(block, interpreter, GlibcNeeds.from_json(facts["glibc"]), tuple(facts["libraries"]), True, libc)
 
 
 def _store_cached(path: str, runtime: Runtime) -> None:
@@ -260,6 +343,7 @@ def _store_cached(path: str, runtime: Runtime) -> None:
         "sha256": runtime.block.sha256.hex(),
         "glibc": runtime.glibc.to_json(),
         "libraries": list(runtime.libraries),
+        "libc": runtime.libc.to_json() if runtime.libc else None,
     }
     # Data first, then the index that vouches for it: a reader never sees half of one.
     for suffix, payload in (("", runtime.block.data), (".json", json.dumps(facts).encode())):
@@ -269,9 +353,12 @@ def _store_cached(path: str, runtime: Runtime) -> None:
         os.replace(temporary, path + suffix)
 
 
-def build_runtime(interpreter: Interpreter, *, epoch: int, store: BlobStore, log: Log) -> Runtime:
-    """The runtime layer of ``interpreter``, from the build cache when it is there."""
-    cache_path = os.path.join(build_cache_dir(), f"runtime-{_identity(interpreter, epoch)}.layer")
+def build_runtime(
+    interpreter: Interpreter, *, epoch: int, store: BlobStore, log: Log, sysroot: str | None = None
+) -> Runtime:
+    """The runtime layer of ``interpreter``, from the build cache when it is there; with the
+    glibc of ``sysroot`` in ``libc/`` when one is given."""
+    cache_path = os.path.join(build_cache_dir(), f"runtime-{_identity(interpreter, epoch, sysroot)}.layer")
     cached = _load_cached(cache_path, interpreter)
     if cached is not None:
         log(f"runtime: Python {interpreter.short_version} from {interpreter.executable} (cached)")
@@ -279,10 +366,11 @@ def build_runtime(interpreter: Interpreter, *, epoch: int, store: BlobStore, log
     log(f"runtime: copying Python {interpreter.short_version} from {interpreter.executable}")
     with tempfile.TemporaryDirectory(prefix="onefile-runtime-") as stage:
         try:
-            glibc, libraries, bytecode = _stage(interpreter, stage, store, log)
+            glibc, libraries, bytecode, sites, libc = _stage(interpreter, stage, store, log, sysroot)
         except OSError as exc:
             raise RuntimeBuildError(f"cannot copy the interpreter {interpreter.executable}: {exc}") from None
-        entries = merge_entries(entries_from_tree(stage), bytecode)
+        entries = [dataclasses.replace(entry, sites=sites.get(entry.path, ())) for entry in entries_from_tree(stage)]
+        entries = merge_entries(entries, bytecode)
     block = encode_block(
         entries,
         PREFIX_RUNTIME,
@@ -291,7 +379,7 @@ def build_runtime(interpreter: Interpreter, *, epoch: int, store: BlobStore, log
         store=store,
         progress=lambda done, total: log(f"runtime: compressed {done} of {total} files", kind="progress"),
     )
-    runtime = Runtime(block, interpreter, glibc, libraries, False)
+    runtime = Runtime(block, interpreter, glibc, libraries, False, libc)
     try:
         _store_cached(cache_path, runtime)
     except OSError as exc:

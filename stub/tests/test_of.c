@@ -130,6 +130,45 @@ static size_t put_zstd(struct buf *b, const char *name, uint32_t mode, const cha
                          of_crc32(0, data, strlen(data)));
 }
 
+/* A stored file entry with patch sites (`n` pairs of offset, size in `sites`, and an FP
+ * field of `fp_len` bytes after its 4-byte header: pass n * 8 for a well-formed one). */
+static size_t put_sited(struct buf *b, const char *name, uint32_t mode, const void *data, uint32_t size,
+                        const uint32_t *sites, size_t n, uint16_t fp_len)
+{
+    size_t at = b->len, name_len = strlen(name), extra = OF_ZIP_EXTRA_SIZE + 4u + fp_len;
+    uint8_t *p = b->data + at;
+
+    memset(p, 0, OF_ZIP_LOCAL_HEADER_SIZE);
+    put32(p, OF_ZIP_LOCAL_SIGNATURE);
+    put16(p + 4, 20);
+    put16(p + OF_ZIP_LOCAL_METHOD_AT, OF_ZIP_METHOD_STORED);
+    put32(p + OF_ZIP_LOCAL_CRC32_AT, of_crc32(0, data, size));
+    put32(p + OF_ZIP_LOCAL_COMPRESSED_SIZE_AT, size);
+    put32(p + OF_ZIP_LOCAL_SIZE_AT, size);
+    put16(p + OF_ZIP_LOCAL_NAME_LENGTH_AT, (uint16_t)name_len);
+    put16(p + OF_ZIP_LOCAL_EXTRA_LENGTH_AT, (uint16_t)extra);
+    p += OF_ZIP_LOCAL_HEADER_SIZE;
+    memcpy(p, name, name_len);
+    p += name_len;
+    put16(p, OF_ZIP_EXTRA_MODE_ID);
+    put16(p + 2, OF_ZIP_EXTRA_MODE_SIZE);
+    put32(p + 4, mode);
+    p += OF_ZIP_EXTRA_SIZE;
+    put16(p, OF_ZIP_EXTRA_SITES_ID);
+    put16(p + 2, fp_len);
+    memset(p + 4, 0, fp_len);
+    for (size_t i = 0; i < n && 8 * i + 8 <= fp_len; i++) {
+        put32(p + 4 + 8 * i, sites[2 * i]);
+        put32(p + 8 + 8 * i, sites[2 * i + 1]);
+    }
+    p += 4u + fp_len;
+    memcpy(p, data, size);
+    b->len = at + OF_ZIP_LOCAL_HEADER_SIZE + name_len + extra + size;
+    b->count++;
+    b->unpacked += size;
+    return at;
+}
+
 /* A whole file: 16 bytes of "stub", two layers, 64 bytes of "zip", the trailer. */
 static size_t build_file(uint8_t *out, const struct buf *runtime, const struct buf *app)
 {
@@ -241,7 +280,7 @@ static void test_trailer(void)
     MUTATE(put32(tr + OF_TRAILER_SIZE_AT, 192));
     MUTATE(put32(tr + OF_TRAILER_SIZE_AT, OF_TRAILER_SIZE - 1));
     MUTATE(put32(tr + OF_TRAILER_SIZE_AT, OF_TRAILER_SIZE + 1));
-    MUTATE(tr[OF_TRAILER_LIBC_AT] = 2);
+    MUTATE(tr[OF_TRAILER_LIBC_AT] = 3);
     /* Offsets and sizes out of range or overflowing. */
     MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_OFFSET_AT, UINT64_MAX));
     MUTATE(put64(tr + OF_TRAILER_LAYERS_AT + OF_LAYER_OFFSET_AT, UINT64_MAX - 1);
@@ -547,7 +586,7 @@ static int unpack(const struct buf *b, uint64_t count, uint64_t unpacked, char *
 
     *dir = make_tmp();
     fd = open(*dir, O_RDONLY | O_DIRECTORY);
-    rc = of_unpack_layer(b->data, &layer, OF_PREFIX_APP, "test: app layer", fd, *dir);
+    rc = of_unpack_layer(b->data, &layer, OF_PREFIX_APP, "test: app layer", fd, *dir, "/rt");
     close(fd);
     return rc;
 }
@@ -1108,23 +1147,23 @@ static void test_verify(void)
     free(manifest);
 
     OK(unpack(&b, b.count, b.unpacked, &dir));
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, null) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, 0, null) == 0);
     /* Python's own bytecode is not a problem, anywhere. */
     snprintf(path, sizeof(path), "%s/bin/__pycache__", dir);
     OK(mkdir(path, 0755));
     write_file(dir, "bin/__pycache__/x.pyc", "pyc");
     write_file(dir, "lib/__pycache__/m.cpython-312.opt-1.pyc", "pyc");
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, null) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, 0, null) == 0);
     /* An app directory also has pyvenv.cfg and bin/python, pointing at its runtime. */
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", null) == 2);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", NULL, 0, null) == 2);
     write_file(dir, "pyvenv.cfg", "home = /rt/bin\ninclude-system-site-packages = false\n");
     snprintf(path, sizeof(path), "%s/bin/python", dir);
     CHECK(symlink("/rt/bin/python3", path) == 0);
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", null) == 0);
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/other", null) == 2);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", NULL, 0, null) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/other", NULL, 0, null) == 2);
     /* Changed content (same size), mode, size; an extra file; a missing one; a link. */
     write_file(dir, "lib/m.py", "x = 2\n");
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, null) == 3); /* + the two venv files */
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, 0, null) == 3); /* + the two venv files */
     write_file(dir, "lib/m.py", "x = 1\n");
     snprintf(path, sizeof(path), "%s/bin/tool", dir);
     CHECK(chmod(path, 0644) == 0);
@@ -1133,7 +1172,7 @@ static void test_verify(void)
     CHECK(unlink(path) == 0);
     snprintf(path, sizeof(path), "%s/lib/link", dir);
     CHECK(unlink(path) == 0 && symlink("/etc/passwd", path) == 0);
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", null) == 4);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", NULL, 0, null) == 4);
     /* A directory replaced by a link to a copy of itself is not looked through. */
     of_cache_remove(dir);
     free(dir);
@@ -1141,19 +1180,129 @@ static void test_verify(void)
     snprintf(path, sizeof(path), "%s/lib", dir);
     snprintf(expected_buf, sizeof(expected_buf), "%s/lib-copy", dir);
     CHECK(rename(path, expected_buf) == 0 && symlink("lib-copy", path) == 0);
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, verbose ? stdout : null) ==
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, 0, verbose ? stdout : null) ==
           5); /* extra: lib (a link), lib-copy; missing: the 3 entries below lib */
     of_cache_remove(dir);
     free(dir);
     /* Not there, or a damaged layer: an error, not a crash. */
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/nonexistent/x", NULL, null) == -1);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/nonexistent/x", NULL, NULL, 0, null) == -1);
     layer.entry_count = b.len; /* more entries than can fit */
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/tmp", NULL, null) == -1);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/tmp", NULL, NULL, 0, null) == -1);
     layer.entry_count = b.count + 1;
-    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/tmp", NULL, null) == -1);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, "/tmp", NULL, NULL, 0, null) == -1);
     layer.entry_count = 2;
     CHECK(of_modes_manifest(b.data, &layer) == NULL); /* not among the first two */
     fclose(null);
+}
+
+/* ---- patch sites ---- */
+
+static void test_sites(void)
+{
+    /* "head", a 32-byte site holding "@RUNTIME@/lib:@RUNTIME@/x", "tail" */
+    uint8_t data[40] = "head@RUNTIME@/lib:@RUNTIME@/x";
+    uint8_t want[40] = "head/rt/lib:/rt/x";
+    uint32_t good[2] = { 4, 32 }, two[4] = { 4, 16, 20, 16 }, overlap[4] = { 4, 16, 12, 16 };
+    uint32_t past[2] = { 10, 32 }, small[2] = { 4, 8 }, big[2] = { 4, OF_SITE_MAX_SIZE + 1 };
+    uint32_t five[10] = { 0, 16, 16, 16, 0, 0, 0, 0, 0, 0 };
+    struct of_layer layer;
+    struct of_entry e;
+    struct buf b;
+    char *dir = NULL, path[PATH_MAX];
+    uint8_t got[64];
+    uint64_t offset;
+    uint32_t size;
+    int fd;
+
+    memcpy(data + 36, "tail", 4);
+    memcpy(want + 36, "tail", 4);
+    b.len = b.count = b.unpacked = 0;
+    put_sited(&b, "app/bin/python3", OF_MODE_EXECUTABLE, data, sizeof(data), good, 1, 8);
+    OK(of_unpack_entry(b.data, b.len, OF_PREFIX_APP, &e));
+    CHECK(e.site_count == 1 && e.total == b.len);
+    of_unpack_site(&e, 0, &offset, &size);
+    CHECK(offset == 4 && size == 32);
+    b.len = b.count = b.unpacked = 0;
+    put_sited(&b, "app/x", OF_MODE_FILE, data, sizeof(data), two, 2, 16);
+    OK(of_unpack_entry(b.data, b.len, OF_PREFIX_APP, &e));
+    CHECK(e.site_count == 2);
+#define BAD_SITES(mode, sites, n, fp_len)                                           \
+    do {                                                                             \
+        b.len = b.count = b.unpacked = 0;                                            \
+        put_sited(&b, "app/x", mode, data, sizeof(data), sites, n, fp_len);          \
+        BAD(of_unpack_entry(b.data, b.len, OF_PREFIX_APP, &e));                      \
+    } while (0)
+    BAD_SITES(OF_MODE_FILE, past, 1, 8);       /* beyond the file's data */
+    BAD_SITES(OF_MODE_FILE, small, 1, 8);      /* smaller than a site can be */
+    BAD_SITES(OF_MODE_FILE, big, 1, 8);        /* bigger */
+    BAD_SITES(OF_MODE_FILE, overlap, 2, 16);   /* overlapping */
+    BAD_SITES(OF_MODE_FILE, good, 0, 0);       /* an empty list */
+    BAD_SITES(OF_MODE_FILE, good, 1, 7);       /* not whole pairs */
+    BAD_SITES(OF_MODE_FILE, five, 5, 40);      /* more than OF_SITES_MAX */
+    BAD_SITES(OF_MODE_SYMLINK, good, 1, 8);    /* not a regular file */
+    b.len = b.count = b.unpacked = 0;
+    put_sited(&b, "app/x", OF_MODE_FILE, data, sizeof(data), good, 1, 8);
+    put16(b.data + OF_ZIP_LOCAL_HEADER_SIZE + 5 + OF_ZIP_EXTRA_SIZE, 0x1234); /* another field's id */
+    BAD(of_unpack_entry(b.data, b.len, OF_PREFIX_APP, &e));
+#undef BAD_SITES
+
+    /* Unpacked: the site holds the expansion, the rest is the entry's bytes. */
+    b.len = b.count = b.unpacked = 0;
+    put_sited(&b, "app/bin/python3", OF_MODE_EXECUTABLE, data, sizeof(data), good, 1, 8);
+    OK(unpack(&b, b.count, b.unpacked, &dir));
+    snprintf(path, sizeof(path), "%s/bin/python3", dir);
+    fd = open(path, O_RDONLY);
+    CHECK(fd >= 0 && read(fd, got, sizeof(got)) == (ssize_t)sizeof(want) && memcmp(got, want, sizeof(want)) == 0);
+    if (fd >= 0)
+        close(fd);
+    layer = (struct of_layer){ 0, b.len, b.count, b.unpacked, { 0 } };
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, "/rt", 0, NULL) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, "/other", 0, NULL) == 1);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, NULL, NULL, 0, NULL) == 1);
+    of_cache_remove(dir);
+    free(dir);
+
+    /* A site that doesn't hold a template is refused, not written over. */
+    memcpy(data + 4, "/usr", 4);
+    b.len = b.count = b.unpacked = 0;
+    put_sited(&b, "app/bin/python3", OF_MODE_EXECUTABLE, data, sizeof(data), good, 1, 8);
+    BAD(unpack(&b, b.count, b.unpacked, &dir));
+    of_cache_remove(dir);
+    free(dir);
+}
+
+/* The twin virtual environment of a binary carrying a glibc: verify expects its two files. */
+static void test_twin(void)
+{
+    struct of_layer layer;
+    struct buf b;
+    char *dir = NULL, path[PATH_MAX];
+    FILE *f;
+
+    b.len = b.count = b.unpacked = 0;
+    put_entry(&b, "app/bin/onefile-main", OF_MODE_EXECUTABLE, "main");
+    put_entry(&b, "app/lib/x.py", OF_MODE_FILE, "x");
+    put_entry(&b, "app/libc/bin/onefile-main", OF_MODE_SYMLINK, "../../bin/onefile-main");
+    put_entry(&b, "app/libc/lib", OF_MODE_SYMLINK, "../lib");
+    OK(unpack(&b, b.count, b.unpacked, &dir));
+    layer = (struct of_layer){ 0, b.len, b.count, b.unpacked, { 0 } };
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", "/rt", 1, NULL) == 4); /* 2 venvs x 2 files */
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", "/rt", 0, NULL) == 2);
+    snprintf(path, sizeof(path), "%s/" OF_APP_PYVENV_CFG, dir);
+    CHECK((f = fopen(path, "w")) != NULL && fprintf(f, OF_APP_PYVENV_CFG_FORMAT, "/rt") > 0 && fclose(f) == 0);
+    snprintf(path, sizeof(path), "%s/" OF_APP_PYTHON, dir);
+    CHECK(symlink("/rt/" OF_RUNTIME_PYTHON, path) == 0);
+    snprintf(path, sizeof(path), "%s/" OF_APP_LIBC_DIR "/" OF_APP_PYVENV_CFG, dir);
+    CHECK((f = fopen(path, "w")) != NULL && fprintf(f, OF_APP_PYVENV_CFG_FORMAT, "/rt/libc") > 0 && fclose(f) == 0);
+    snprintf(path, sizeof(path), "%s/" OF_APP_LIBC_PYTHON, dir);
+    CHECK(symlink("/rt/" OF_RUNTIME_LIBC_PYTHON, path) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", "/rt", 1, NULL) == 0);
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", "/rt", 0, NULL) == 2); /* extra */
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/other", "/other", 1, NULL) == 4); /* point elsewhere */
+    CHECK(unlink(path) == 0 && symlink("/rt/" OF_RUNTIME_PYTHON, path) == 0); /* the twin at the system's python */
+    CHECK(of_modes_check_dir(b.data, &layer, OF_PREFIX_APP, dir, "/rt", "/rt", 1, NULL) == 1);
+    of_cache_remove(dir);
+    free(dir);
 }
 
 int main(void)
@@ -1175,6 +1324,8 @@ int main(void)
     test_roots();
     test_crc32();
     test_verify();
+    test_sites();
+    test_twin();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

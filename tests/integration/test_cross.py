@@ -17,7 +17,7 @@ from typing import Iterator
 import pytest
 from conftest import EXAMPLES, SETUP_PY, Hidden, _stub_is_stale, build_binary, onefile
 from needs import require
-from roots import debian_root, run_in_root, runtime_archive_from_root
+from roots import busybox_root, debian_root, run_in_root, runtime_archive_from_root
 
 pytestmark = pytest.mark.integration
 
@@ -152,3 +152,25 @@ def test_a_runtime_for_another_cpu_than_the_target_is_refused(arm64_runtime: Pat
         "ERROR tool.onefile.target: 'x86_64', but the runtime "
     ), result.stderr
     assert "is for aarch64" in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_hello_for_aarch64_carries_an_arm64_glibc_and_runs_where_there_is_none(
+    arm64_root: Path, arm64_runtime: Path, tmp_path: Path
+) -> None:
+    # The arm64 root is a glibc sysroot for aarch64 (Debian's libc6:arm64 and the rest).
+    binary = _build(EXAMPLES / "hello", tmp_path / "out", arm64_runtime, "-C", f"libc={arm64_root}")
+    facts = json.loads(onefile("inspect", "--json", str(binary)).stdout)
+    assert facts["libc"].startswith(f"glibc 2.36 from {arm64_root}: "), facts["libc"]
+    work = tmp_path / "work"
+    (work / "cache").mkdir(parents=True)
+    shutil.copy2(binary, work / "hello")
+    empty = busybox_root("empty", arch="arm64")  # busybox-static:arm64 only: no C library
+    for proc in (True, False):  # cold, then warm without /proc
+        result = run_in_root(empty, work, ["/mnt/hello", "--name", "Ada"], proc=proc)
+        assert (result.returncode, result.stdout, result.stderr) == (0, "Hello, Ada!\n", ""), proc
+    info = run_in_root(empty, work, ["/mnt/hello"], env={"ONEFILE": "info"})
+    assert "C library: the bundled glibc (no glibc loader at /lib/ld-linux-aarch64.so.1)" in info.stdout, info.stdout
+    # Without a sysroot, an aarch64 build says it carries no glibc, and still builds.
+    plain = onefile("build", "--binary", "-n", str(EXAMPLES / "hello"), "-o", str(tmp_path / "plain"),
+                    "-C", f"python={arm64_runtime}", "-C", "target=aarch64")  # fmt: skip
+    assert plain.returncode == 0 and "libc: no glibc for aarch64 to bundle" in plain.stderr, plain.stderr

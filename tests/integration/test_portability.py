@@ -1,5 +1,5 @@
-"""Binaries on other Linux systems: a Debian 11 root (glibc 2.31), roots with musl or no C
-library at all, no /proc; portable runtimes fetched through uv's Python downloads from a
+"""Binaries that carry no C library (libc = "system") on other Linux systems: a Debian 11
+root (glibc 2.31), roots with musl or no C library at all, no /proc; portable runtimes fetched through uv's Python downloads from a
 mirror on 127.0.0.1; the min-glibc floor (docs/portability.md)."""
 
 from __future__ import annotations
@@ -71,10 +71,13 @@ def portable(bullseye: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture(scope="session")
 def portable_hello(portable: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # min-glibc = 2.31 passes for this runtime (a pyenv one fails it, below).
+    # min-glibc = 2.31 passes for this runtime (a pyenv one fails it, below). libc = "system":
+    # no glibc inside, so the launcher relies on the system's (refusing one that can't serve).
     key = portable["ONEFILE_TEST_PYTHON_KEY"]
     out = tmp_path_factory.mktemp("portable-hello")
-    return build_binary(EXAMPLES / "hello", out, "-C", f"python={key}", "-C", "min-glibc=2.31", env=portable)
+    return build_binary(
+        EXAMPLES / "hello", out, "-C", f"python={key}", "-C", "min-glibc=2.31", "-C", "libc=system", env=portable
+    )
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +90,7 @@ def pyenv_hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
         find_interpreter("3.11")
     except InterpreterNotFound:
         pytest.skip("needs pyenv's (or another) CPython 3.11 on this machine")
-    return build_binary(EXAMPLES / "hello", tmp_path_factory.mktemp("pyenv-hello"), "-C", "python=3.11")
+    return build_binary(EXAMPLES / "hello", tmp_path_factory.mktemp("pyenv-hello"), "-C", "python=3.11", "-C", "libc=system")
 
 
 def _work(tmp_path: Path, *binaries: Path) -> Path:
@@ -169,7 +172,9 @@ def test_min_glibc_names_the_files_that_need_more(tmp_path: Path) -> None:
 
 def test_portable_builds_are_bit_identical(portable: dict[str, str], portable_hello: Path, tmp_path: Path) -> None:
     key = portable["ONEFILE_TEST_PYTHON_KEY"]
-    again = build_binary(EXAMPLES / "hello", tmp_path, "-C", f"python={key}", "-C", "min-glibc=2.31", env=portable)
+    again = build_binary(
+        EXAMPLES / "hello", tmp_path, "-C", f"python={key}", "-C", "min-glibc=2.31", "-C", "libc=system", env=portable
+    )
     assert again.read_bytes() == portable_hello.read_bytes()
 
 

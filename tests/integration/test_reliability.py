@@ -39,6 +39,7 @@ from onefile_backend.format.layers import (
     TRAILER_SIZE,
     Block,
     FileEntry,
+    Needs,
     encode_block,
     read_trailer,
     write_binary,
@@ -81,9 +82,14 @@ def split(binary: Path) -> Parts:
     return Parts(data[: trailer.runtime.offset], parse_block(layers[0]), parse_block(layers[1]))
 
 
+def _carries_glibc(runtime: Block) -> bool:
+    """Whether a runtime layer has a glibc in libc/ (the trailer says so for the launcher)."""
+    return any(member.name.startswith(b"runtime/libc/lib/") for member in runtime.members)
+
+
 def assemble(path: Path, stub: bytes, runtime: Block, app: Block) -> Path:
     out = io.BytesIO()
-    write_binary(out, stub, runtime, app, zipapp_block(0), epoch=0)
+    write_binary(out, stub, runtime, app, zipapp_block(0), epoch=0, needs=Needs(bundled_glibc=_carries_glibc(runtime)))
     path.write_bytes(out.getvalue())
     path.chmod(0o755)
     return path
@@ -242,9 +248,10 @@ def test_one_cpu_or_all_unpack_the_same_tree(hidden: Hidden, tiny: Path, tmp_pat
         assert_ok(hidden.run([*prefix, str(tiny), name], {"ONEFILE_CACHE_DIR": str(cache)}), name)
         trees.append(_tree(cache))
     assert trees[0].keys() == trees[1].keys()
-    # The app's venv files name the cache directory; everything else is the same.
+    # The app's venv files and the interpreter's run path (a patch site) name the cache
+    # directory; everything else is the same.
     differ = {p for p in trees[0] if trees[0][p] != trees[1][p]}
-    assert all(p.endswith(("pyvenv.cfg", "bin/python")) for p in differ), sorted(differ)
+    assert all(p.endswith(("pyvenv.cfg", "bin/python", "bin/python3")) for p in differ), sorted(differ)
     assert len([p for p in trees[0] if "/lib/python3" in p]) > 1000  # the runtime's stdlib is in there
 
 
@@ -698,12 +705,14 @@ def test_info_tells_what_is_inside_and_where_it_goes(hidden: Hidden, tiny: Path)
             f"{name} layer: {layer.size} bytes at offset {layer.offset}, {layer.entry_count} entries, "
             f"{layer.unpacked_size} bytes unpacked, sha256 {layer.sha256.hex()}"
         )
-    assert lines[4] == f"cache: {hidden.cache} (from $ONEFILE_CACHE_DIR)"
-    assert lines[5] == f"runtime directory: {hidden.cache}/runtime/{t.runtime.sha256.hex()[:32]} (not unpacked yet)"
-    assert lines[6] == f"app directory: {hidden.cache}/app/{t.app_key.hex()[:32]} (not unpacked yet)"
-    assert lines[7] == "manifest (app/onefile.json):"
+    # It carries a glibc (the default), and this machine's serves.
+    assert lines[4] == "C library: the system's glibc 2.36 (the system's glibc is new enough; the binary needs 2.36)"
+    assert lines[5] == f"cache: {hidden.cache} (from $ONEFILE_CACHE_DIR)"
+    assert lines[6] == f"runtime directory: {hidden.cache}/runtime/{t.runtime.sha256.hex()[:32]} (not unpacked yet)"
+    assert lines[7] == f"app directory: {hidden.cache}/app/{t.app_key.hex()[:32]} (not unpacked yet)"
+    assert lines[8] == "manifest (app/onefile.json):"
     end = next(i for i, line in enumerate(lines) if line.startswith("cache size: "))
-    manifest = json.loads("\n".join(lines[8:end]))
+    manifest = json.loads("\n".join(lines[9:end]))
     assert lines[end:] == [  # then the cache's contents (tests/test_cache_life.py)
         "cache size: 0.0 MB in 0 runtime and 0 app directories",
         "next clean-up (on a cold start; older versions unused for 14 days, ONEFILE_CACHE_KEEP_DAYS) removes: nothing",
@@ -713,7 +722,7 @@ def test_info_tells_what_is_inside_and_where_it_goes(hidden: Hidden, tiny: Path)
     assert manifest["distributions"] == {"tinyapp": "2.5"}
     hidden.run([str(tiny)])
     after = hidden.run([str(tiny)], {"ONEFILE": "info"}).stdout.splitlines()
-    assert after[5].endswith("(unpacked)") and after[6].endswith("(unpacked)")
+    assert after[6].endswith("(unpacked)") and after[7].endswith("(unpacked)")
     assert "cache size: " in after[-4] and " 1 runtime and 1 app directories" in after[-4]
     assert after[-3].startswith(f"  runtime/{t.runtime.sha256.hex()[:32]}: ") and after[-3].endswith(", used by 1 app directory")
     assert after[-2].startswith(f"  app/{t.app_key.hex()[:32]}: ") and after[-2].endswith(", newest version")

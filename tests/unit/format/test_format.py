@@ -152,3 +152,40 @@ def test_the_writer_puts_each_field_where_the_launcher_reads_it() -> None:
 
 
 _EMPTY = fmt.Block(b"", ())
+
+
+# ---- patch sites (docs/format.md, Patch sites) ----
+
+
+def test_a_patch_site_is_recorded_after_the_mode_and_holds_the_template() -> None:
+    from onefile_backend.format import sites
+
+    text = sites.placeholder("rpath", 64)
+    data, site = sites.template_site(b"head" + text.encode() + b"\0tail", text, "@RUNTIME@/lib")
+    assert site == (4, 64) and data[4:17] == b"@RUNTIME@/lib" and data[17:68] == bytes(51)
+    block = fmt.encode_block(
+        [fmt.FileEntry("bin/python3", fmt.MODE_EXECUTABLE, data, (site,))], "runtime/", level=3, epoch=0
+    )
+    name_length, extra_length = struct.unpack_from("<HH", block.data, spec.ZIP_LOCAL_NAME_LENGTH_AT)
+    extra = block.data[spec.ZIP_LOCAL_HEADER_SIZE + name_length :][:extra_length]
+    assert struct.unpack("<HHI", extra[: spec.ZIP_EXTRA_SIZE]) == (spec.ZIP_EXTRA_MODE_ID, 4, fmt.MODE_EXECUTABLE)
+    assert struct.unpack("<HHII", extra[spec.ZIP_EXTRA_SIZE :]) == (spec.ZIP_EXTRA_SITES_ID, 8, 4, 64)
+    assert fmt.Block.from_json(block.to_json(), block.data) == block  # the build cache keeps the sites
+    assert sites.expand_sites(data, (site,), "/c/runtime/k")[4:68] == b"/c/runtime/k/lib".ljust(64, b"\0")
+
+
+def test_patch_sites_the_launcher_would_refuse_are_refused() -> None:
+    data = b"@RUNTIME@/lib".ljust(32, b"\0")
+    for sites in [((0, 8),), ((40, 32),), ((1, 16),), ((0, 16), (8, 16)), ((0, 16),) * 5]:
+        entry = fmt.FileEntry("bin/python3", fmt.MODE_FILE, data * 2, sites)
+        try:
+            fmt.encode_block([entry], "runtime/", level=3, epoch=0)
+        except ValueError:
+            continue
+        raise AssertionError(f"{sites} accepted")
+    link = fmt.FileEntry("bin/python", fmt.MODE_SYMLINK, b"python3", ((0, 16),))
+    try:
+        fmt.encode_block([link], "runtime/", level=3, epoch=0)
+    except ValueError:
+        return
+    raise AssertionError("a site on a link accepted")

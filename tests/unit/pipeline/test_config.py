@@ -18,7 +18,7 @@ def test_defaults(tmp_path):
 
 
 def test_unknown_key_is_named(tmp_path):
-    allowed = "entry-point, entry-points, python, output, extras, lock, exclude, keep-tests, min-glibc, target"
+    allowed = "entry-point, entry-points, python, output, extras, lock, exclude, keep-tests, min-glibc, target, libc"
     with pytest.raises(ConfigError, match=rf"tool\.onefile\.pyhton: unknown key \(allowed: {allowed}\)"):
         load_config(_project(tmp_path, '[tool.onefile]\npyhton = "3.12"\n'))
 
@@ -102,3 +102,22 @@ def test_entry_point_and_entry_points_exclude_each_other(tmp_path):
         ConfigError, match=r"tool\.onefile\.entry-points: give entry-point .* or entry-points .*, not both"
     ):
         load_config(_project(tmp_path, table))
+
+
+def test_libc_is_bundle_system_or_a_glibc_sysroot(tmp_path):
+    project = _project(tmp_path)
+    assert load_config(project).libc == "bundle"
+    assert load_config(project, {"libc": "system"}).libc == "system"
+    sysroot = tmp_path / "sysroot"
+    (sysroot / "lib64").mkdir(parents=True)
+    (sysroot / "lib64" / "ld-linux-x86-64.so.2").write_bytes(b"\x7fELF")
+    assert load_config(project, {"libc": "sysroot"}).libc == str(sysroot)  # relative to the project
+    (tmp_path / "empty").mkdir()
+    for value, message in [
+        ('"bogus"', r"'bogus' is not 'bundle', 'system' or a directory \(a glibc sysroot, relative to "),
+        ('"empty"', r"'empty' has no glibc loader \(ld-linux-\*\.so\.\*\): not a glibc sysroot"),
+        ("42", r"42 is not allowed \(expected 'bundle', 'system' or the path of a glibc sysroot\)"),
+        ('""', r"'' is not allowed"),
+    ]:
+        with pytest.raises(ConfigError, match=rf"^tool\.onefile\.libc: {message}"):
+            load_config(_project(tmp_path, f"[tool.onefile]\nlibc = {value}\n"))

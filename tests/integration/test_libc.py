@@ -1,0 +1,170 @@
+"""The bundled glibc (issue 19, docs/portability.md): binaries built with the defaults run
+in a Debian 11 root (glibc 2.31), a musl root, a NixOS-like root (glibc only under
+/nix/store) and an empty root, cold and warm, with and without /proc, under ``env -i``
+with every Python hidden; on this machine they use the system's glibc."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, PROJECTS, Hidden, build_binary, onefile
+from roots import busybox_root, debian_root, run_in_root
+
+pytestmark = pytest.mark.integration
+
+ROOTS = ["bullseye", "musl", "nixos", "empty"]
+SYSTEM_LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+
+
+def _root(name: str) -> Path:
+    if name == "bullseye":
+        return debian_root("bullseye", include=["python3", "python3-distutils"])
+    return busybox_root(name)
+
+
+@pytest.fixture(scope="session")
+def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_binary(EXAMPLES / "hello", tmp_path_factory.mktemp("libc-hello"))
+
+
+@pytest.fixture(scope="session")
+def numbers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_binary(EXAMPLES / "numbers", tmp_path_factory.mktemp("libc-numbers"))
+
+
+@pytest.fixture(scope="session")
+def checks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_binary(PROJECTS / "libcchecks", tmp_path_factory.mktemp("libc-checks"))
+
+
+def _work(tmp_path: Path, *binaries: Path) -> Path:
+    work = tmp_path / "work"
+    (work / "cache").mkdir(parents=True)
+    for binary in binaries:
+        shutil.copy2(binary, work / binary.name)
+    return work
+
+
+@pytest.mark.parametrize("proc", [True, False], ids=["proc", "no-proc"])
+@pytest.mark.parametrize("name", ROOTS)
+def test_hello_and_numbers_run_cold_and_warm(name: str, proc: bool, hello: Path, numbers: Path, tmp_path: Path) -> None:
+    root = _root(name)
+    work = _work(tmp_path, hello, numbers)
+    for start in ("cold", "warm"):
+        result = run_in_root(root, work, ["/mnt/hello", "--name", "Ada"], proc=proc)
+        assert (result.returncode, result.stdout, result.stderr) == (0, "Hello, Ada!\n", ""), start
+        result = run_in_root(root, work, ["/mnt/numbers", "1000", "--seed", "7"], proc=proc, env={"COLUMNS": "80"})
+        assert result.returncode == 0 and "1000 numbers" in result.stdout, (start, result.stderr)
+    info = run_in_root(root, work, ["/mnt/hello"], proc=proc, env={"ONEFILE": "info"})
+    expected = (
+        "the system's glibc 2.31 is older than the 2.36 the binary needs)"
+        if name == "bullseye"
+        else "no glibc loader at /lib64/ld-linux-x86-64.so.2); LOCPATH set to its locales"
+    )
+    assert f"C library: the bundled glibc ({expected}\n" in info.stdout, info.stdout
+
+
+def _runpath_library(work: Path) -> str:
+    """A library with DT_RUNPATH that needs libstdc++.so.6, in ``work`` (at /mnt in the roots)."""
+    source = work / "runpath.c"
+    source.write_text("int runpath_answer(void) { return 42; }\n")
+    library = work / "librunpath.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    patchelf = shutil.which("patchelf") or pytest.skip("needs patchelf")
+    subprocess.run([patchelf, "--add-needed", "libstdc++.so.6", "--set-rpath", "$ORIGIN", str(library)], check=True)
+    return "/mnt/librunpath.so"
+
+
+@pytest.mark.parametrize("proc", [True, False], ids=["proc", "no-proc"])
+@pytest.mark.parametrize("name", ["musl", "empty"])
+def test_the_process_tree_works_on_the_bundled_glibc(name: str, proc: bool, checks: Path, tmp_path: Path) -> None:
+    work = _work(tmp_path, checks)
+    env = {"LIBCCHECKS_RUNPATH_LIBRARY": _runpath_library(work)}
+    for start in ("cold", "warm"):
+        result = run_in_root(_root(name), work, ["/mnt/libcchecks"], proc=proc, dev=True, env=env)
+        assert result.returncode == 0, (start, result.stderr)
+        facts = json.loads(result.stdout)
+        assert facts.pop("libc") == (None if not proc else [str(_runtime_dir(work)) + "/libc/lib/libc.so.6"])
+        assert facts.pop("executable").endswith("/libc/bin/python"), facts
+        assert facts == dict.fromkeys(facts, "ok") and len(facts) == 9, (start, facts)
+
+
+def _runtime_dir(work: Path) -> Path:
+    (runtime,) = (work / "cache" / "runtime").iterdir()
+    return Path("/mnt/cache/runtime") / runtime.name
+
+
+def test_on_this_machine_the_system_glibc_is_used(hidden: Hidden, checks: Path) -> None:
+    result = hidden.run([str(checks)])
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(result.stdout)
+    assert facts["libc"] in ([SYSTEM_LIBC], ["/lib/x86_64-linux-gnu/libc.so.6"]), facts
+    assert facts["executable"].endswith("/bin/python") and "/libc/" not in facts["executable"]
+    info = hidden.run([str(checks)], {"ONEFILE": "info"})
+    assert "C library: the system's glibc 2.36 (the system's glibc is new enough" in info.stdout, info.stdout
+
+
+def _here(hidden: Hidden, work: Path, *command: str) -> object:
+    """Run with ``work`` at /mnt, as inside the roots: the same cache path on both sides."""
+    script = '/bin/mount --bind "$0" /mnt && exec "$@"'
+    return hidden.run(["/bin/sh", "-c", script, str(work), *command], {"ONEFILE_CACHE_DIR": "/mnt/cache"})
+
+
+@pytest.mark.parametrize("first", ["debian-11", "here"])
+def test_one_cache_serves_debian_11_and_this_machine_in_either_order(
+    first: str, hidden: Hidden, hello: Path, tmp_path: Path
+) -> None:
+    root = _root("bullseye")
+    work = _work(tmp_path, hello)
+    there = lambda: run_in_root(root, work, ["/mnt/hello", "--name", "Ada"])  # noqa: E731
+    here = lambda: _here(hidden, work, "/mnt/hello", "--name", "Ada")  # noqa: E731
+    for run in (there, here) if first == "debian-11" else (here, there):
+        result = run()
+        assert (result.returncode, result.stdout, result.stderr) == (0, "Hello, Ada!\n", "")  # type: ignore[attr-defined]
+    verify = hidden.run(
+        ["/bin/sh", "-c", '/bin/mount --bind "$0" /mnt && exec /mnt/hello', str(work)],
+        {"ONEFILE_CACHE_DIR": "/mnt/cache", "ONEFILE": "verify"},
+    )
+    assert verify.returncode == 0 and verify.stdout.count("entries match") == 2, verify.stdout
+
+
+def test_libc_system_gives_todays_refusal_in_the_musl_root(tmp_path: Path) -> None:
+    binary = build_binary(EXAMPLES / "hello", tmp_path / "out", "-C", "libc=system")
+    work = _work(tmp_path, binary)
+    result = run_in_root(busybox_root("musl"), work, ["/mnt/hello", "--name", "Ada"])
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.strip() == "hello: onefile: needs glibc; this system's C library is musl"
+    assert list((work / "cache").iterdir()) == []
+    assert onefile("inspect", str(binary)).stdout.count("C library     none bundled") == 1
+
+
+def test_the_build_says_what_it_bundled(hello: Path) -> None:
+    text = onefile("inspect", str(hello)).stdout
+    assert re.search(r"C library +glibc 2\.\d+ from /: \d+ files, [\d.]+ MB unpacked, [\d.]+ MB in the binary", text)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("bogus", "is not 'bundle', 'system' or a directory"),
+        ("EMPTY", "has no glibc loader (ld-linux-*.so.*): not a glibc sysroot"),
+        ("ARM64", "no ld-linux-x86-64.so.2 for x86_64 in this sysroot"),
+    ],
+)
+def test_bad_libc_values_are_one_line_and_write_nothing(value: str, message: str, tmp_path: Path) -> None:
+    if value == "EMPTY":
+        value = str(tmp_path / "empty")
+        Path(value).mkdir()
+    elif value == "ARM64":  # a Debian arm64 system: a glibc sysroot, of another CPU
+        value = str(debian_root("bookworm", arch="arm64", include=["python3"]))
+    out = tmp_path / "out"
+    result = onefile("build", "--binary", "-n", str(EXAMPLES / "hello"), "-o", str(out), "-C", f"libc={value}")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert result.returncode == 1 and len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert errors[0].startswith("ERROR tool.onefile.libc: ") and message in errors[0], errors[0]
+    assert not out.exists() or list(out.iterdir()) == []
