@@ -28,11 +28,6 @@ def _root(name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_binary(EXAMPLES / "hello", tmp_path_factory.mktemp("libc-hello"))
-
-
-@pytest.fixture(scope="session")
 def numbers(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_binary(EXAMPLES / "numbers", tmp_path_factory.mktemp("libc-numbers"))
 
