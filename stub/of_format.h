@@ -27,7 +27,8 @@
 #define OF_TRAILER_LIBC_AT 168u /* u16: OF_LIBC_* */
 #define OF_TRAILER_GLIBC_AT 172u /* OF_GLIBC_BITMAP_SIZE bytes: bit y (byte y/8, bit y%8) = GLIBC_2.y needed */
 #define OF_TRAILER_APP_ID_AT 184u /* SHA-256 of "<project>\0<entry point>": the same for every version */
-#define OF_TRAILER_RESERVED_AT 216u
+#define OF_TRAILER_KERNEL_AT 216u /* u16 major, u16 minor: the oldest Linux the bundled glibc runs on (0.0: no check) */
+#define OF_TRAILER_RESERVED_AT 220u
 #define OF_TRAILER_MAGIC_AT 248u
 #define OF_GLIBC_BITMAP_SIZE 12u
 #define OF_LIBC_NONE 0u /* nothing recorded: the launcher checks nothing */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "of_cache.h"
@@ -200,6 +201,7 @@ int of_install_layers(const struct of_binary *b)
 {
     struct of_install_fill *fill = calloc(1, sizeof(*fill));
     struct of_libc_system system;
+    struct utsname kernel;
     int missing[OF_LAYER_COUNT], rc = -1;
 
     /* Before anything is written: can this system run what the layers hold? (With a
@@ -208,6 +210,9 @@ int of_install_layers(const struct of_binary *b)
         of_libc_probe("", &system);
         if (of_libc_check(b->trailer->libc, b->trailer->glibc, &system) != 0)
             goto cleanup;
+    } else if (of_binary_bundled(b) && uname(&kernel) == 0 &&
+               of_libc_check_kernel(b->trailer->kernel, kernel.release) != 0) {
+        goto cleanup; /* the bundled glibc would stop with "FATAL: kernel too old" */
     }
     if (fill == NULL) {
         of_error("out of memory");

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -167,6 +168,24 @@ void of_libc_probe(const char *root, struct of_libc_system *out)
         snprintf(path, sizeof(path), "%s%s/libc.so.6", root, of_libc_dirs[i]);
         out->glibc_minor = of_libc_file_minor(path);
     }
+}
+
+int of_libc_check_kernel(const uint16_t need[2], const char *release)
+{
+    unsigned long major, minor = 0;
+    char *end;
+
+    if (need[0] == 0 && need[1] == 0)
+        return 0;
+    major = strtoul(release, &end, 10);
+    if (end == release)
+        return 0; /* not a version: let the loader say what it finds */
+    if (*end == '.')
+        minor = strtoul(end + 1, NULL, 10);
+    if (major > need[0] || (major == need[0] && minor >= need[1]))
+        return 0;
+    return of_error("needs Linux %u.%u or newer (for the glibc it carries); this system runs Linux %.64s",
+                    (unsigned)need[0], (unsigned)need[1], release);
 }
 
 int of_libc_check(uint16_t libc, const uint8_t glibc[OF_GLIBC_BITMAP_SIZE], const struct of_libc_system *system)

@@ -27,4 +27,9 @@ int of_libc_defined_minor(const uint8_t *file, uint64_t size);
  * 0 when it can run them, else -1 with a one-line of_error naming both sides. */
 int of_libc_check(uint16_t libc, const uint8_t glibc[OF_GLIBC_BITMAP_SIZE], const struct of_libc_system *system);
 
+/* The bundled glibc runs on Linux `need[0]`.`need[1]` or newer (its ABI tag, recorded in
+ * the trailer; 0.0: unknown). `release` is uname(2)'s (e.g. "5.10.0-23-amd64"): 0 when
+ * it is new enough or can't be read, else -1 with a one-line of_error naming both. */
+int of_libc_check_kernel(const uint16_t need[2], const char *release);
+
 #endif

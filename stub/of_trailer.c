@@ -60,5 +60,7 @@ int of_trailer_read(const uint8_t *file, uint64_t file_size, const char *path, s
         return of_error("%s: damaged trailer (unknown C library kind %u)", path, (unsigned)out->libc);
     memcpy(out->glibc, raw + OF_TRAILER_GLIBC_AT, OF_GLIBC_BITMAP_SIZE);
     memcpy(out->app_id, raw + OF_TRAILER_APP_ID_AT, OF_SHA256_DIGEST_SIZE);
+    out->kernel[0] = of_le16(raw + OF_TRAILER_KERNEL_AT);
+    out->kernel[1] = of_le16(raw + OF_TRAILER_KERNEL_AT + 2);
     return 0;
 }

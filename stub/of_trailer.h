@@ -21,6 +21,7 @@ struct of_trailer {
     uint16_t libc; /* OF_LIBC_* */
     uint8_t glibc[OF_GLIBC_BITMAP_SIZE]; /* the GLIBC_2.y versions the layers need */
     uint8_t app_id[OF_SHA256_DIGEST_SIZE]; /* names the app across its versions */
+    uint16_t kernel[2]; /* the oldest Linux (major, minor) the bundled glibc runs on; 0.0: unknown */
 };
 
 /* Parse and check the trailer of `file` (the whole binary, `file_size` bytes);

@@ -48,6 +48,7 @@ from .spec import (
     TRAILER_APP_ID_AT,
     TRAILER_APP_KEY_AT,
     TRAILER_GLIBC_AT,
+    TRAILER_KERNEL_AT,
     TRAILER_LAYERS_AT,
     TRAILER_LIBC_AT,
     TRAILER_MAGIC_AT,
@@ -364,6 +365,7 @@ class Needs:
     glibc_bitmap: bytes = bytes(GLIBC_BITMAP_SIZE)  # bit y: GLIBC_2.y is asked for (glibc.trailer_bitmap)
     app_id: bytes = bytes(SHA256_DIGEST_SIZE)  # see app_id()
     bundled_glibc: bool = False  # the runtime layer carries a glibc in libc/
+    kernel: tuple[int, int] = (0, 0)  # the oldest Linux that glibc runs on; (0, 0): no check
 
     @property
     def libc(self) -> int:
@@ -384,6 +386,8 @@ def encode_trailer(runtime_offset: int, runtime: Block, app_offset: int, app: Bl
     _U16.pack_into(trailer, TRAILER_LIBC_AT, needs.libc)
     trailer[TRAILER_GLIBC_AT : TRAILER_GLIBC_AT + GLIBC_BITMAP_SIZE] = needs.glibc_bitmap
     trailer[TRAILER_APP_ID_AT : TRAILER_APP_ID_AT + SHA256_DIGEST_SIZE] = needs.app_id
+    _U16.pack_into(trailer, TRAILER_KERNEL_AT, needs.kernel[0])
+    _U16.pack_into(trailer, TRAILER_KERNEL_AT + 2, needs.kernel[1])
     trailer[TRAILER_MAGIC_AT:] = MAGIC
     return bytes(trailer)
 
@@ -438,6 +442,7 @@ class Trailer:
     libc: int = LIBC_NONE
     glibc_bitmap: bytes = bytes(GLIBC_BITMAP_SIZE)
     app_id: bytes = bytes(SHA256_DIGEST_SIZE)
+    kernel: tuple[int, int] = (0, 0)
 
 
 def read_trailer(path: str) -> Trailer:
@@ -470,4 +475,5 @@ def read_trailer(path: str) -> Trailer:
     libc = _U16.unpack_from(raw, TRAILER_LIBC_AT)[0]
     bitmap = raw[TRAILER_GLIBC_AT : TRAILER_GLIBC_AT + GLIBC_BITMAP_SIZE]
     identity = raw[TRAILER_APP_ID_AT : TRAILER_APP_ID_AT + SHA256_DIGEST_SIZE]
-    return Trailer(version, runtime, app, key, libc, bitmap, identity)
+    kernel = (_U16.unpack_from(raw, TRAILER_KERNEL_AT)[0], _U16.unpack_from(raw, TRAILER_KERNEL_AT + 2)[0])
+    return Trailer(version, runtime, app, key, libc, bitmap, identity, kernel)

@@ -25,7 +25,8 @@ TRAILER_APP_KEY_AT = 136  # SHA-256 of the two layers' SHA-256s: names the app's
 TRAILER_LIBC_AT = 168  # u16: LIBC_*, then a reserved u16
 TRAILER_GLIBC_AT = 172  # GLIBC_BITMAP_SIZE bytes: bit y (byte y/8, bit y%8) = GLIBC_2.y needed
 TRAILER_APP_ID_AT = 184  # SHA-256 of "<project>\0<entry point>": the same for every version
-TRAILER_RESERVED_AT = 216  # 32 bytes of zeros
+TRAILER_KERNEL_AT = 216  # u16 major, u16 minor: the oldest Linux the bundled glibc runs on (0.0: no check)
+TRAILER_RESERVED_AT = 220  # 28 bytes of zeros
 TRAILER_MAGIC_AT = 248
 GLIBC_BITMAP_SIZE = 12
 LIBC_NONE = 0  # nothing recorded: the launcher checks nothing

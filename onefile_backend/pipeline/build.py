@@ -82,8 +82,9 @@ def build_binary(
             app_layer = encode_app_layer(app, manifest, epoch=epoch, store=store, twin=runtime.libc is not None)
     name = config.output or (entry_points[0].name if len(entry_points) == 1 else config.name)
     needs = Needs(
-        trailer_bitmap(glibc.versions()), app_id(config.name, entry_points[0].name), runtime.libc is not None
-    )
+        trailer_bitmap(glibc.versions()), app_id(config.name, entry_points[0].name), runtime.libc is not None,
+        runtime.libc.kernel if runtime.libc else (0, 0),
+    )  # fmt: skip
     with stages.timed("write"):
         size = write_atomically(
             os.path.join(output_dir, name), runtime.block, app_layer, epoch=epoch, needs=needs,
@@ -154,6 +155,7 @@ def _describe_libc(runtime: Runtime) -> str | None:
     return (
         f"glibc {libc.version} from {libc.sysroot}: {len(libc.files)} files, {_megabytes(libc.size)} unpacked, "
         f"{_megabytes(runtime.libc_compressed_size)} in the binary"
+        + (f", runs on Linux {libc.kernel[0]}.{libc.kernel[1]} or newer" if any(libc.kernel) else "")
     )
 
 

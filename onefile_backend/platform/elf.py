@@ -112,6 +112,26 @@ def required_glibc(path: str) -> tuple[tuple[int, ...], ...]:
     return read_elf(path).glibc
 
 
+def minimum_kernel(path: str) -> tuple[int, int] | None:
+    """The oldest Linux (major, minor) a glibc ``libc.so.6`` runs on, from its
+    ``NT_GNU_ABI_TAG`` note (glibc's ``--enable-kernel``), or None when it has none."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.segments import NoteSegment
+
+    try:
+        with open(path, "rb") as f:
+            for segment in ELFFile(f).iter_segments():
+                if not isinstance(segment, NoteSegment):
+                    continue
+                for note in segment.iter_notes():
+                    if note["n_type"] == "NT_GNU_ABI_TAG" and note["n_desc"]["abi_os"] == "ELF_NOTE_OS_LINUX":
+                        return int(note["n_desc"]["abi_major"]), int(note["n_desc"]["abi_minor"])
+    except (ELFError, OSError, KeyError):
+        pass
+    return None
+
+
 def program_interpreter(path: str) -> str:
     """The dynamic loader an executable names (``PT_INTERP``), or ""."""
     from elftools.common.exceptions import ELFError

@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass
 
 from .._errors import ConfigError
-from ..platform.elf import read_elf
+from ..platform.elf import minimum_kernel, read_elf
 
 #: The loader's name per CPU (its PT_INTERP path on a glibc system is /lib64/... or /lib/...).
 LOADERS = {"x86_64": "ld-linux-x86-64.so.2", "aarch64": "ld-linux-aarch64.so.1"}
@@ -51,6 +51,7 @@ class BundledLibc:
     version: str  # "2.36"
     files: tuple[str, ...]  # relative to the runtime layer's libc/
     size: int  # bytes, unpacked
+    kernel: tuple[int, int] = (0, 0)  # the oldest Linux it runs on (its ABI tag); (0, 0): unknown
 
     @property
     def needed(self) -> tuple[str, ...]:
@@ -58,11 +59,16 @@ class BundledLibc:
         return COMPAT_NEEDED + tuple(name for name in COMPILER_LIBRARIES if f"lib/{name}" in self.files)
 
     def to_json(self) -> dict[str, object]:
-        return {"sysroot": self.sysroot, "version": self.version, "files": list(self.files), "size": self.size}
+        return {
+            "sysroot": self.sysroot, "version": self.version, "files": list(self.files), "size": self.size,
+            "kernel": list(self.kernel),
+        }  # fmt: skip
 
     @classmethod
     def from_json(cls, facts: dict[str, object]) -> BundledLibc:
-        return cls(str(facts["sysroot"]), str(facts["version"]), tuple(facts["files"]), int(facts["size"]))  # type: ignore[arg-type, call-overload]
+        found = facts.get("kernel")
+        kernel = (int(found[0]), int(found[1])) if isinstance(found, list) and len(found) == 2 else (0, 0)
+        return cls(str(facts["sysroot"]), str(facts["version"]), tuple(facts["files"]), int(facts["size"]), kernel)  # type: ignore[arg-type, call-overload]
 
 
 def _library_dirs(sysroot: str, machine: str | None) -> list[str]:
@@ -126,4 +132,5 @@ def copy_glibc(sysroot: str, machine: str, libc_dir: str) -> BundledLibc:
         shutil.copytree(locale, os.path.join(libc_dir, "locale", "C.utf8"), symlinks=False)
         files.append("locale/C.utf8/")
     size = sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(libc_dir) for n in names)
-    return BundledLibc(os.path.abspath(sysroot), glibc_version(libc), tuple(files), size)
+    kernel = minimum_kernel(os.path.realpath(libc)) or (0, 0)
+    return BundledLibc(os.path.abspath(sysroot), glibc_version(libc), tuple(files), size, kernel)

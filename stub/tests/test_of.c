@@ -344,6 +344,22 @@ static void test_libc(void)
     BAD(of_libc_check(OF_LIBC_GLIBC, needs, &glibc31));
     CHECK(strcmp(of_error_message(), "needs glibc 2.36 or newer; this system has glibc 2.31") == 0);
 
+    /* The kernel the bundled glibc needs (its ABI tag, from the trailer). */
+    {
+        const uint16_t linux32[2] = { 3, 2 }, unknown_kernel[2] = { 0, 0 };
+
+        OK(of_libc_check_kernel(linux32, "5.10.0-23-amd64"));
+        OK(of_libc_check_kernel(linux32, "3.2.0"));
+        OK(of_libc_check_kernel(linux32, "4"));
+        OK(of_libc_check_kernel(linux32, ""));
+        OK(of_libc_check_kernel(linux32, "not-a-version"));
+        OK(of_libc_check_kernel(unknown_kernel, "2.6.32"));
+        BAD(of_libc_check_kernel(linux32, "2.6.32-754.el6.x86_64"));
+        CHECK(strcmp(of_error_message(), "needs Linux 3.2 or newer (for the glibc it carries); "
+                                         "this system runs Linux 2.6.32-754.el6.x86_64") == 0);
+        BAD(of_libc_check_kernel(linux32, "3.1.99"));
+    }
+
     /* This machine's own libc.so.6, whole and cut short at every 4 KiB (hostile input). */
     of_libc_probe("", &here);
     CHECK(here.kind == OF_LIBC_KIND_GLIBC && here.glibc_minor >= 17);

@@ -6,14 +6,19 @@ with every Python hidden; on this machine they use the system's glibc."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, PROJECTS, Hidden, build_binary, onefile
 from roots import busybox_root, debian_root, run_in_root
+
+from onefile_backend.format.layers import read_trailer
+from onefile_backend.format.spec import TRAILER_KERNEL_AT, TRAILER_SIZE
 
 pytestmark = pytest.mark.integration
 
@@ -140,7 +145,39 @@ def test_libc_system_gives_todays_refusal_in_the_musl_root(tmp_path: Path) -> No
 
 def test_the_build_says_what_it_bundled(hello: Path) -> None:
     text = onefile("inspect", str(hello)).stdout
-    assert re.search(r"C library +glibc 2\.\d+ from /: \d+ files, [\d.]+ MB unpacked, [\d.]+ MB in the binary", text)
+    assert re.search(
+        r"C library +glibc 2\.\d+ from /: \d+ files, [\d.]+ MB unpacked, [\d.]+ MB in the binary, "
+        r"runs on Linux 3\.2 or newer",  # Debian 12's x86_64 glibc is built for 3.2 (its ABI tag)
+        text,
+    ), text
+    assert read_trailer(str(hello)).kernel == (3, 2)
+
+
+def _with_kernel(binary: Path, destination: Path, kernel: tuple[int, int]) -> Path:
+    """A copy of ``binary`` whose trailer says its bundled glibc needs Linux ``kernel``
+    (no hash covers that field), as if it had been built with such a glibc."""
+    data = bytearray(binary.read_bytes())
+    struct.pack_into("<HH", data, len(data) - TRAILER_SIZE + TRAILER_KERNEL_AT, *kernel)
+    destination.write_bytes(data)
+    destination.chmod(0o755)
+    return destination
+
+
+def test_a_kernel_older_than_the_bundled_glibc_needs_is_one_line_before_anything_is_written(
+    hello: Path, hidden: Hidden, tmp_path: Path
+) -> None:
+    work = _work(tmp_path)
+    future = _with_kernel(hello, work / "hello", (99, 0))
+    result = run_in_root(busybox_root("musl"), work, ["/mnt/hello", "--name", "Ada"])
+    assert (result.returncode, result.stdout) == (1, "")
+    release = os.uname().release
+    assert result.stderr.strip() == (
+        f"hello: onefile: needs Linux 99.0 or newer (for the glibc it carries); this system runs Linux {release}"
+    )
+    assert list((work / "cache").iterdir()) == []
+    # Where the system's glibc serves, the bundled one is not used and its kernel not asked for.
+    here = hidden.run([str(future), "--name", "Ada"])
+    assert (here.returncode, here.stdout) == (0, "Hello, Ada!\n"), here.stderr
 
 
 @pytest.mark.parametrize(

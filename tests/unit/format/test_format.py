@@ -121,7 +121,8 @@ def test_the_trailer_fields_tile_the_trailer() -> None:
         (spec.TRAILER_LIBC_AT, 4),
         (spec.TRAILER_GLIBC_AT, spec.GLIBC_BITMAP_SIZE),
         (spec.TRAILER_APP_ID_AT, spec.SHA256_DIGEST_SIZE),
-        (spec.TRAILER_RESERVED_AT, 32),
+        (spec.TRAILER_KERNEL_AT, 4),
+        (spec.TRAILER_RESERVED_AT, 28),
         (spec.TRAILER_MAGIC_AT, spec.MAGIC_SIZE),
     ]
     assert [at for at, _ in fields] == list(itertools.accumulate([0] + [size for _, size in fields[:-1]]))
@@ -133,7 +134,7 @@ def test_the_trailer_fields_tile_the_trailer() -> None:
 def test_the_writer_puts_each_field_where_the_launcher_reads_it() -> None:
     runtime = fmt.encode_block([fmt.FileEntry("bin/python3", fmt.MODE_EXECUTABLE, b"r" * 300)], fmt.PREFIX_RUNTIME, level=3, epoch=0)
     app = fmt.encode_block([fmt.FileEntry("a.py", fmt.MODE_FILE, b"a" * 300)] * 1, fmt.PREFIX_APP, level=3, epoch=0)
-    needs = fmt.Needs(bytes(range(1, 13)), bytes(range(32, 64)))
+    needs = fmt.Needs(bytes(range(1, 13)), bytes(range(32, 64)), kernel=(3, 2))
     raw = fmt.encode_trailer(1000, runtime, 5000, app, needs)
     u32 = lambda at: struct.unpack_from("<I", raw, at)[0]  # noqa: E731
     u64 = lambda at: struct.unpack_from("<Q", raw, at)[0]  # noqa: E731
@@ -147,7 +148,8 @@ def test_the_writer_puts_each_field_where_the_launcher_reads_it() -> None:
     assert struct.unpack_from("<H", raw, spec.TRAILER_LIBC_AT)[0] == spec.LIBC_GLIBC
     assert raw[spec.TRAILER_GLIBC_AT :][: spec.GLIBC_BITMAP_SIZE] == needs.glibc_bitmap
     assert raw[spec.TRAILER_APP_ID_AT :][:32] == needs.app_id
-    assert raw[spec.TRAILER_RESERVED_AT : spec.TRAILER_MAGIC_AT] == bytes(32)
+    assert struct.unpack_from("<HH", raw, spec.TRAILER_KERNEL_AT) == (3, 2)
+    assert raw[spec.TRAILER_RESERVED_AT : spec.TRAILER_MAGIC_AT] == bytes(28)
     assert raw[spec.TRAILER_MAGIC_AT :] == spec.MAGIC
 
 
