@@ -15,6 +15,7 @@
 #include "of_exec.h"
 #include "of_format.h"
 #include "of_gc.h"
+#include "of_libc.h"
 #include "of_install.h"
 #include "of_modes.h"
 #include "of_self.h"
@@ -146,7 +147,7 @@ int main(int argc, char **argv)
     /* On every start, warm or cold (never cached: a cache may be shared by systems that
      * choose differently): the system's glibc where it can serve, else the bundled one. */
     if (trailer.libc == OF_LIBC_GLIBC_BUNDLED)
-        of_interp_choose("", of_binary_needed_minor(&trailer), &b.libc);
+        of_interp_choose("", of_libc_needed_minor(trailer.glibc), &b.libc);
     starts = mode == OF_MAIN_RUN || mode == OF_MAIN_PYTHON || mode == OF_MAIN_INSTALL; /* the app's Python */
     if (of_binary_choose_root(&b, &root, &paths, starts) != 0)
         goto fail;

@@ -11,15 +11,6 @@
 const char *const of_binary_layer_names[OF_LAYER_COUNT] = { "runtime", "app" };
 const char *const of_binary_layer_prefixes[OF_LAYER_COUNT] = { OF_PREFIX_RUNTIME, OF_PREFIX_APP };
 
-/* Fill in the cache paths of `b` (pointing into `p`) for the cache b->root. */
-int of_binary_needed_minor(const struct of_trailer *t)
-{
-    for (int y = (int)(8 * OF_GLIBC_BITMAP_SIZE) - 1; y >= 0; y--)
-        if (t->glibc[y / 8] & (1u << (y % 8)))
-            return y;
-    return -1;
-}
-
 int of_binary_bundled(const struct of_binary *b)
 {
     return b->trailer->libc == OF_LIBC_GLIBC_BUNDLED && b->libc.kind == OF_INTERP_BUNDLED;
@@ -30,6 +21,7 @@ const char *of_binary_python(const struct of_binary *b)
     return of_binary_bundled(b) ? OF_APP_LIBC_PYTHON : OF_APP_PYTHON;
 }
 
+/* Fill in the cache paths of `b` (pointing into `p`) for the cache b->root. */
 static int of_binary_paths(struct of_binary *b, struct of_binary_paths *p)
 {
     static const char *const kinds[OF_LAYER_COUNT] = { OF_CACHE_RUNTIME_DIR, OF_CACHE_APP_DIR };

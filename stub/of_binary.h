@@ -23,9 +23,6 @@ struct of_binary {
     struct of_interp_choice libc; /* for OF_LIBC_GLIBC_BUNDLED: which interpreter this start execs */
 };
 
-/* The newest GLIBC_2.y the trailer's bitmap asks for, or -1. */
-int of_binary_needed_minor(const struct of_trailer *t);
-
 /* Nonzero if this start runs on the bundled glibc. */
 int of_binary_bundled(const struct of_binary *b);
 

@@ -188,16 +188,20 @@ int of_libc_check_kernel(const uint16_t need[2], const char *release)
                     (unsigned)need[0], (unsigned)need[1], release);
 }
 
+int of_libc_needed_minor(const uint8_t glibc[OF_GLIBC_BITMAP_SIZE])
+{
+    for (int y = (int)(8 * OF_GLIBC_BITMAP_SIZE) - 1; y >= 0; y--)
+        if (glibc[y / 8] >> (y % 8) & 1)
+            return y;
+    return -1;
+}
+
 int of_libc_check(uint16_t libc, const uint8_t glibc[OF_GLIBC_BITMAP_SIZE], const struct of_libc_system *system)
 {
-    int needed = -1;
+    int needed = of_libc_needed_minor(glibc);
 
     if (libc != OF_LIBC_GLIBC)
         return 0; /* nothing recorded (a binary written by hand, or by tests) */
-    for (int y = 0; y < (int)OF_GLIBC_BITMAP_SIZE * 8; y++) {
-        if (glibc[y / 8] >> (y % 8) & 1)
-            needed = y;
-    }
     if (system->kind == OF_LIBC_KIND_MUSL)
         return of_error("needs glibc; this system's C library is musl");
     if (system->kind == OF_LIBC_KIND_NONE)

@@ -23,6 +23,9 @@ void of_libc_probe(const char *root, struct of_libc_system *out);
  * (`size` bytes, hostile input as any file), or -1. */
 int of_libc_defined_minor(const uint8_t *file, uint64_t size);
 
+/* y of the newest GLIBC_2.y set in a trailer's bitmap, or -1 when none is. */
+int of_libc_needed_minor(const uint8_t glibc[OF_GLIBC_BITMAP_SIZE]);
+
 /* Check the needs recorded in a trailer (`libc`, `glibc` bitmap) against `system`:
  * 0 when it can run them, else -1 with a one-line of_error naming both sides. */
 int of_libc_check(uint16_t libc, const uint8_t glibc[OF_GLIBC_BITMAP_SIZE], const struct of_libc_system *system);

@@ -15,6 +15,7 @@
 #include "of_error.h"
 #include "of_format.h"
 #include "of_gc.h"
+#include "of_libc.h"
 #include "of_sha256.h"
 #include "of_interp.h"
 #include "of_unpack.h"
@@ -458,13 +459,13 @@ int of_modes_info(const struct of_binary *b, FILE *out)
         fprintf(out, "C library: the system's glibc (the binary carries none)\n");
     } else if (of_binary_bundled(b) && b->libc.system_minor >= 0) {
         fprintf(out, "C library: the bundled glibc (the system's glibc 2.%d is older than the 2.%d the binary needs)\n",
-                b->libc.system_minor, of_binary_needed_minor(b->trailer));
+                b->libc.system_minor, of_libc_needed_minor(b->trailer->glibc));
     } else if (of_binary_bundled(b)) {
         fprintf(out, "C library: the bundled glibc (%s)%s\n", b->libc.why,
                 !b->libc.loader_found && getenv("LOCALE_ARCHIVE") == NULL ? "; LOCPATH set to its locales" : "");
     } else {
         fprintf(out, "C library: the system's glibc 2.%d (%s; the binary needs 2.%d)\n", b->libc.system_minor,
-                b->libc.why, of_binary_needed_minor(b->trailer));
+                b->libc.why, of_libc_needed_minor(b->trailer->glibc));
     }
     fprintf(out, "cache: %s (from %s)\n", b->root->path, b->root->why);
     for (int i = 0; i < OF_LAYER_COUNT; i++)

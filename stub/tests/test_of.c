@@ -77,11 +77,12 @@ struct buf {
 };
 
 /* Append a local entry with explicit sizes; returns its offset in b. */
-static size_t put_entry_crc(struct buf *b, const char *name, uint32_t mode, uint16_t method, const void *data,
-                            uint32_t csize, uint32_t usize, uint32_t crc)
+/* A local header, the name and the mode field at `p`, for an entry whose extra block is
+ * `extra` bytes (the mode field first); returns where the rest of the extra block goes. */
+static uint8_t *put_header(uint8_t *p, const char *name, uint32_t mode, uint16_t method, uint32_t csize,
+                           uint32_t usize, uint32_t crc, size_t extra)
 {
-    size_t at = b->len, name_len = strlen(name);
-    uint8_t *p = b->data + at;
+    size_t name_len = strlen(name);
 
     memset(p, 0, OF_ZIP_LOCAL_HEADER_SIZE);
     put32(p, OF_ZIP_LOCAL_SIGNATURE);
@@ -91,14 +92,22 @@ static size_t put_entry_crc(struct buf *b, const char *name, uint32_t mode, uint
     put32(p + OF_ZIP_LOCAL_COMPRESSED_SIZE_AT, csize);
     put32(p + OF_ZIP_LOCAL_SIZE_AT, usize);
     put16(p + OF_ZIP_LOCAL_NAME_LENGTH_AT, (uint16_t)name_len);
-    put16(p + OF_ZIP_LOCAL_EXTRA_LENGTH_AT, OF_ZIP_EXTRA_SIZE);
+    put16(p + OF_ZIP_LOCAL_EXTRA_LENGTH_AT, (uint16_t)extra);
     p += OF_ZIP_LOCAL_HEADER_SIZE;
     memcpy(p, name, name_len);
     p += name_len;
     put16(p, OF_ZIP_EXTRA_MODE_ID);
     put16(p + 2, OF_ZIP_EXTRA_MODE_SIZE);
     put32(p + 4, mode);
-    p += OF_ZIP_EXTRA_SIZE;
+    return p + OF_ZIP_EXTRA_SIZE;
+}
+
+static size_t put_entry_crc(struct buf *b, const char *name, uint32_t mode, uint16_t method, const void *data,
+                            uint32_t csize, uint32_t usize, uint32_t crc)
+{
+    size_t at = b->len, name_len = strlen(name);
+    uint8_t *p = put_header(b->data + at, name, mode, method, csize, usize, crc, OF_ZIP_EXTRA_SIZE);
+
     memcpy(p, data, csize);
     b->len = at + OF_ZIP_LOCAL_HEADER_SIZE + name_len + OF_ZIP_EXTRA_SIZE + csize;
     b->count++;
@@ -136,24 +145,8 @@ static size_t put_sited(struct buf *b, const char *name, uint32_t mode, const vo
                         const uint32_t *sites, size_t n, uint16_t fp_len)
 {
     size_t at = b->len, name_len = strlen(name), extra = OF_ZIP_EXTRA_SIZE + 4u + fp_len;
-    uint8_t *p = b->data + at;
+    uint8_t *p = put_header(b->data + at, name, mode, OF_ZIP_METHOD_STORED, size, size, of_crc32(0, data, size), extra);
 
-    memset(p, 0, OF_ZIP_LOCAL_HEADER_SIZE);
-    put32(p, OF_ZIP_LOCAL_SIGNATURE);
-    put16(p + 4, 20);
-    put16(p + OF_ZIP_LOCAL_METHOD_AT, OF_ZIP_METHOD_STORED);
-    put32(p + OF_ZIP_LOCAL_CRC32_AT, of_crc32(0, data, size));
-    put32(p + OF_ZIP_LOCAL_COMPRESSED_SIZE_AT, size);
-    put32(p + OF_ZIP_LOCAL_SIZE_AT, size);
-    put16(p + OF_ZIP_LOCAL_NAME_LENGTH_AT, (uint16_t)name_len);
-    put16(p + OF_ZIP_LOCAL_EXTRA_LENGTH_AT, (uint16_t)extra);
-    p += OF_ZIP_LOCAL_HEADER_SIZE;
-    memcpy(p, name, name_len);
-    p += name_len;
-    put16(p, OF_ZIP_EXTRA_MODE_ID);
-    put16(p + 2, OF_ZIP_EXTRA_MODE_SIZE);
-    put32(p + 4, mode);
-    p += OF_ZIP_EXTRA_SIZE;
     put16(p, OF_ZIP_EXTRA_SITES_ID);
     put16(p + 2, fp_len);
     memset(p + 4, 0, fp_len);
