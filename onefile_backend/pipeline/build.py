@@ -9,7 +9,7 @@ import dataclasses
 import os
 import tempfile
 import time
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .. import __version__
 from .._errors import ConfigError
@@ -57,15 +57,7 @@ def build_binary(
             log("wheel: building the project with setuptools")
             with stages.timed("wheel"):
                 wheel = build_project_wheel(work, config_settings)
-        wanted = config.entry_points or ((config.entry_point,) if config.entry_point else ())
-        key = "tool.onefile.entry-points" if config.entry_points else "tool.onefile.entry-point"
-        scripts = read_wheel_scripts(wheel)
-
-        def choose(installed: Mapping[str, Scripts]) -> list[EntryPoint]:
-            return choose_entry_points(scripts, wanted, config.name, key, installed)
-
-        if not any(names_a_dependency(item, config.name) for item in wanted):
-            choose({})  # a wrong name stops the build before the runtime and the install
+        choose = _command_chooser(config, wheel)
         with stages.timed("runtime"):
             runtime = build_runtime(
                 interpreter, epoch=epoch, store=store, log=log, sysroot=_libc_sysroot(config, interpreter, log)
@@ -81,17 +73,37 @@ def build_binary(
         with stages.timed("compress"):
             app_layer = encode_app_layer(app, manifest, epoch=epoch, store=store, twin=runtime.libc is not None)
     name = config.output or (entry_points[0].name if len(entry_points) == 1 else config.name)
-    needs = Needs(
-        trailer_bitmap(glibc.versions()), app_id(config.name, entry_points[0].name), runtime.libc is not None,
-        runtime.libc.kernel if runtime.libc else (0, 0),
-    )  # fmt: skip
     with stages.timed("write"):
         size = write_atomically(
-            os.path.join(output_dir, name), runtime.block, app_layer, epoch=epoch, needs=needs,
-            machine=interpreter.target.machine,
+            os.path.join(output_dir, name), runtime.block, app_layer, epoch=epoch,
+            needs=_needs(config, entry_points, runtime, glibc), machine=interpreter.target.machine,
         )  # fmt: skip
     _report(os.path.join(output_dir, name), size, runtime, app_layer.data, glibc, interpreter, config, stages, log)
     return name
+
+
+def _command_chooser(config: Config, wheel: str) -> Callable[[Mapping[str, Scripts]], list[EntryPoint]]:
+    """How the app stage picks the binary's commands once it knows every installed
+    distribution's scripts; a name the project's own wheel can't serve fails here, before
+    the runtime and the install."""
+    wanted = config.entry_points or ((config.entry_point,) if config.entry_point else ())
+    key = "tool.onefile.entry-points" if config.entry_points else "tool.onefile.entry-point"
+    scripts = read_wheel_scripts(wheel)
+
+    def choose(installed: Mapping[str, Scripts]) -> list[EntryPoint]:
+        return choose_entry_points(scripts, wanted, config.name, key, installed)
+
+    if not any(names_a_dependency(item, config.name) for item in wanted):
+        choose({})
+    return choose
+
+
+def _needs(config: Config, entry_points: list[EntryPoint], runtime: Runtime, glibc: GlibcNeeds) -> Needs:
+    """What the trailer tells the launcher to check before it unpacks."""
+    return Needs(
+        trailer_bitmap(glibc.versions()), app_id(config.name, entry_points[0].name), runtime.libc is not None,
+        runtime.libc.kernel if runtime.libc else (0, 0),
+    )
 
 
 class _Stages:
