@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define OF_FORMAT_VERSION 3u
+#define OF_FORMAT_VERSION 4u
 #define OF_TRAILER_SIZE 256u
 #define OF_MAGIC "OneFile\x1a"
 #define OF_MAGIC_SIZE 8u
@@ -74,6 +74,11 @@
 #define OF_SITE_MIN_SIZE 16u
 #define OF_SITE_MAX_SIZE 4096u
 #define OF_SITE_TOKEN "@RUNTIME@" /* in a template: where the runtime layer's directory goes */
+/* Groups (format 4): consecutive regular files whose data is one zstd frame, cut at block
+ * boundaries: a member's data is the blocks of its file, decoded after the members before it. */
+#define OF_ZIP_METHOD_ZSTD_GROUP 0x4647u /* "GF": not a zip method of any other tool */
+#define OF_ZIP_EXTRA_GROUP_ID 0x4746u /* "FG": u32 index in the group, u32 members in the group */
+#define OF_ZIP_EXTRA_GROUP_SIZE 8u
 
 /* The only st_mode values an entry may carry. */
 #define OF_MODE_FILE 0100644u

@@ -122,6 +122,32 @@ void of_unpack_site(const struct of_entry *e, uint32_t i, uint64_t *offset, uint
     *size = of_le32(e->sites + i * OF_ZIP_EXTRA_SITE_SIZE + 4);
 }
 
+/* The group field after the mode's (`len` bytes at `p`), on a member of a group: a
+ * regular file, index < count. out->mode is read already. */
+static int of_unpack_group(const uint8_t *p, size_t len, struct of_entry *out)
+{
+    if (len != 4 + OF_ZIP_EXTRA_GROUP_SIZE || of_le16(p) != OF_ZIP_EXTRA_GROUP_ID ||
+        of_le16(p + 2) != OF_ZIP_EXTRA_GROUP_SIZE)
+        return -1;
+    if (out->mode != OF_MODE_FILE && out->mode != OF_MODE_EXECUTABLE)
+        return -1;
+    out->group_index = of_le32(p + 4);
+    out->group_count = of_le32(p + 8);
+    return out->group_index < out->group_count ? 0 : -1;
+}
+
+int of_unpack_group_next(const struct of_entry *e, uint32_t *open)
+{
+    int shown = OF_UNPACK_SHOWN(e->name_len);
+
+    if (*open == 0 && e->group_count > 0 && e->group_index != 0)
+        return of_error("'%.*s': a group member without the members before it", shown, e->name);
+    if (*open > 0 && (e->group_count == 0 || e->group_index != e->group_count - *open))
+        return of_error("'%.*s': where a group's next member should be", shown, e->name);
+    *open = e->group_count > 0 ? e->group_count - e->group_index - 1 : 0;
+    return 0;
+}
+
 int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct of_entry *out)
 {
     size_t prefix_len = strlen(prefix), name_len, extra_len, head;
@@ -148,7 +174,8 @@ int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct o
     shown = OF_UNPACK_SHOWN(name_len);
     if ((flags & ~OF_ZIP_FLAG_UTF8) != 0)
         return of_error("'%.*s': unsupported flags 0x%04x", shown, (const char *)name, flags);
-    if (out->method != OF_ZIP_METHOD_STORED && out->method != OF_ZIP_METHOD_ZSTD)
+    if (out->method != OF_ZIP_METHOD_STORED && out->method != OF_ZIP_METHOD_ZSTD &&
+        out->method != OF_ZIP_METHOD_ZSTD_GROUP)
         return of_error("'%.*s': unsupported compression method %u", shown, (const char *)name, out->method);
     if (out->method == OF_ZIP_METHOD_STORED && out->compressed_size != out->size)
         return of_error("'%.*s': stored entry with two different sizes", shown, (const char *)name);
@@ -162,9 +189,13 @@ int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct o
     out->mode = of_le32(extra + 4);
     out->sites = NULL;
     out->site_count = 0;
-    if (extra_len != OF_ZIP_EXTRA_SIZE &&
-        of_unpack_sites(extra + OF_ZIP_EXTRA_SIZE, extra_len - OF_ZIP_EXTRA_SIZE, out) != 0)
-        return of_error("'%.*s': unexpected extra field or bad patch sites", shown, (const char *)name);
+    out->group_index = 0;
+    out->group_count = 0;
+    if (out->method == OF_ZIP_METHOD_ZSTD_GROUP
+            ? of_unpack_group(extra + OF_ZIP_EXTRA_SIZE, extra_len - OF_ZIP_EXTRA_SIZE, out) != 0
+            : extra_len != OF_ZIP_EXTRA_SIZE &&
+                  of_unpack_sites(extra + OF_ZIP_EXTRA_SIZE, extra_len - OF_ZIP_EXTRA_SIZE, out) != 0)
+        return of_error("'%.*s': unexpected extra field, bad patch sites or bad group", shown, (const char *)name);
     out->name = (const char *)name + prefix_len;
     out->name_len = name_len - prefix_len;
     out->data = extra + extra_len;
@@ -230,13 +261,15 @@ cleanup:
     return rc;
 }
 
-/* Decode an entry's data into `sink`, checking it comes to exactly e->size bytes and
- * that a zstd frame uses exactly e->compressed_size bytes. */
+/* Decode an entry's data into `sink`, checking that it comes to exactly e->size bytes and
+ * uses exactly e->compressed_size bytes: a whole zstd frame, or for a group member the
+ * blocks after those of the members before it (decoded just before, by the same `u`),
+ * ending the frame exactly when it is the group's last. */
 static int of_unpack_data(struct of_unpack *u, const struct of_entry *e, struct of_sink *sink)
 {
     ZSTD_inBuffer in = { e->data, e->compressed_size, 0 };
-    size_t done = 0, ret, want;
-    int rc = -1;
+    size_t done = 0, ret = 1, want;
+    int last = e->group_count == 0 || e->group_index + 1 == e->group_count, rc = -1;
 
     if (e->method == OF_ZIP_METHOD_STORED) {
         rc = of_unpack_emit(u, sink, e->data, e->size, &done);
@@ -266,8 +299,9 @@ static int of_unpack_data(struct of_unpack *u, const struct of_entry *e, struct 
         }
         u->buf_size = want;
     }
-    ZSTD_DCtx_reset(u->zstd, ZSTD_reset_session_only);
-    do {
+    if (e->group_index == 0) /* a frame of its own, or a group's first member */
+        ZSTD_DCtx_reset(u->zstd, ZSTD_reset_session_only);
+    for (;;) {
         ZSTD_outBuffer out = { u->buf, u->buf_size, 0 };
 
         ret = ZSTD_decompressStream(u->zstd, &out, &in);
@@ -281,13 +315,16 @@ static int of_unpack_data(struct of_unpack *u, const struct of_entry *e, struct 
         }
         if (of_unpack_emit(u, sink, u->buf, out.pos, &done) != 0)
             goto cleanup;
-        if (ret != 0 && in.pos == in.size && out.pos < out.size) {
-            of_error("'%s': damaged zstd data (truncated frame)", u->path);
-            goto cleanup;
-        }
-    } while (ret != 0);
+        /* The frame is done, or all of this entry's data is in and nothing more comes out. */
+        if (ret == 0 || (in.pos == in.size && out.pos < out.size))
+            break;
+    }
     if (in.pos != in.size || done != e->size) {
         of_error("'%s': damaged zstd data (sizes do not match)", u->path);
+        goto cleanup;
+    }
+    if ((ret == 0) != last) {
+        of_error("'%s': damaged zstd data (%s)", u->path, last ? "truncated frame" : "a group's frame ends early");
         goto cleanup;
     }
     rc = 0;
@@ -301,6 +338,10 @@ int of_unpack_read(const struct of_entry *e, char **out)
     struct of_sink sink = { -1, malloc((size_t)e->size + 1) };
     int rc = -1;
 
+    if (e->group_count > 0) {
+        of_error("'%.*s': a group member, not readable by itself", OF_UNPACK_SHOWN(e->name_len), e->name);
+        goto cleanup;
+    }
     u.path = malloc(e->name_len + 1);
     if (sink.mem == NULL || u.path == NULL) {
         of_error("out of memory");
@@ -482,12 +523,21 @@ void of_unpack_release(void)
     }
 }
 
+/* What one worker writes in one go: a file, or a group's members (decoded in order). */
+struct of_unpack_unit {
+    size_t first; /* index in the pool's files */
+    size_t count;
+    uint64_t weight; /* compressed bytes */
+};
+
 struct of_unpack_pool {
     int rootfd;
     const char *rootpath;
-    struct of_entry *files; /* sorted biggest first, so no worker is left with one at the end */
+    struct of_entry *files; /* in the layer's order */
     size_t count;
-    size_t next; /* the next file to take (atomic) */
+    struct of_unpack_unit *units; /* sorted biggest first, so no worker is left with one at the end */
+    size_t unit_count;
+    size_t next; /* the next unit to take (atomic) */
     size_t slots; /* slots handed out to workers so far (atomic) */
     int failed; /* set once by the first worker that fails (atomic) */
     const char *runtime_dir; /* what patch sites are expanded with */
@@ -510,11 +560,13 @@ static void *of_unpack_worker(void *arg)
     }
     while (!__atomic_load_n(&pool->failed, __ATOMIC_RELAXED)) {
         i = __atomic_fetch_add(&pool->next, 1, __ATOMIC_RELAXED);
-        if (i >= pool->count)
+        if (i >= pool->unit_count)
             goto cleanup;
-        if (of_unpack_file(&u, &pool->files[i]) != 0)
-            goto failed;
-        OF_TEST_POINT("entry");
+        for (size_t j = 0; j < pool->units[i].count; j++) {
+            if (of_unpack_file(&u, &pool->files[pool->units[i].first + j]) != 0)
+                goto failed;
+            OF_TEST_POINT("entry");
+        }
     }
     goto cleanup;
 failed:
@@ -531,11 +583,11 @@ cleanup:
     return NULL;
 }
 
-static int of_unpack_by_size(const void *a, const void *b)
+static int of_unpack_by_weight(const void *a, const void *b)
 {
-    const struct of_entry *x = a, *y = b;
+    const struct of_unpack_unit *x = a, *y = b;
 
-    return x->compressed_size < y->compressed_size ? 1 : x->compressed_size > y->compressed_size ? -1 : 0;
+    return x->weight < y->weight ? 1 : x->weight > y->weight ? -1 : 0;
 }
 
 /* How many threads to write `bytes` in `count` files with: one per CPU we may run on,
@@ -562,7 +614,7 @@ static int of_unpack_files(struct of_unpack_pool *pool, size_t workers)
     pthread_t threads[OF_UNPACK_MAX_WORKERS];
     size_t started = 0;
 
-    qsort(pool->files, pool->count, sizeof(*pool->files), of_unpack_by_size);
+    qsort(pool->units, pool->unit_count, sizeof(*pool->units), of_unpack_by_weight);
     /* A thread that can't be started (a process limit) just leaves more to the others. */
     while (started + 1 < workers && pthread_create(&threads[started], NULL, of_unpack_worker, pool) == 0)
         started++;
@@ -572,19 +624,43 @@ static int of_unpack_files(struct of_unpack_pool *pool, size_t workers)
     return pool->failed ? of_error_set(pool->message, pool->errnum) : 0;
 }
 
-/* Append `e` to the array `*list` of `*count` entries with room for `*room`; 0 or -1. */
-static int of_unpack_push(struct of_entry **list, size_t *count, size_t *room, const struct of_entry *e)
+/* Make room for one more in the array `*list` of `*count` items of `size` bytes with room
+ * for `*room`; 0 or -1. */
+static int of_unpack_grow(void **list, size_t size, size_t count, size_t *room)
 {
-    struct of_entry *grown;
+    void *grown;
 
-    if (*count == *room) {
-        grown = realloc(*list, (*room > 0 ? 2 * *room : 256) * sizeof(**list));
+    if (count == *room) {
+        grown = realloc(*list, (*room > 0 ? 2 * *room : 256) * size);
         if (grown == NULL)
             return of_error("out of memory");
         *list = grown;
         *room = *room > 0 ? 2 * *room : 256;
     }
+    return 0;
+}
+
+/* Append `e` to the array `*list` of `*count` entries with room for `*room`; 0 or -1. */
+static int of_unpack_push(struct of_entry **list, size_t *count, size_t *room, const struct of_entry *e)
+{
+    if (of_unpack_grow((void **)list, sizeof(**list), *count, room) != 0)
+        return -1;
     (*list)[(*count)++] = *e;
+    return 0;
+}
+
+/* Add the file `e`, just pushed as pool->files[pool->count - 1], to the pool's units: a
+ * unit of its own, or the one of its group's members before it. 0 or -1. */
+static int of_unpack_unit_add(struct of_unpack_pool *pool, size_t *room, const struct of_entry *e)
+{
+    if (e->group_index > 0) { /* of_unpack_group_next checked that the member before it is the last unit's */
+        pool->units[pool->unit_count - 1].count++;
+        pool->units[pool->unit_count - 1].weight += e->compressed_size;
+        return 0;
+    }
+    if (of_unpack_grow((void **)&pool->units, sizeof(*pool->units), pool->unit_count, room) != 0)
+        return -1;
+    pool->units[pool->unit_count++] = (struct of_unpack_unit){ pool->count - 1, 1, e->compressed_size };
     return 0;
 }
 
@@ -595,11 +671,14 @@ int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const cha
                     int dirfd, const char *dirpath, const char *runtime_dir)
 {
     struct of_unpack u = { dirfd, dirpath, NULL, NULL, NULL, -1, NULL, 0, runtime_dir };
-    struct of_unpack_pool pool = { dirfd, dirpath, NULL, 0, 0, 0, 0, runtime_dir, PTHREAD_MUTEX_INITIALIZER, "", 0 };
+    struct of_unpack_pool pool = {
+        dirfd, dirpath, NULL, 0, NULL, 0, 0, 0, 0, runtime_dir, PTHREAD_MUTEX_INITIALIZER, "", 0
+    };
     const uint8_t *data = file + layer->offset;
     struct of_entry *files = NULL, *links = NULL, e;
-    size_t file_room = 0, link_count = 0, link_room = 0;
+    size_t file_room = 0, unit_room = 0, link_count = 0, link_room = 0;
     uint64_t pos = 0, total = 0, n;
+    uint32_t open = 0; /* members of the current group still to come */
     int rc = -1;
 
     u.path = malloc(UINT16_MAX + 1);
@@ -624,24 +703,36 @@ int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const cha
             of_error("%s is damaged: its entries hold more than the trailer's unpacked size", what);
             goto cleanup;
         }
+        if (of_unpack_group_next(&e, &open) != 0) {
+            of_error_prefix("%s is damaged: entry %llu", what, (unsigned long long)n);
+            goto cleanup;
+        }
         pos += e.total;
         total += e.size;
         if (of_unpack_prepare(&u, &e, 0) != 0) {
             of_error_prefix("%s", what);
             goto cleanup;
         }
-        if (e.mode == OF_MODE_DIRECTORY)
+        if (e.mode == OF_MODE_DIRECTORY) {
             OF_TEST_POINT("entry");
-        else if (e.mode == OF_MODE_SYMLINK ? of_unpack_push(&links, &link_count, &link_room, &e)
-                                           : of_unpack_push(&files, &pool.count, &file_room, &e))
+        } else if (e.mode == OF_MODE_SYMLINK) {
+            if (of_unpack_push(&links, &link_count, &link_room, &e) != 0)
+                goto cleanup;
+        } else if (of_unpack_push(&files, &pool.count, &file_room, &e) != 0 ||
+                   of_unpack_unit_add(&pool, &unit_room, &e) != 0) {
             goto cleanup;
+        }
+    }
+    if (open != 0) {
+        of_error("%s is damaged: it ends inside a group of entries", what);
+        goto cleanup;
     }
     if (pos != layer->size || total != layer->unpacked_size) {
         of_error("%s is damaged: its entries do not match the trailer's size or unpacked size", what);
         goto cleanup;
     }
     pool.files = files;
-    if (pool.count > 0 && of_unpack_files(&pool, of_unpack_worker_count(pool.count, total)) != 0) {
+    if (pool.count > 0 && of_unpack_files(&pool, of_unpack_worker_count(pool.unit_count, total)) != 0) {
         of_error_prefix("%s", what);
         goto cleanup;
     }
@@ -661,6 +752,7 @@ cleanup:
     free(u.dir);
     free(u.path);
     free(files);
+    free(pool.units);
     free(links);
     return rc;
 }

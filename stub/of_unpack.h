@@ -12,7 +12,7 @@ struct of_entry {
     const char *name; /* after the prefix, without a directory's '/'; not NUL-terminated */
     size_t name_len;
     uint32_t mode; /* one of the OF_MODE_* values */
-    uint16_t method; /* OF_ZIP_METHOD_STORED or OF_ZIP_METHOD_ZSTD */
+    uint16_t method; /* OF_ZIP_METHOD_STORED, OF_ZIP_METHOD_ZSTD or OF_ZIP_METHOD_ZSTD_GROUP */
     const uint8_t *data;
     uint32_t crc32; /* of the uncompressed data (checked by ONEFILE=verify, not on unpack) */
     uint32_t compressed_size;
@@ -20,13 +20,16 @@ struct of_entry {
     size_t total; /* bytes the entry takes: header, name, extra and data */
     const uint8_t *sites; /* site_count (u32 offset, u32 size) pairs in the extra field, checked */
     uint32_t site_count;
+    uint32_t group_index; /* a group member (OF_ZIP_METHOD_ZSTD_GROUP): its place in the group */
+    uint32_t group_count; /* ... and the group's member count; 0 for an entry that is in none */
 };
 
 /* Site `i` (< e->site_count) of an entry of_unpack_entry checked. */
 void of_unpack_site(const struct of_entry *e, uint32_t i, uint64_t *offset, uint32_t *size);
 
 /* Parse and check the entry at `p` (`avail` bytes left in the layer); its name must
- * start with `prefix`. Symlink targets are checked later, once decompressed. */
+ * start with `prefix`. Symlink targets are checked later, once decompressed; that a group
+ * member follows the one before it, by the caller (of_unpack_group_next). */
 int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct of_entry *out);
 
 /* A name after the prefix: relative, not empty, no empty, "." or ".." component, no NUL
@@ -42,8 +45,13 @@ int of_unpack_name_check(const char *name, size_t len);
  * link would climb from wherever that link points, which no lexical check can see. */
 int of_unpack_link_check(const char *name, size_t name_len, const char *target, size_t target_len);
 
+/* Whether `e` may come after an entry that left `*open` members of its group to come
+ * (0: none), updating `*open`. Returns 0, or -1 with of_error set. */
+int of_unpack_group_next(const struct of_entry *e, uint32_t *open);
+
 /* Decode an entry's data into a malloc'd, NUL-terminated buffer of e->size + 1 bytes
- * (*out). Returns 0, or -1 with of_error set. */
+ * (*out); never a group member (it needs the members before it). Returns 0, or -1 with
+ * of_error set. */
 int of_unpack_read(const struct of_entry *e, char **out);
 
 /* Extract `layer` of `file` into the empty directory `dirfd` (`dirpath`, for messages),

@@ -252,7 +252,9 @@ def encode_app_layer(app: AppTree, manifest: Manifest, *, epoch: int, store: Blo
     the same path, as they would installed in that order."""
     try:
         entries = [*app.entries, manifest.entry(), *(_twin_links(app) if twin else [])]
-        project = encode_block(entries, PREFIX_APP, level=LEVEL, epoch=epoch, store=store)
-        return join_blocks([app.dependencies.without({member.name for member in project.members}), project])
+        manifest_path = entries[len(app.entries)].path  # the launcher reads it alone (ONEFILE=info)
+        project = encode_block(entries, PREFIX_APP, level=LEVEL, epoch=epoch, store=store, alone={manifest_path})
+        names = {member.name for member in project.members}
+        return join_blocks([app.dependencies.without(names, level=LEVEL, epoch=epoch), project])
     except ValueError as exc:  # a file name or link no launcher would unpack
         raise AssembleError(f"cannot put an installed file into the binary: {exc}") from None

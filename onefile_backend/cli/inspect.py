@@ -26,7 +26,7 @@ def read_member(path: str, name: str) -> bytes:
         return payload
     if info.compress_type == METHOD_ZSTD:
         return zstandard.ZstdDecompressor().decompress(payload, max_output_size=info.file_size)
-    raise OnefileError(f"{path}: {name} uses compression method {info.compress_type}, not one onefile writes")
+    raise OnefileError(f"{path}: {name} uses compression method {info.compress_type}, which is not readable by itself")
 
 
 def describe(path: str) -> dict[str, Any]:

@@ -55,12 +55,16 @@ from .spec import (
     TRAILER_SIZE,
     TRAILER_SIZE_AT,
     TRAILER_VERSION_AT,
+    ZIP_EXTRA_GROUP_ID,
+    ZIP_EXTRA_GROUP_SIZE,
     ZIP_EXTRA_MODE_ID,
     ZIP_EXTRA_SITE_SIZE,
     ZIP_EXTRA_SITES_ID,
     ZIP_FLAG_UTF8,
     ZIP_METHOD_STORED,
     ZIP_METHOD_ZSTD,
+    ZIP_METHOD_ZSTD_GROUP,
+    ZSTD_WINDOW_LOG_MAX,
 )
 
 __all__ = [  # the constants the writer's users take from here, as before spec.py held them
@@ -72,6 +76,7 @@ __all__ = [  # the constants the writer's users take from here, as before spec.p
 _V1_TRAILER_SIZE = 192
 METHOD_STORED = ZIP_METHOD_STORED
 METHOD_ZSTD = ZIP_METHOD_ZSTD
+METHOD_ZSTD_GROUP = ZIP_METHOD_ZSTD_GROUP
 #: Levels up to 19 (without long mode) keep zstd windows within the launcher's limit
 #: (spec.ZSTD_WINDOW_LOG_MAX).
 MAX_ZSTD_LEVEL = 19
@@ -88,6 +93,7 @@ _ZIP64_LOCATOR = struct.Struct("<IIQI")
 _EXTRA_MODE = struct.Struct("<HHI")
 _EXTRA_HEADER = struct.Struct("<HH")
 _SITE = struct.Struct("<II")
+_GROUP = struct.Struct("<II")
 _LAYER_RECORD = struct.Struct("<QQQQ32s")  # spec.LAYER_*_AT: offset, size, entries, unpacked size, SHA-256
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -113,6 +119,7 @@ class _Member:
     size: int
     offset_in_block: int  # where its local header starts within its block
     sites: tuple[tuple[int, int], ...] = ()
+    group: tuple[int, int] | None = None  # (index, count) of a group member
 
 
 @dataclass(frozen=True)
@@ -134,29 +141,65 @@ class Block:
         """The member index, for caching an encoded block next to its bytes."""
         return [
             [m.name.decode("utf-8"), m.mode, m.method, m.crc, m.compressed_size, m.size, m.offset_in_block]
-            + ([[list(site) for site in m.sites]] if m.sites else [])
+            + ([[list(site) for site in m.sites], list(m.group or ())] if m.sites or m.group else [])
             for m in self.members
         ]
 
-    def without(self, names: Collection[bytes]) -> Block:
-        """This block less the members called ``names`` (full names, with the prefix)."""
+    def payload(self, member: _Member) -> bytes:
+        """A member's data as it is in the block (compressed, or part of a group's frame)."""
+        end = member.offset_in_block + self._total(member)
+        return self.data[end - member.compressed_size : end]
+
+    def without(self, names: Collection[bytes], *, level: int, epoch: int) -> Block:
+        """This block less the members called ``names`` (full names, with the prefix). The
+        other members of a group one of them was in are encoded again (``level``, ``epoch``)."""
         if not any(member.name in names for member in self.members):
             return self
         ends = [m.offset_in_block for m in self.members[1:]] + [len(self.data)]
-        kept = [(m, end) for m, end in zip(self.members, ends, strict=True) if m.name not in names]
-        return join_blocks(
-            [Block(self.data[m.offset_in_block : end], (replace(m, offset_in_block=0),)) for m, end in kept]
-        )
+        blocks: list[Block] = []
+        group: list[_Member] = []
+        for member, end in zip(self.members, ends, strict=True):
+            if member.group is not None:
+                group.append(member)
+                if member.group[0] + 1 == member.group[1]:
+                    blocks.append(self._regroup(group, names, level, epoch))
+                    group = []
+            elif member.name not in names:
+                blocks.append(Block(self.data[member.offset_in_block : end], (replace(member, offset_in_block=0),)))
+        return join_blocks(blocks)
+
+    def _regroup(self, group: Sequence[_Member], names: Collection[bytes], level: int, epoch: int) -> Block:
+        """A group's members, less those called ``names``: as they are if that is none."""
+        if not any(member.name in names for member in group):
+            start, last = group[0].offset_in_block, group[-1]
+            end = last.offset_in_block + self._total(last)
+            members = tuple(replace(m, offset_in_block=m.offset_in_block - start) for m in group)
+            return Block(self.data[start:end], members)
+        files = decode_group([self.payload(m) for m in group], [m.size for m in group])
+        kept = [
+            FileEntry(m.name.decode("utf-8"), m.mode, data)
+            for m, data in zip(group, files, strict=True)
+            if m.name not in names
+        ]
+        return encode_block(kept, "", level=level, epoch=epoch, threads=1)
+
+    def _total(self, member: _Member) -> int:
+        """Bytes the member takes: header, name, extra and data."""
+        *_, name_length, extra_length = _LOCAL_HEADER.unpack_from(self.data, member.offset_in_block)
+        return _LOCAL_HEADER.size + name_length + extra_length + member.compressed_size
 
     @classmethod
     def from_json(cls, index: list[list[object]], data: bytes) -> Block | None:
         def member(name: object, *rest: object) -> _Member:
             numbers = [int(v) for v in rest[:6]]  # type: ignore[call-overload]
-            sites = tuple((int(o), int(n)) for o, n in rest[6]) if len(rest) == 7 else ()  # type: ignore[attr-defined]
-            if len(numbers) != 6 or len(rest) > 7:
+            sites = tuple((int(o), int(n)) for o, n in rest[6]) if len(rest) == 8 else ()  # type: ignore[attr-defined]
+            group = tuple(int(v) for v in rest[7]) if len(rest) == 8 and rest[7] else None  # type: ignore[attr-defined]
+            if len(numbers) != 6 or len(rest) not in (6, 8) or (group is not None and len(group) != 2):
                 raise ValueError("not a member")
             mode, method, crc, compressed_size, size, offset = numbers
-            return _Member(str(name).encode("utf-8"), mode, method, crc, compressed_size, size, offset, sites)
+            return _Member(
+                str(name).encode("utf-8"), mode, method, crc, compressed_size, size, offset, sites, group  # type: ignore[arg-type]
+            )
 
         try:
             members = tuple(member(*item) for item in index)
@@ -217,44 +260,130 @@ class Store(Protocol):
     def put_many(self, items: Mapping[bytes, bytes]) -> None: ...
 
 
+#: Files of at most this size share zstd frames with their neighbours (groups); a bigger
+#: one gains little from them and keeps a frame of its own (and its place in the build
+#: cache of compressed files).
+GROUP_MEMBER_MAX = 1 << 20
+#: A group is closed once its members hold this much: one launcher thread decodes a group
+#: from its start, so this is the unit the unpacking is shared out in.
+GROUP_INPUT_MAX = 4 << 20
+
+
 def _compressible(entry: FileEntry, level: int | None) -> bool:
     return level is not None and stat.S_ISREG(entry.mode) and len(entry.data) > 64
 
 
-Progress = Callable[[int, int], None]  # (entries done, entries to do)
+def _groups(entries: Sequence[FileEntry], level: int | None, alone: Collection[str]) -> list[list[int]]:
+    """Indexes of the entries that share a frame, group by group, in order: regular files
+    up to GROUP_MEMBER_MAX without patch sites, not named in ``alone``."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    held = 0
+    for index, entry in enumerate(entries):
+        if not _compressible(entry, level) or entry.sites or len(entry.data) > GROUP_MEMBER_MAX or entry.path in alone:
+            continue
+        current.append(index)
+        held += len(entry.data)
+        if held >= GROUP_INPUT_MAX:
+            groups.append(current)
+            current, held = [], 0
+    groups.append(current)
+    return [group for group in groups if len(group) > 1]
+
+
+def _compress_group(datas: Sequence[bytes], level: int) -> list[bytes]:
+    """One zstd frame for all of ``datas``, cut after each: the blocks of each one."""
+    params = zstandard.ZstdCompressionParameters.from_level(level)
+    if params.window_log > ZSTD_WINDOW_LOG_MAX:
+        params = zstandard.ZstdCompressionParameters.from_level(level, window_log=ZSTD_WINDOW_LOG_MAX)
+    frame = zstandard.ZstdCompressor(compression_params=params).compressobj()
+    parts = []
+    for index, data in enumerate(datas):
+        last = index == len(datas) - 1
+        flush = zstandard.COMPRESSOBJ_FLUSH_FINISH if last else zstandard.COMPRESSOBJ_FLUSH_BLOCK
+        parts.append(frame.compress(data) + frame.flush(flush))
+    return parts
+
+
+def decode_group(parts: Sequence[bytes], sizes: Sequence[int]) -> list[bytes]:
+    """The files of a group, from its members' data (in order) and sizes."""
+    frame = zstandard.ZstdDecompressor().decompressobj()
+    files = [frame.decompress(part) for part in parts]
+    if [len(data) for data in files] != list(sizes) or not frame.eof:
+        raise ValueError("a damaged group of entries")
+    return files
+
+
+# An entry's encoding: zip method, data, and (index, count) in its group (a group member).
+_Packed = tuple[int, bytes, "tuple[int, int] | None"]
 
 
 def _pack(
-    entries: Sequence[FileEntry], level: int | None, store: Store | None, threads: int, progress: Progress | None
-) -> list[tuple[int, bytes]]:
-    """(method, payload) per entry: zstd when it saves space, else stored."""
+    entries: Sequence[FileEntry],
+    level: int | None,
+    store: Store | None,
+    threads: int,
+    progress: Progress | None,
+    alone: Collection[str],
+) -> list[_Packed]:
+    """How each entry is encoded: in a group of small files sharing a zstd frame, else one
+    zstd frame per entry when it saves space, else stored. Frames of single entries are
+    looked up in, and added to, ``store``."""
+    groups = _groups(entries, level, alone)
+    grouped = {index for group in groups for index in group}
     keys = {
         index: COMPRESSED.prefixed(entry.data, level)
         for index, entry in enumerate(entries)
-        if _compressible(entry, level)
+        if _compressible(entry, level) and index not in grouped
     }
     known = store.get_many(keys.values()) if store is not None else {}
-    todo = [index for index, key in keys.items() if key not in known]
+    todo: list[list[int]] = [[index] for index, key in keys.items() if key not in known] + groups
+    effective = min(level or 3, MAX_ZSTD_LEVEL)
 
-    def compress(index: int) -> bytes:
-        return zstandard.ZstdCompressor(level=min(level or 3, MAX_ZSTD_LEVEL)).compress(entries[index].data)
+    def compress(indexes: list[int]) -> list[bytes]:
+        if len(indexes) == 1:
+            return [zstandard.ZstdCompressor(level=effective).compress(entries[indexes[0]].data)]
+        return _compress_group([entries[index].data for index in indexes], effective)
 
     fresh: dict[int, bytes] = {}
+    packed: dict[int, _Packed] = {}
+    total = sum(len(indexes) for indexes in todo)
+    done = 0
     with ThreadPoolExecutor(max_workers=threads or None) as pool:
-        for done, (index, payload) in enumerate(zip(todo, pool.map(compress, todo), strict=True), 1):
-            fresh[index] = payload
-            if progress is not None and (done % 100 == 0 or done == len(todo)):
-                progress(done, len(todo))
+        for indexes, payloads in zip(todo, pool.map(compress, todo), strict=True):
+            if len(indexes) == 1 and indexes[0] not in grouped:
+                fresh[indexes[0]] = payloads[0]
+            elif sum(map(len, payloads)) < sum(len(entries[index].data) for index in indexes):
+                for place, (index, payload) in enumerate(zip(indexes, payloads, strict=True)):
+                    packed[index] = (METHOD_ZSTD_GROUP, payload, (place, len(indexes)))
+            else:  # nothing to gain: these entries are stored
+                grouped.difference_update(indexes)
+            previous, done = done, done + len(indexes)
+            if progress is not None and (done // 100 > previous // 100 or done == total):
+                progress(done, total)
     if store is not None:
         store.put_many({keys[index]: payload for index, payload in fresh.items()})
-    packed = []
     for index, entry in enumerate(entries):
+        if index in packed:
+            continue
         compressed = fresh.get(index) or (known.get(keys[index]) if index in keys else None)
         if compressed is not None and len(compressed) < len(entry.data):
-            packed.append((METHOD_ZSTD, compressed))
+            packed[index] = (METHOD_ZSTD, compressed, None)
         else:
-            packed.append((METHOD_STORED, entry.data))
-    return packed
+            packed[index] = (METHOD_STORED, entry.data, None)
+    return [packed[index] for index in range(len(entries))]
+
+
+def _layer_order(packed: Sequence[_Packed]) -> list[int]:
+    """Entries in the order given, except that a group's members follow its first one
+    (groups don't interleave: _groups closes one before it opens the next)."""
+    runs: list[list[int]] = []
+    for index, (_, _, group) in enumerate(packed):
+        if group is None or group[0] == 0:
+            runs.append([index])
+        else:
+            next(run for run in reversed(runs) if packed[run[0]][2] is not None).append(index)
+    return [index for run in runs for index in run]
 
 
 def encode_block(
@@ -266,23 +395,29 @@ def encode_block(
     threads: int = 0,
     store: Store | None = None,
     progress: Progress | None = None,
+    alone: Collection[str] = (),
 ) -> Block:
-    """Encode ``entries`` (in the order given) as zip local entries named ``prefix + path``.
+    """Encode ``entries`` as zip local entries named ``prefix + path``, in the order given
+    except that the members of a group (small files sharing a zstd frame) come together,
+    where the first of them is.
 
     ``level`` is the zstd level; ``None`` stores every entry (zipimport reads only those).
-    Compressed payloads are looked up in, and added to, ``store``; ``progress`` hears
-    how far compression has come.
+    Entries whose path is in ``alone`` get a frame of their own (the launcher reads them
+    by themselves: the manifest). Compressed payloads of single entries are looked up in,
+    and added to, ``store``; ``progress`` hears how far compression has come.
     """
     dos_time, dos_date = dos_datetime(epoch)
-    packed = _pack(entries, level, store, threads, progress)
-    chunks: list[bytes] = []
-    members: list[_Member] = []
-    offset = 0
-    for entry, (method, payload) in zip(entries, packed, strict=True):
+    for entry in entries:
         check_entry(entry)
         check_sites(entry)
         if len(entry.data) > MAX_ENTRY_SIZE:
             raise ValueError(f"{entry.path}: files of 4 GiB or more are not supported")
+    packed = _pack(entries, level, store, threads, progress, alone)
+    chunks: list[bytes] = []
+    members: list[_Member] = []
+    offset = 0
+    for index in _layer_order(packed):
+        entry, (method, payload, group) = entries[index], packed[index]
         path = entry.path + "/" if stat.S_ISDIR(entry.mode) and not entry.path.endswith("/") else entry.path
         name = (prefix + path).encode("utf-8")
         flags = FLAG_UTF8 if not name.isascii() else 0
@@ -291,9 +426,11 @@ def encode_block(
         if entry.sites:
             extra += _EXTRA_HEADER.pack(ZIP_EXTRA_SITES_ID, ZIP_EXTRA_SITE_SIZE * len(entry.sites))
             extra += b"".join(_SITE.pack(*site) for site in entry.sites)
+        if group is not None:
+            extra += _EXTRA_HEADER.pack(ZIP_EXTRA_GROUP_ID, ZIP_EXTRA_GROUP_SIZE) + _GROUP.pack(*group)
         header = _LOCAL_HEADER.pack(
             0x04034B50,
-            63 if method == METHOD_ZSTD else 20,
+            20 if method == METHOD_STORED else 63,
             flags,
             method,
             dos_time,
@@ -304,7 +441,7 @@ def encode_block(
             len(name),
             len(extra),
         )
-        members.append(_Member(name, entry.mode, method, crc, len(payload), len(entry.data), offset, entry.sites))
+        members.append(_Member(name, entry.mode, method, crc, len(payload), len(entry.data), offset, entry.sites, group))
         chunks += (header, name, extra, payload)
         offset += len(header) + len(name) + len(extra) + len(payload)
     return Block(b"".join(chunks), tuple(members))
@@ -325,7 +462,7 @@ def _central_directory(blocks: Iterable[tuple[int, Block]], epoch: int) -> tuple
                 _CENTRAL_HEADER.pack(
                     0x02014B50,
                     MADE_BY_UNIX,
-                    63 if member.method == METHOD_ZSTD else 20,
+                    20 if member.method == METHOD_STORED else 63,
                     flags,
                     member.method,
                     dos_time,
@@ -457,8 +594,9 @@ def read_trailer(path: str) -> Trailer:
     if tail[-8:] != MAGIC:
         raise ValueError(f"{path}: not a onefile binary (no trailer)")
     # The version and size sit at the trailer's start, which depends on the version.
-    # Version 2's trailer is version 3's (3 added patch sites to the entries).
-    for version, trailer_size in ((FORMAT_VERSION, TRAILER_SIZE), (2, TRAILER_SIZE), (1, _V1_TRAILER_SIZE)):
+    # Versions 2 and 3 have version 4's trailer (3 added patch sites to the entries, 4 groups).
+    versions = ((FORMAT_VERSION, TRAILER_SIZE), (3, TRAILER_SIZE), (2, TRAILER_SIZE), (1, _V1_TRAILER_SIZE))
+    for version, trailer_size in versions:
         raw = tail[-trailer_size:]
         if len(raw) == trailer_size and (
             _U32.unpack_from(raw, TRAILER_VERSION_AT)[0],
@@ -466,7 +604,7 @@ def read_trailer(path: str) -> Trailer:
         ) == (version, trailer_size):
             break
     else:
-        raise ValueError(f"{path}: this format version is not supported (onefile-backend reads 1 to 3)")
+        raise ValueError(f"{path}: this format version is not supported (onefile-backend reads 1 to 4)")
     at = [TRAILER_LAYERS_AT + LAYER_RECORD_SIZE * index for index in range(LAYER_COUNT)]
     runtime, app = (LayerInfo(*_LAYER_RECORD.unpack_from(raw, offset)) for offset in at)
     key = raw[TRAILER_APP_KEY_AT : TRAILER_APP_KEY_AT + SHA256_DIGEST_SIZE]

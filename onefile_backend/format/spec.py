@@ -8,7 +8,7 @@ together and bump :data:`FORMAT_VERSION`. All integers in the file are little-en
 
 from __future__ import annotations
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 TRAILER_SIZE = 256
 MAGIC = b"OneFile\x1a"
 MAGIC_SIZE = 8
@@ -71,6 +71,13 @@ SITES_MAX = 4
 SITE_MIN_SIZE = 16
 SITE_MAX_SIZE = 4096
 SITE_TOKEN = "@RUNTIME@"  # in a template: where the runtime layer's directory goes
+# Groups (format 4): consecutive regular files whose data is one zstd frame, cut at block
+# boundaries (the compressor flushed after each file): a member's data is the blocks of
+# its file, and decoding it needs the members before it. Each member's extra field holds
+# its place in the group after the mode's.
+ZIP_METHOD_ZSTD_GROUP = 0x4647  # "GF": not a zip method of any other tool
+ZIP_EXTRA_GROUP_ID = 0x4746  # "FG": u32 index in the group, u32 members in the group
+ZIP_EXTRA_GROUP_SIZE = 8
 
 # The only st_mode values an entry may carry.
 MODE_FILE = 0o100644

@@ -86,7 +86,7 @@ static uint8_t *put_header(uint8_t *p, const char *name, uint32_t mode, uint16_t
 
     memset(p, 0, OF_ZIP_LOCAL_HEADER_SIZE);
     put32(p, OF_ZIP_LOCAL_SIGNATURE);
-    put16(p + 4, method == OF_ZIP_METHOD_ZSTD ? 63 : 20);
+    put16(p + 4, method == OF_ZIP_METHOD_STORED ? 20 : 63);
     put16(p + OF_ZIP_LOCAL_METHOD_AT, method);
     put32(p + OF_ZIP_LOCAL_CRC32_AT, crc);
     put32(p + OF_ZIP_LOCAL_COMPRESSED_SIZE_AT, csize);
@@ -160,6 +160,39 @@ static size_t put_sited(struct buf *b, const char *name, uint32_t mode, const vo
     b->count++;
     b->unpacked += size;
     return at;
+}
+
+/* A group of `n` files (`datas`) as consecutive members named `names`: one zstd frame,
+ * flushed after each file and finished after file `finish` (n - 1 for a well-formed
+ * group); member i says it is `index[i]` of `count` (NULL: i of n). */
+static void put_group(struct buf *b, const char *const *names, const char *const *datas, size_t n, size_t finish,
+                      const uint32_t *index, uint32_t count)
+{
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+
+    for (size_t i = 0; i < n; i++) {
+        uint8_t packed[4096];
+        ZSTD_inBuffer in = { datas[i], strlen(datas[i]), 0 };
+        ZSTD_outBuffer out = { packed, sizeof(packed), 0 };
+        size_t at = b->len, name_len = strlen(names[i]), extra = OF_ZIP_EXTRA_SIZE + 4u + OF_ZIP_EXTRA_GROUP_SIZE;
+        uint8_t *p;
+
+        if (i > finish)
+            ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
+        if (ZSTD_isError(ZSTD_compressStream2(cctx, &out, &in, i == finish ? ZSTD_e_end : ZSTD_e_flush)))
+            abort();
+        p = put_header(b->data + at, names[i], OF_MODE_FILE, OF_ZIP_METHOD_ZSTD_GROUP, (uint32_t)out.pos,
+                       (uint32_t)in.size, of_crc32(0, datas[i], in.size), extra);
+        put16(p, OF_ZIP_EXTRA_GROUP_ID);
+        put16(p + 2, OF_ZIP_EXTRA_GROUP_SIZE);
+        put32(p + 4, index != NULL ? index[i] : (uint32_t)i);
+        put32(p + 8, count);
+        memcpy(p + 4 + OF_ZIP_EXTRA_GROUP_SIZE, packed, out.pos);
+        b->len = at + OF_ZIP_LOCAL_HEADER_SIZE + name_len + extra + out.pos;
+        b->count++;
+        b->unpacked += in.size;
+    }
+    ZSTD_freeCCtx(cctx);
 }
 
 /* A whole file: 16 bytes of "stub", two layers, 64 bytes of "zip", the trailer. */
@@ -729,6 +762,68 @@ static void test_layers(void)
     /* The wrong prefix. */
     LAYER_BAD(put_entry(&b, "runtime/bin/python3", OF_MODE_FILE, "1"));
 #undef LAYER_BAD
+}
+
+/* ---- groups: small files sharing one zstd frame (format 4) ---- */
+
+static void test_groups(void)
+{
+    static const char *const names[] = { "app/g/a.py", "app/g/b.py", "app/g/c.py" };
+    static const char *const datas[] = {
+        "import os\nprint(os.getcwd())\nprint('the first file of the group, long enough')\n",
+        "import os\nprint(os.getcwd())\nprint('the second file of the group, long enough')\n",
+        "import os\nprint(os.getcwd())\nprint('the third file of the group, long enough')\n",
+    };
+    static const uint32_t skipped[] = { 0, 2, 1 }, late[] = { 1, 2, 3 }, beyond[] = { 0, 1, 3 };
+    static struct buf b;
+    struct of_entry e;
+    char *dir, *out;
+    size_t at;
+
+    /* Two groups, a file between them, another after: every file whole, in its place. */
+    b.len = b.count = b.unpacked = 0;
+    put_group(&b, names, datas, 3, 2, NULL, 3);
+    put_entry(&b, "app/between", OF_MODE_FILE, "x");
+    put_group(&b, (const char *const[]){ "app/h/a.py", "app/h/b.py" }, datas + 1, 2, 1, NULL, 2);
+    put_zstd(&b, "app/after", OF_MODE_FILE, datas[0]);
+    OK(unpack(&b, b.count, b.unpacked, &dir));
+    CHECK(file_is(dir, "g/a.py", datas[0], 0644) && file_is(dir, "g/b.py", datas[1], 0644) &&
+          file_is(dir, "g/c.py", datas[2], 0644));
+    CHECK(file_is(dir, "h/a.py", datas[1], 0644) && file_is(dir, "h/b.py", datas[2], 0644));
+    CHECK(file_is(dir, "between", "x", 0644) && file_is(dir, "after", datas[0], 0644));
+    of_cache_remove(dir);
+    free(dir);
+    /* A member can't be read by itself (it needs the members before it). */
+    OK(of_unpack_entry(b.data, b.len, OF_PREFIX_APP, &e));
+    CHECK(e.group_index == 0 && e.group_count == 3);
+    BAD(of_unpack_read(&e, &out));
+
+#define GROUP_BAD(setup)                            \
+    do {                                            \
+        b.len = b.count = b.unpacked = 0;           \
+        setup;                                      \
+        BAD(unpack(&b, b.count, b.unpacked, &dir)); \
+        of_cache_remove(dir);                       \
+        free(dir);                                  \
+    } while (0)
+    /* Members missing, out of order, or not starting at 0; the layer ending inside a group. */
+    GROUP_BAD(put_group(&b, names, datas, 2, 1, NULL, 3); put_entry(&b, "app/x", OF_MODE_FILE, "x"));
+    GROUP_BAD(put_group(&b, names, datas, 2, 1, NULL, 3));
+    GROUP_BAD(put_group(&b, names, datas, 3, 2, skipped, 3));
+    GROUP_BAD(put_group(&b, names, datas, 3, 2, late, 4));
+    GROUP_BAD(put_group(&b, names, datas, 1, 0, NULL, 1); put_group(&b, names + 1, datas + 1, 2, 1, late, 3));
+    /* The frame ending before the last member, or not at it. */
+    GROUP_BAD(put_group(&b, names, datas, 3, 1, NULL, 3));
+    GROUP_BAD(put_group(&b, names, datas, 3, 3, NULL, 3));
+    /* Index beyond count; a member's size or data changed. */
+    GROUP_BAD(put_group(&b, names, datas, 3, 2, beyond, 3));
+    GROUP_BAD(put_group(&b, names, datas, 3, 2, NULL, 3); at = 0; b.unpacked++;
+              put32(b.data + at + OF_ZIP_LOCAL_SIZE_AT, (uint32_t)strlen(datas[0]) + 1));
+    GROUP_BAD(put_group(&b, names, datas, 3, 2, NULL, 3); b.data[b.len - 2] ^= 0x55);
+    /* A link can't be a member. */
+    GROUP_BAD(put_group(&b, names, datas, 2, 1, NULL, 2);
+              put32(b.data + OF_ZIP_LOCAL_HEADER_SIZE + strlen(names[0]) + 4, OF_MODE_SYMLINK));
+#undef GROUP_BAD
 }
 
 /* ---- cache removal never follows links ---- */
@@ -1326,6 +1421,7 @@ int main(void)
     test_links();
     test_entries();
     test_layers();
+    test_groups();
     test_remove();
     test_install();
     test_use();
