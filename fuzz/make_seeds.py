@@ -2,8 +2,9 @@
 """Write small, valid onefile binaries (with a fake 16-byte stub) as fuzzing seeds.
 
 They are made with the real writer, onefile_backend/format/layers.py, so they start the
-fuzzer off with everything the launcher accepts: stored and zstd files, executables,
-directories, links (with leading ".."), a manifest, empty layers.
+fuzzer off with everything the launcher accepts: stored and zstd files, groups of files
+sharing a frame, executables, directories, links (with leading ".."), a manifest, empty
+layers.
 
     python fuzz/make_seeds.py OUTDIR
 """
@@ -44,7 +45,7 @@ MANIFEST = json.dumps(
 def _binary(runtime: list[FileEntry], app: list[FileEntry], level: int | None = 3) -> bytes:
     out = io.BytesIO()
     blocks = [
-        encode_block(entries, prefix, level=level, epoch=0, threads=1)
+        encode_block(entries, prefix, level=level, epoch=0, threads=1, alone={"onefile.json"})
         for entries, prefix in ((runtime, "runtime/"), (app, "app/"))
     ]
     zipapp = encode_block([], "", level=None, epoch=0, threads=1)
@@ -76,6 +77,11 @@ def seeds() -> dict[str, bytes]:
         # A runtime interpreter with two patch sites (format 3), as the builder writes them.
         "sites": _binary(
             [FileEntry("bin/python3", MODE_EXECUTABLE, SITED, ((8, 32), (48, 16)))], app[:1],
+        ),
+        # Small files sharing one zstd frame (format 4): a group in each layer.
+        "groups": _binary(
+            [FileEntry(f"lib/m{i}.py", MODE_FILE, text + bytes([48 + i])) for i in range(3)],
+            [*(FileEntry(f"g/{i}.py", MODE_FILE, bytes([65 + i]) * 80 + text) for i in range(4)), app[3]],
         ),
         "links": _binary(
             [FileEntry("a/b/c", MODE_SYMLINK, b"../../d"), FileEntry("d", MODE_FILE, b"d")],

@@ -5,12 +5,15 @@ import io
 import itertools
 import re
 import struct
+import json
 import zipfile
 
+import zstandard
 from conftest import REPO
 
 from onefile_backend.format import layers as fmt
 from onefile_backend.format import spec
+from onefile_backend.format.layers import Block
 
 
 def _binary(entries_runtime, entries_app):
@@ -74,12 +77,79 @@ def test_dos_datetime_clamps_before_1980():
 def test_joined_blocks_and_a_block_less_some_members_encode_as_if_built_so():
     a, b, c = (fmt.FileEntry(name, fmt.MODE_FILE, name.encode() * 100) for name in ("a", "b", "c"))
 
-    def block(*entries):
-        return fmt.encode_block(list(entries), fmt.PREFIX_APP, level=3, epoch=0)
+    def block(*entries, level=3):
+        return fmt.encode_block(list(entries), fmt.PREFIX_APP, level=level, epoch=0)
 
-    assert fmt.join_blocks([block(a), block(b, c)]) == block(a, b, c)
-    assert block(a, b, c).without({b"app/b"}) == block(a, c)
-    assert block(a, b).without({b"app/x"}) == block(a, b)
+    assert fmt.join_blocks([block(a, level=None), block(b, c, level=None)]) == block(a, b, c, level=None)
+    assert block(a, b, c).without({b"app/b"}, level=3, epoch=0) == block(a, c)  # the group made again
+    assert block(a, b, c).without({b"app/a", b"app/c"}, level=3, epoch=0) == block(b)
+    assert block(a, b).without({b"app/x"}, level=3, epoch=0) == block(a, b)
+    big = fmt.FileEntry("big", fmt.MODE_FILE, bytes(range(256)) * (fmt.GROUP_MEMBER_MAX // 256 + 1))
+    kept = block(a, b, big)  # the group (a, b) stays as it is when a file outside it goes
+    assert kept.without({b"app/big"}, level=3, epoch=0) == block(a, b)
+
+
+# ---- groups: small files sharing one zstd frame (format 4) ----
+
+
+def _files(block):
+    """name -> content of every member, groups decoded from their start."""
+    files, group = {}, []
+    for member in block.members:
+        if member.group is None:
+            payload = block.payload(member)
+            files[member.name] = (
+                zstandard.ZstdDecompressor().decompress(payload, max_output_size=member.size)
+                if member.method == fmt.METHOD_ZSTD
+                else payload
+            )
+            continue
+        group.append(member)
+        if member.group[0] + 1 == member.group[1]:
+            datas = fmt.decode_group([block.payload(m) for m in group], [m.size for m in group])
+            files.update(zip((m.name for m in group), datas))
+            group = []
+    return files
+
+
+def test_small_files_share_frames_and_decode_to_what_went_in():
+    text = [fmt.FileEntry(f"m{i}.py", fmt.MODE_FILE, f"import os\nvalue = {i}\n".encode() * 20) for i in range(30)]
+    sited = fmt.FileEntry("bin/python3", fmt.MODE_EXECUTABLE, b"@RUNTIME@/lib".ljust(32, b"\0") + b"x" * 200, ((0, 32),))
+    big = fmt.FileEntry("lib.so", fmt.MODE_FILE, bytes(range(256)) * (fmt.GROUP_MEMBER_MAX // 256 + 1))
+    link = fmt.FileEntry("link", fmt.MODE_SYMLINK, b"m0.py")
+    manifest = fmt.FileEntry("onefile.json", fmt.MODE_FILE, b'{"python": "3"}' * 10)
+    entries = [*text[:10], sited, link, big, manifest, *text[10:]]
+    block = fmt.encode_block(entries, fmt.PREFIX_APP, level=3, epoch=0, alone={"onefile.json"})
+    by_name = {m.name: m for m in block.members}
+    grouped = [m for m in block.members if m.group is not None]
+    assert [m.group for m in grouped] == [(i, 30) for i in range(30)]  # one group, its members in a row
+    assert all(m.method == fmt.METHOD_ZSTD_GROUP for m in grouped)
+    assert [m.name for m in block.members][:30] == [b"app/" + e.path.encode() for e in text]
+    for name in (b"app/bin/python3", b"app/lib.so", b"app/link", b"app/onefile.json"):
+        assert by_name[name].group is None, name
+    assert _files(block) == {b"app/" + e.path.encode(): e.data for e in entries}
+    assert sum(m.compressed_size for m in grouped) < sum(
+        len(zstandard.ZstdCompressor(level=3).compress(e.data)) for e in text
+    )
+    assert Block.from_json(json.loads(json.dumps(block.to_json())), block.data) == block
+
+
+def test_a_group_closes_once_it_holds_group_input_max():
+    size = fmt.GROUP_MEMBER_MAX  # four of them fill a group
+    assert fmt.GROUP_INPUT_MAX == 4 * size
+    entries = [fmt.FileEntry(f"f{i}", fmt.MODE_FILE, bytes([i]) * size) for i in range(9)]
+    block = fmt.encode_block(entries, fmt.PREFIX_APP, level=1, epoch=0)
+    assert [m.group for m in block.members] == [(i, 4) for i in range(4)] * 2 + [None]
+    assert _files(block) == {b"app/" + e.path.encode(): e.data for e in entries}
+
+
+def test_the_zip_directory_lists_group_members_with_their_method(tmp_path):
+    entries = [fmt.FileEntry(f"m{i}.py", fmt.MODE_FILE, b"print('same')\n" * 20) for i in range(3)]
+    data, _, _ = _binary([fmt.FileEntry("bin/python3", fmt.MODE_EXECUTABLE, b"py")], entries)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = {info.filename: info for info in archive.infolist()}
+        assert {infos[f"app/m{i}.py"].compress_type for i in range(3)} == {fmt.METHOD_ZSTD_GROUP}
+        assert infos["app/m1.py"].file_size == len(entries[1].data)
 
 
 # ---- the format's constants: spec.py and stub/of_format.h say the same ----
