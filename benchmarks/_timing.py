@@ -26,7 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import IO, Mapping, Optional, Sequence, Union
 
 HYPERFINE = shutil.which("hyperfine")
 
@@ -202,11 +202,16 @@ def serve_once(
     cold: bool = False,
     clear: Optional[Path] = None,
     timeout: float = 60.0,
+    traced: bool = False,
 ) -> Served:
     """Start a server, wait for its first HTTP 200 on 127.0.0.1:port, then SIGTERM it.
 
     ``paths`` are asked in turn: the next one once the server has answered the current
     one with something other than 200 (to find a health URL; timed runs pass one path).
+    ``traced``: ``command`` is strace running the server; the SIGTERM goes to the server,
+    so that strace follows its shutdown and exits after it (strace itself would detach).
+    Its output then goes to /dev/null, as a command-line start's does: kept in a file, it
+    would count as written by the server.
     """
     if cold:
         prepare_cold(clear)
@@ -214,7 +219,8 @@ def serve_once(
     statuses = []
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
+        sink: Union[int, IO[bytes]] = subprocess.DEVNULL if traced else log
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=sink, start_new_session=True)
         seconds, exited = None, False
         try:
             while asked and time.perf_counter() - started < timeout and process.poll() is None:
@@ -228,7 +234,10 @@ def serve_once(
                     statuses.append(f"{asked.pop(0)}: {status}")
             exited = process.poll() is not None
             if not exited:
-                process.send_signal(signal.SIGTERM)
+                if traced:
+                    os.kill(_find_child(process.pid), signal.SIGTERM)
+                else:
+                    process.send_signal(signal.SIGTERM)
             usage = _reap(process, grace=15.0)
         finally:
             if process.returncode is None:  # an exception above: leave nothing running
@@ -237,10 +246,28 @@ def serve_once(
         if seconds is None:
             log.seek(0)
             output = log.read().decode(errors="replace").strip()[-800:]
+            if traced:
+                output = "(its output is not kept under strace)"
             state = f"exited with status {process.returncode}" if exited else "still running"
             answers = f" (answers: {', '.join(statuses)})" if statuses else ""
             raise StartFailed(f"no HTTP 200 on 127.0.0.1:{port} within {timeout:.0f} s{answers} ({state}): {output}")
     return Served(seconds, usage.ru_maxrss * 1024, asked[0])
+
+
+def _find_child(pid: int) -> int:
+    """The process ``pid`` started (a tracer's tracee); ``pid`` itself if there is none.
+    From /proc/*/stat: /proc/PID/task/PID/children needs CONFIG_PROC_CHILDREN."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
+                stat = f.read()
+        except OSError:  # it exited meanwhile
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # after ")": state, ppid, ...
+            return int(entry)
+    return pid
 
 
 def _reap(process: subprocess.Popen[bytes], grace: float) -> resource.struct_rusage:

@@ -16,6 +16,7 @@ Per app and tool, in one run on one machine, with the interpreter running this s
 - build time from a clean tree with warm and with cold build caches, and the rebuild
   time after adding one line to the app's entry module;
 - peak memory (max RSS) of a warm and of a cold start;
+- bytes and files a cold start writes, from one more cold start under strace (_writes.py);
 
 and every number as a ratio to the venv baseline and to PyInstaller --onefile.
 Prints one markdown table (and writes JSON with every sample when asked).
@@ -42,6 +43,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -59,6 +61,7 @@ from _timing import (
     time_starts,
     use_trash,
 )
+from _writes import count_writes, find_strace, run_cold
 
 DEFAULT_APPS = "hello,numbers,server"
 DEFAULT_TOOLS = "onefile,pyinstaller,shiv,pex,pex-venv,venv"
@@ -84,6 +87,8 @@ class Result:
     cold_s: Optional[float] = None
     rss_warm_bytes: Optional[int] = None
     rss_cold_bytes: Optional[int] = None
+    written_bytes: Optional[int] = None  # by one cold start (see _writes.py)
+    files_written: Optional[int] = None
     warm_samples: list[float] = field(default_factory=list)
     cold_samples: list[float] = field(default_factory=list)
     error: Optional[str] = None
@@ -260,8 +265,22 @@ def start_of(
     return tool.start_command(app, artifact) + list(app.args), start_env(tool, app, env), run_cache_dir(tool, app)
 
 
-def measure_cli_starts(app: App, built: list[tuple[Tool, Result, Path]], env: dict[str, str], runs: int) -> None:
-    """Warm and cold starts, each in rounds across the tools; then peak memory."""
+def record_writes(app: App, tool: Tool, result: Result, strace: str, start: Callable[[list[str]], object]) -> None:
+    """What one more cold start writes, traced apart from the timed ones (strace slows it)."""
+    log(f"{app.name}/{tool.name}: bytes written by a cold start (strace)")
+    try:
+        writes = count_writes(strace, start)
+    except (StartFailed, OSError) as exc:
+        result.details["writes_error"] = str(exc)
+        return
+    result.written_bytes, result.files_written = writes.bytes, writes.files
+    result.details["writes"] = writes.as_details()
+
+
+def measure_cli_starts(
+    app: App, built: list[tuple[Tool, Result, Path]], env: dict[str, str], runs: int, strace: Optional[str]
+) -> None:
+    """Warm and cold starts, each in rounds across the tools; then peak memory and writes."""
     for kind in ("warm", "cold"):
         for number, count in enumerate(split_runs(runs), 1):
             for tool, result, artifact in built:
@@ -289,6 +308,10 @@ def measure_cli_starts(app: App, built: list[tuple[Tool, Result, Path]], env: di
             result.rss_cold_bytes, result.rss_warm_bytes = int(statistics.median(cold)), int(statistics.median(warm))
         except StartFailed as exc:
             result.error = f"does not start: {exc}"
+    for tool, result, artifact in built:
+        if strace and not result.error:
+            command, tool_env, cache = start_of(tool, app, artifact, env)
+            record_writes(app, tool, result, strace, partial(run_cold, command=command, env=tool_env, cache=cache))
 
 
 def plan_server(app: App, probe: list[str], env: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -326,19 +349,23 @@ def server_env(env: dict[str, str], port: int) -> dict[str, str]:
     }
 
 
-def measure_server_starts(app: App, built: list[tuple[Tool, Result, Path]], env: dict[str, str], runs: int) -> None:
-    """Starts until the first HTTP 200; warm in rounds across the tools, then cold."""
+def measure_server_starts(
+    app: App, built: list[tuple[Tool, Result, Path]], env: dict[str, str], runs: int, strace: Optional[str]
+) -> None:
+    """Starts until the first HTTP 200; warm in rounds across the tools, then cold; then writes."""
     live = sorted(built, key=lambda item: item[0].name != BASELINE)  # the baseline probes first
     if not live:
         return
     probe_tool, _, probe_artifact = live[0]
     args, paths = plan_server(app, probe_tool.start_command(app, probe_artifact), start_env(probe_tool, app, env))
 
-    def serve(tool: Tool, artifact: Path, paths: list[str], cold: bool) -> Served:
+    def serve(tool: Tool, artifact: Path, paths: list[str], cold: bool, prefix: Optional[list[str]] = None) -> Served:
+        """``prefix``: strace and its options, to trace the start (record_writes)."""
         port = find_free_port()
-        command = tool.start_command(app, artifact) + [a.replace("{port}", str(port)) for a in args]
+        command = (prefix or []) + tool.start_command(app, artifact) + [a.replace("{port}", str(port)) for a in args]
         tool_env = server_env(start_env(tool, app, env), port)
-        return serve_once(command, tool_env, port=port, paths=paths, cold=cold, clear=run_cache_dir(tool, app))
+        clear = run_cache_dir(tool, app)
+        return serve_once(command, tool_env, port=port, paths=paths, cold=cold, clear=clear, traced=bool(prefix))
 
     for tool, result, artifact in live:  # fill the caches; the first that serves picks the path
         try:
@@ -365,6 +392,9 @@ def measure_server_starts(app: App, built: list[tuple[Tool, Result, Path]], env:
             result.rss_warm_bytes = int(statistics.median(rss[(tool.name, "warm")]))
             result.rss_cold_bytes = int(statistics.median(rss[(tool.name, "cold")]))
             result.details["url_path"] = paths[0]
+    for tool, result, artifact in live:
+        if strace and not result.error:
+            record_writes(app, tool, result, strace, partial(serve, tool, artifact, paths, True))
 
 
 # --- the report -----------------------------------------------------------------------
@@ -373,6 +403,8 @@ Metric = tuple[str, str, Callable[[float], str]]
 METRICS: list[Metric] = [
     ("warm_s", "warm start, ms", lambda v: f"{v * 1000:.1f}"),
     ("cold_s", "cold start, ms", lambda v: f"{v * 1000:.1f}"),
+    ("written_bytes", "written, MB", lambda v: f"{v / 1e6:.1f}"),
+    ("files_written", "files written", lambda v: f"{v:.0f}"),
     ("size_bytes", "size, MB", lambda v: f"{v / 1e6:.1f}"),
     ("build_s", "build, clean tree, warm caches, s", lambda v: f"{v:.1f}"),
     ("build_cold_s", "build, cold caches, s", lambda v: f"{v:.1f}"),
@@ -380,6 +412,11 @@ METRICS: list[Metric] = [
     ("rss_warm_bytes", "peak RSS warm, MB", lambda v: f"{v / 1e6:.1f}"),
     ("rss_cold_bytes", "peak RSS cold, MB", lambda v: f"{v / 1e6:.1f}"),
 ]
+
+
+# No ×venv for these: a venv unpacks nothing, so it writes nothing or next to nothing (a
+# gunicorn probes its temp dir with 4 bytes), and a ratio to that says nothing.
+NO_BASELINE_RATIO = {"written_bytes", "files_written"}
 
 
 def _ratio(value: Optional[float], reference: Optional[float]) -> str:
@@ -400,6 +437,8 @@ def render_table(results: list[Result]) -> str:
                 cells.append("—")
                 continue
             base, peer = by_key.get((r.app, BASELINE)), by_key.get((r.app, PEER))
+            if key in NO_BASELINE_RATIO:
+                base = None
             ratios = [_ratio(value, getattr(ref, key) if ref else None) for ref in (base, peer)]
             cells.append(f"{show(value)} ({ratios[0]}, {ratios[1]})")
         lines.append(f"| {r.app} | {r.tool} | " + " | ".join(cells) + " |")
@@ -410,6 +449,7 @@ def render_table(results: list[Result]) -> str:
 TARGETS = [
     ("warm_s", BASELINE, 1.05, "warm start ≤ 1.05× venv"),
     ("cold_s", PEER, 0.5, "cold start ≤ 0.5× PyInstaller"),
+    ("written_bytes", PEER, 1.5, "bytes written by a cold start ≤ 1.5× PyInstaller"),
     ("size_bytes", PEER, 1.25, "size ≤ 1.25× PyInstaller"),
     ("build_s", PEER, 0.5, "build (clean tree, warm caches) ≤ 0.5× PyInstaller"),
     ("build_cold_s", PEER, 0.5, "build (cold caches) ≤ 0.5× PyInstaller"),
@@ -460,7 +500,12 @@ def render_report(results: list[Result], skipped: list[str], info: dict[str, obj
         f"{WARMUP} warm-up runs; warm and cold starts are taken in up to {MAX_ROUNDS} rounds that cycle "
         f"through the tools; {cold_note}. "
         "Peak RSS: ru_maxrss from wait4, median of several starts (the larger process, not a sum, "
-        "for PyInstaller's parent+child and a server's workers).",
+        "for PyInstaller's parent+child and a server's workers). "
+        "Written: what one more cold start (untimed, under strace -f, the whole process tree) writes to "
+        "files on a file system, not to pipes, ttys or /dev/null: bytes returned by write, pwrite64, writev, "
+        "pwritev(2), copy_file_range, sendfile and splice; files: regular files created or written, each "
+        "path once (a server: to the end of the shutdown that follows its first 200); no ×venv for these "
+        "two, as a venv writes nothing or next to nothing.",
         "Builds: one timed run each, from a fresh copy of the example (no build/, dist/, egg-info). "
         "Warm caches: the tool's caches as its cold build left them (onefile: runtime layer in "
         "ONEFILE_BUILD_CACHE and uv's cache; PyInstaller: PYINSTALLER_CONFIG_DIR; pip-based tools: "
@@ -478,6 +523,11 @@ def render_report(results: list[Result], skipped: list[str], info: dict[str, obj
     if targets:
         parts += ["", "onefile against its targets:", *targets]
     failures = [f"- {r.app}/{r.tool}: {r.error}" for r in results if r.error] + [f"- {s}" for s in skipped]
+    failures += [
+        f"- {r.app}/{r.tool}: bytes written not measured: {r.details['writes_error']}"
+        for r in results
+        if "writes_error" in r.details
+    ]
     if failures:
         parts += ["", "Skipped or failed:", *failures]
     return "\n".join(parts)
@@ -521,6 +571,9 @@ def main() -> int:
         ).stdout.strip()
         context.onefile_path = snapshot_onefile_backend(work)
         info["onefile-backend"] = describe_checkout()
+        strace, no_strace = find_strace(log)
+        if strace is None:
+            skipped.append(f"bytes and files written (all tools): {no_strace}")
         failed = install_peer_tools(context, set(tool_names), env)
         for package, reason in failed.items():
             skipped.append(f"{package}: does not install here: {reason[-300:]}")
@@ -542,9 +595,9 @@ def main() -> int:
                 if artifact is not None:
                     built.append((tool, result, artifact))
             if app.server:
-                measure_server_starts(app, built, env, args.runs)
+                measure_server_starts(app, built, env, args.runs, strace)
             else:
-                measure_cli_starts(app, built, env, args.runs)
+                measure_cli_starts(app, built, env, args.runs, strace)
             for tool, _, _ in built:
                 remove_moved_aside(run_cache_dir(tool, app))
             for _, result, _ in built:
