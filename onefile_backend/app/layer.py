@@ -39,7 +39,7 @@ from ..format.layers import (
 from ..format.manifest import Manifest
 from ..format.spec import APP_LIBC_DIR
 from ..format.tree import entries_from_tree, merge_entries, walk_files
-from ..platform.elf import read_elf
+from ..platform.elf import CXX_LIBRARY, read_elf
 from ..platform.glibc import GlibcNeeds
 from ..runtime.bytecode import compile_bytecode
 from ..runtime.interpreters import Interpreter
@@ -83,6 +83,7 @@ class AppTree:
     distributions: dict[str, str]  # name -> version, of everything installed
     glibc: GlibcNeeds  # what its native extensions need, by path in the layer
     entry_points: list[EntryPoint]  # the commands bin/onefile-main runs
+    cxx: tuple[str, ...] = ()  # its files that load libstdc++ (the bundled glibc then carries one)
 
 
 #: Chooses the commands once the scripts of every installed distribution are known.
@@ -95,6 +96,7 @@ class _Processed:
     distributions: dict[str, str]
     glibc: GlibcNeeds
     scripts: dict[str, Scripts]  # each distribution's scripts, by normalised name
+    cxx: tuple[str, ...]  # files (paths in the layer) that load libstdc++.so.6
 
 
 def _process(
@@ -102,7 +104,7 @@ def _process(
 ) -> _Processed:
     """Make what uv installed into ``stage`` relocatable; return its entries (less what
     ``tool.onefile.exclude`` and ``drop_tests`` leave out), distributions, the glibc its
-    extensions need and each distribution's scripts."""
+    extensions need, each distribution's scripts and the files that load libstdc++."""
     site_packages = os.path.join(stage, "lib", interpreter.stdlib_name, "site-packages")
     if not os.path.isdir(site_packages):
         raise ResolveError(f"uv installed nothing into {site_packages}")
@@ -110,24 +112,26 @@ def _process(
     make_relocatable(stage, site_packages, interpreter.short_version)
     elves = read_elves(stage, store)
     bundled = set(bundle_foreign_libraries(stage, elves, log))
-    needs = {path: facts.glibc for path, facts in elves.items()}
     # The machine libraries just copied in need a glibc too (often the newest).
-    needs.update({path: read_elf(path).glibc for path in walk_files(stage) if os.path.basename(path) in bundled})
+    elves.update({path: read_elf(path) for path in walk_files(stage) if os.path.basename(path) in bundled})
+    needs = {path: facts.glibc for path, facts in elves.items()}
     bytecode = compile_bytecode(interpreter, stage, os.path.relpath(site_packages, stage), store)
     entries = merge_entries(entries_from_tree(stage), bytecode)
     entries = without_excluded(entries, stage, site_packages, exclude, drop_tests, log)
     warn_left_out_modules(entries, site_packages, stage, log)
     kept = {entry.path for entry in entries}
     glibc = GlibcNeeds.of({os.path.relpath(p, stage): v for p, v in needs.items() if os.path.relpath(p, stage) in kept})
-    return _Processed(entries, installed_distributions(site_packages), glibc, scripts)
+    relative = {os.path.relpath(path, stage): facts for path, facts in elves.items()}
+    cxx = tuple(sorted(path for path, facts in relative.items() if CXX_LIBRARY in facts.needed and path in kept))
+    return _Processed(entries, installed_distributions(site_packages), glibc, scripts, cxx)
 
 
 def _stage_dependencies(
     wheel: str, interpreter: Interpreter, options: AppOptions, space: Workspace
-) -> tuple[Block, dict[str, str], GlibcNeeds, dict[str, Scripts]]:
-    """The dependencies, installed, made relocatable and encoded (with their distributions,
-    glibc needs and scripts): from the build cache when the same pins (or lock file) were
-    staged before for this runtime."""
+) -> tuple[Block, _Processed]:
+    """The dependencies, installed, made relocatable and encoded, and what _process says of
+    them (without their entries, which the block holds): from the build cache when the
+    same pins (or lock file) were staged before for this runtime."""
     store, log, lock, platform = space.store, space.log, options.lock, interpreter.target.platform
     if lock is not None:
         with open(lock, encoding="utf-8", errors="replace") as lock_file:
@@ -146,9 +150,10 @@ def _stage_dependencies(
                 for warning in facts["warnings"]:
                     log(warning, kind="warning")
                 scripts = {name: Scripts.from_json(value) for name, value in facts["scripts"].items()}
-                return block, facts["distributions"], GlibcNeeds.from_json(facts["glibc"]), scripts
+                glibc = GlibcNeeds.from_json(facts["glibc"])
+                return block, _Processed([], facts["distributions"], glibc, scripts, tuple(facts["cxx"]))
     if not pins.strip():
-        return Block(b"", ()), {}, GlibcNeeds(), {}
+        return Block(b"", ()), _Processed([], {}, GlibcNeeds(), {}, ())
     stage = os.path.join(space.work, "dependencies")
     install_dependencies(
         interpreter, stage, space.work, lock=lock, pins=pins, platform=platform, indexes=options.indexes
@@ -162,7 +167,6 @@ def _stage_dependencies(
 
     drop_tests = not options.keep_tests
     processed = _process(stage, interpreter, options.exclude, store, recording, drop_tests)
-    distributions, glibc = processed.distributions, processed.glibc
     try:
         block = encode_block(processed.entries, PREFIX_APP, level=LEVEL, epoch=space.epoch, store=store)
     except ValueError as exc:  # a file name or link no launcher would unpack
@@ -170,13 +174,14 @@ def _stage_dependencies(
     if key is not None:
         facts = {
             "block": block.to_json(),
-            "distributions": distributions,
-            "glibc": glibc.to_json(),
+            "distributions": processed.distributions,
+            "glibc": processed.glibc.to_json(),
+            "cxx": list(processed.cxx),
             "warnings": warnings,
             "scripts": {name: scripts.to_json() for name, scripts in processed.scripts.items()},
         }
         store.put_many({key + b"-data": block.data, key: json.dumps(facts).encode()})
-    return block, distributions, glibc, processed.scripts
+    return block, processed
 
 
 def _command(entry_point: EntryPoint) -> Command:
@@ -205,18 +210,18 @@ def stage_app(
     version = interpreter.short_version
     space.log(f"resolve: installing {os.path.basename(wheel)} and its dependencies{pins} for Python {version}")
     check_extras(wheel, extras)
-    dependencies, distributions, deps_glibc, scripts = _stage_dependencies(wheel, interpreter, options, space)
+    dependencies, deps = _stage_dependencies(wheel, interpreter, options, space)
     stage = os.path.join(space.work, "project")
     install_wheel(interpreter, stage, wheel, options.indexes)
     project = _process(stage, interpreter, options.exclude, space.store, space.log, False)
-    entries, own, glibc = project.entries, project.distributions, project.glibc
-    entry_points = choose({**scripts, **project.scripts})
+    entries = project.entries
+    entry_points = choose({**deps.scripts, **project.scripts})
     installed = {entry.path for entry in entries} | {m.name.decode()[len(PREFIX_APP) :] for m in dependencies.members}
     for entry_point in entry_points:
         if entry_point.kind == "data_scripts" and f"bin/{entry_point.module}" not in installed:
             raise ResolveError(f"the data script {entry_point.name!r} was not installed into bin/ by uv")
     if lock is not None:
-        check_lock_covers(wheel, extras, distributions, lock, interpreter.target)
+        check_lock_covers(wheel, extras, deps.distributions, lock, interpreter.target)
     launcher = render_launcher([_command(entry_point) for entry_point in entry_points])
     helper = render_commands_helper()
     entries = [e for e in entries if e.path not in (APP_MAIN, COMMANDS_HELPER)] + [
@@ -224,7 +229,12 @@ def stage_app(
         FileEntry(COMMANDS_HELPER, MODE_FILE, helper.encode()),
     ]
     return AppTree(
-        dependencies, sorted(entries, key=lambda e: e.path), {**distributions, **own}, deps_glibc + glibc, entry_points
+        dependencies,
+        sorted(entries, key=lambda e: e.path),
+        {**deps.distributions, **project.distributions},
+        deps.glibc + project.glibc,
+        entry_points,
+        tuple(sorted({*deps.cxx, *project.cxx})),
     )
 
 

@@ -185,6 +185,8 @@ class Block:
 
     def _total(self, member: _Member) -> int:
         """Bytes the member takes: header, name, extra and data."""
+        name_length: int
+        extra_length: int
         *_, name_length, extra_length = _LOCAL_HEADER.unpack_from(self.data, member.offset_in_block)
         return _LOCAL_HEADER.size + name_length + extra_length + member.compressed_size
 
@@ -197,9 +199,8 @@ class Block:
             if len(numbers) != 6 or len(rest) not in (6, 8) or (group is not None and len(group) != 2):
                 raise ValueError("not a member")
             mode, method, crc, compressed_size, size, offset = numbers
-            return _Member(
-                str(name).encode("utf-8"), mode, method, crc, compressed_size, size, offset, sites, group  # type: ignore[arg-type]
-            )
+            pair = (group[0], group[1]) if group is not None else None
+            return _Member(str(name).encode("utf-8"), mode, method, crc, compressed_size, size, offset, sites, pair)
 
         try:
             members = tuple(member(*item) for item in index)
@@ -267,6 +268,9 @@ GROUP_MEMBER_MAX = 1 << 20
 #: A group is closed once its members hold this much: one launcher thread decodes a group
 #: from its start, so this is the unit the unpacking is shared out in.
 GROUP_INPUT_MAX = 4 << 20
+
+
+Progress = Callable[[int, int], None]  # (entries done, entries to do)
 
 
 def _compressible(entry: FileEntry, level: int | None) -> bool:

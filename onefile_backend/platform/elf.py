@@ -36,6 +36,10 @@ SYSTEM_LIBRARIES = frozenset(
     }
 )
 
+#: The C++ runtime, which wheels' extension modules load from the system (manylinux
+#: leaves it out of wheels); a binary's bundled glibc carries it only when a file needs it.
+CXX_LIBRARY = "libstdc++.so.6"
+
 _GLIBC_VERSION = re.compile(r"^GLIBC_(\d+)\.(\d+)(?:\.(\d+))?$")
 
 

@@ -353,7 +353,7 @@ def test_damage_that_does_not_stop_exec_is_left_to_verify(hidden: Hidden, maker:
 def test_an_exec_failure_that_is_not_damage_is_reported_once(hidden: Hidden, maker: Maker, tmp_path: Path) -> None:
     # A runtime whose interpreter is an empty executable: exec fails with ENOEXEC, but the
     # directory matches its layer, so there is nothing to repair.
-    runtime = maker.parts.runtime.without({b"runtime/bin/python3"})
+    runtime = maker.parts.runtime.without({b"runtime/bin/python3"}, level=9, epoch=0)
     runtime = _extend(runtime, "runtime/", FileEntry("bin/python3", MODE_EXECUTABLE, b""))
     buf = io.BytesIO()
     needs = Needs(maker.trailer.glibc_bitmap, app_id("a", "a"), maker.trailer.libc == LIBC_GLIBC_BUNDLED)

@@ -3,9 +3,9 @@
 import ast
 import io
 import itertools
+import json
 import re
 import struct
-import json
 import zipfile
 
 import zstandard
@@ -107,7 +107,7 @@ def _files(block):
         group.append(member)
         if member.group[0] + 1 == member.group[1]:
             datas = fmt.decode_group([block.payload(m) for m in group], [m.size for m in group])
-            files.update(zip((m.name for m in group), datas))
+            files.update(zip((m.name for m in group), datas, strict=True))
             group = []
     return files
 
