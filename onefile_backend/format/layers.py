@@ -445,7 +445,9 @@ def encode_block(
             len(name),
             len(extra),
         )
-        members.append(_Member(name, entry.mode, method, crc, len(payload), len(entry.data), offset, entry.sites, group))
+        members.append(
+            _Member(name, entry.mode, method, crc, len(payload), len(entry.data), offset, entry.sites, group)
+        )
         chunks += (header, name, extra, payload)
         offset += len(header) + len(name) + len(extra) + len(payload)
     return Block(b"".join(chunks), tuple(members))

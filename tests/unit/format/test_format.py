@@ -114,7 +114,9 @@ def _files(block):
 
 def test_small_files_share_frames_and_decode_to_what_went_in():
     text = [fmt.FileEntry(f"m{i}.py", fmt.MODE_FILE, f"import os\nvalue = {i}\n".encode() * 20) for i in range(30)]
-    sited = fmt.FileEntry("bin/python3", fmt.MODE_EXECUTABLE, b"@RUNTIME@/lib".ljust(32, b"\0") + b"x" * 200, ((0, 32),))
+    sited = fmt.FileEntry(
+        "bin/python3", fmt.MODE_EXECUTABLE, b"@RUNTIME@/lib".ljust(32, b"\0") + b"x" * 200, ((0, 32),)
+    )
     big = fmt.FileEntry("lib.so", fmt.MODE_FILE, bytes(range(256)) * (fmt.GROUP_MEMBER_MAX // 256 + 1))
     link = fmt.FileEntry("link", fmt.MODE_SYMLINK, b"m0.py")
     manifest = fmt.FileEntry("onefile.json", fmt.MODE_FILE, b'{"python": "3"}' * 10)
@@ -196,13 +198,17 @@ def test_the_trailer_fields_tile_the_trailer() -> None:
         (spec.TRAILER_MAGIC_AT, spec.MAGIC_SIZE),
     ]
     assert [at for at, _ in fields] == list(itertools.accumulate([0] + [size for _, size in fields[:-1]]))
-    assert fields[-1][0] + fields[-1][1] == spec.TRAILER_SIZE == len(fmt.encode_trailer(0, _EMPTY, 0, _EMPTY, fmt.Needs()))
+    assert (
+        fields[-1][0] + fields[-1][1] == spec.TRAILER_SIZE == len(fmt.encode_trailer(0, _EMPTY, 0, _EMPTY, fmt.Needs()))
+    )
     record = [spec.LAYER_OFFSET_AT, spec.LAYER_SIZE_AT, spec.LAYER_ENTRY_COUNT_AT, spec.LAYER_UNPACKED_SIZE_AT]
     assert record == [0, 8, 16, 24] and spec.LAYER_SHA256_AT + spec.SHA256_DIGEST_SIZE == spec.LAYER_RECORD_SIZE
 
 
 def test_the_writer_puts_each_field_where_the_launcher_reads_it() -> None:
-    runtime = fmt.encode_block([fmt.FileEntry("bin/python3", fmt.MODE_EXECUTABLE, b"r" * 300)], fmt.PREFIX_RUNTIME, level=3, epoch=0)
+    runtime = fmt.encode_block(
+        [fmt.FileEntry("bin/python3", fmt.MODE_EXECUTABLE, b"r" * 300)], fmt.PREFIX_RUNTIME, level=3, epoch=0
+    )
     app = fmt.encode_block([fmt.FileEntry("a.py", fmt.MODE_FILE, b"a" * 300)] * 1, fmt.PREFIX_APP, level=3, epoch=0)
     needs = fmt.Needs(bytes(range(1, 13)), bytes(range(32, 64)), kernel=(3, 2))
     raw = fmt.encode_trailer(1000, runtime, 5000, app, needs)
