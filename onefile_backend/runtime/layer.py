@@ -101,6 +101,15 @@ _PRUNED_MODULES = ("_test*", "_ctypes_test*", "xxlimited*", "xxsubtype*", "_xxte
 
 
 @dataclass(frozen=True)
+class Sourceless:
+    """The stdlib's modules a runtime layer carries as bytecode alone."""
+
+    modules: int = 0
+    sources: int = 0  # the .py files the build left out for them (0: the runtime's stdlib had none)
+    size: int = 0  # their bytes
+
+
+@dataclass(frozen=True)
 class Runtime:
     """A runtime layer ready to be written, and what the build reports about it."""
 
@@ -111,9 +120,7 @@ class Runtime:
     cached: bool
     libc: BundledLibc | None = None  # the glibc in libc/, when the build carries one
     stdlib_sources: bool = False  # asked to carry the stdlib's .py sources
-    # The stdlib's modules carried as bytecode alone, and the bytes of the .py sources the
-    # build left out for them (0 when the runtime's stdlib had none).
-    sourceless: tuple[int, int] = (0, 0)
+    sourceless: Sourceless = Sourceless()
 
     @property
     def libc_compressed_size(self) -> int:
@@ -124,9 +131,9 @@ class Runtime:
     @property
     def left_out(self) -> tuple[str, ...]:
         """What the layer leaves out that a program might read, as the manifest says it."""
-        if not self.sourceless[0]:
+        if not self.sourceless.modules:
             return ()
-        return (STDLIB_SOURCES_MISSING if self.stdlib_sources else STDLIB_SOURCES_LEFT_OUT,)
+        return (STDLIB_SOURCES_LEFT_OUT if self.sourceless.sources else STDLIB_SOURCES_MISSING,)
 
 
 def _identity(interpreter: Interpreter, epoch: int, sysroot: str | None = None, stdlib_sources: bool = False) -> str:
@@ -368,7 +375,7 @@ def _load_cached(path: str, interpreter: Interpreter, stdlib_sources: bool) -> R
         return None
     libc = BundledLibc.from_json(facts["libc"]) if facts.get("libc") else None
     glibc, libraries = GlibcNeeds.from_json(facts["glibc"]), tuple(facts["libraries"])
-    sourceless = (facts["sourceless"][0], facts["sourceless"][1])
+    sourceless = Sourceless(*facts["sourceless"])
     return Runtime(block, interpreter, glibc, libraries, True, libc, stdlib_sources, sourceless)
 
 
@@ -380,7 +387,7 @@ def _store_cached(path: str, runtime: Runtime) -> None:
         "glibc": runtime.glibc.to_json(),
         "libraries": list(runtime.libraries),
         "libc": runtime.libc.to_json() if runtime.libc else None,
-        "sourceless": list(runtime.sourceless),
+        "sourceless": dataclasses.astuple(runtime.sourceless),
     }
     # Data first, then the index that vouches for it: a reader never sees half of one.
     for suffix, payload in (("", runtime.block.data), (".json", json.dumps(facts).encode())):
@@ -390,33 +397,34 @@ def _store_cached(path: str, runtime: Runtime) -> None:
         os.replace(temporary, path + suffix)
 
 
-def _without_sources(entries: list[FileEntry], bytecode: list[FileEntry]) -> tuple[list[FileEntry], tuple[int, int]]:
+def _without_sources(entries: list[FileEntry], bytecode: list[FileEntry]) -> tuple[list[FileEntry], Sourceless]:
     """``entries`` with ``bytecode`` and without the sources of its sourceless ``.pyc``;
-    and (how many modules are bytecode alone, the bytes of the sources left out)."""
+    and what is bytecode alone then."""
     dropped = {source_of_sourceless(entry.path) for entry in bytecode} - {None}
-    left_out = sum(len(entry.data) for entry in entries if entry.path in dropped)
+    left_out = [entry for entry in entries if entry.path in dropped]
     kept = merge_entries([entry for entry in entries if entry.path not in dropped], bytecode)
     # Counted in the result: a stdlib that was bytecode alone already has no source to drop.
     modules = sum(1 for entry in kept if source_of_sourceless(entry.path) and entry.path.startswith("lib/"))
-    return kept, (modules, left_out)
+    return kept, Sourceless(modules, len(left_out), sum(len(entry.data) for entry in left_out))
 
 
 def _report_sources(runtime: Runtime, log: Log) -> None:
     """Say what the build left out of the stdlib, or that it kept what was asked for."""
-    modules, size = runtime.sourceless
-    if runtime.stdlib_sources and not modules:
-        log("runtime: the stdlib with its .py sources (stdlib-sources = true)")
+    sourceless = runtime.sourceless
+    if sourceless.sources:
+        log(
+            f"runtime: the stdlib as bytecode: its .py sources ({sourceless.sources} files, "
+            f"{sourceless.size / 1e6:.1f} MB) left out; stdlib-sources = true keeps them"
+        )
+    elif sourceless.modules:  # a onefile binary's own runtime, building another binary
+        log(
+            f"runtime: {runtime.interpreter.executable}'s stdlib is bytecode alone ({sourceless.modules} modules "
+            "without their .py sources)"
+            + (": stdlib-sources = true can't keep them" if runtime.stdlib_sources else ""),
+            kind="warning" if runtime.stdlib_sources else "info",
+        )
     elif runtime.stdlib_sources:
-        log(
-            f"runtime: {runtime.interpreter.executable}'s stdlib has no .py sources to keep (stdlib-sources = true): "
-            f"{modules} modules are bytecode alone",
-            kind="warning",
-        )
-    elif modules:
-        log(
-            f"runtime: the stdlib as bytecode: its .py sources ({modules} files, {size / 1e6:.1f} MB) left out; "
-            "stdlib-sources = true keeps them"
-        )
+        log("runtime: the stdlib with its .py sources (stdlib-sources = true)")
 
 
 def build_runtime(

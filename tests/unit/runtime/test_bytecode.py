@@ -11,7 +11,7 @@ from onefile_backend.cache.store import BlobStore
 from onefile_backend.format.layers import MODE_FILE, FileEntry
 from onefile_backend.runtime.bytecode import compile_bytecode, source_of_sourceless
 from onefile_backend.runtime.interpreters import find_interpreter
-from onefile_backend.runtime.layer import _without_sources
+from onefile_backend.runtime.layer import Sourceless, _without_sources
 
 _CHECK = """
 import inspect, sys, traceback
@@ -69,13 +69,13 @@ def test_the_sources_of_sourceless_bytecode_are_left_out_and_counted() -> None:
 
     tree = [entry("bin/python3"), entry("lib/python3.12/os.py", b"12345"), entry("lib/python3.12/a/fix.py", b"123")]
     bytecode = [entry("lib/python3.12/os.pyc"), entry("lib/python3.12/a/__pycache__/fix.cpython-312.pyc")]
-    kept, (modules, size) = _without_sources(tree, bytecode)
+    kept, sourceless = _without_sources(tree, bytecode)
     assert [e.path for e in kept] == [
         "bin/python3",
         "lib/python3.12/a/__pycache__/fix.cpython-312.pyc",
         "lib/python3.12/a/fix.py",
         "lib/python3.12/os.pyc",
     ]
-    assert (modules, size) == (1, 5)
+    assert sourceless == Sourceless(modules=1, sources=1, size=5)
     # A stdlib that was bytecode alone: nothing to drop, every module counted.
-    assert _without_sources([entry("lib/python3.12/os.pyc")], []) == ([entry("lib/python3.12/os.pyc")], (1, 0))
+    assert _without_sources([entry("lib/python3.12/os.pyc")], []) == ([entry("lib/python3.12/os.pyc")], Sourceless(1))
