@@ -252,7 +252,7 @@ def test_one_cpu_or_all_unpack_the_same_tree(hidden: Hidden, tiny: Path, tmp_pat
     # directory; everything else is the same.
     differ = {p for p in trees[0] if trees[0][p] != trees[1][p]}
     assert all(p.endswith(("pyvenv.cfg", "bin/python", "bin/python3")) for p in differ), sorted(differ)
-    assert len([p for p in trees[0] if "/lib/python3" in p]) > 1000  # the runtime's stdlib is in there
+    assert len([p for p in trees[0] if "/lib/python3" in p]) > 500  # the runtime's stdlib (bytecode alone) is in there
 
 
 # ---- crash safety ----
