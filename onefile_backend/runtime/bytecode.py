@@ -52,9 +52,10 @@ def compile_bytecode(
     can't preserve and ``PYTHONDONTWRITEBYTECODE`` would make us recompile on every run.
     The name compiled in is relative to the stage, so no build path ends up in the binary
     (importlib replaces it by the real path when it loads the module from its source; a
-    sourceless module keeps it: ``lib/python3.X/json/__init__.py`` in a traceback). Results are kept in ``store``,
-    keyed by interpreter, name and source, so a rebuild compiles only what changed; they
-    are returned, not written into the stage (creating a thousand files costs seconds).
+    sourceless module keeps it: ``lib/python3.X/json/__init__.py`` in a traceback).
+    Results are kept in ``store``, keyed by interpreter, name and source, so a rebuild
+    compiles only what changed; they are returned, not written into the stage (creating
+    a thousand files costs seconds).
 
     A source for which ``sourceless`` (given its path relative to ``stage``) is true gets
     its ``.pyc`` beside it, ``X.pyc`` for ``X.py``: the one place Python imports bytecode
