@@ -83,6 +83,8 @@ def render(facts: dict[str, Any]) -> str:
     for number, setting in enumerate(indexes.get("settings", ())):  # written without credentials
         label = "indexes" if number == 0 else ""
         lines.append(f"{label:<13} {setting['setting']} {setting['value']} (from {setting['from']})")
+    for number, what in enumerate(facts.get("left_out", ())):
+        lines.append(f"{'left out' if number == 0 else '':<13} {what}")
     for name, layer in facts["layers"].items():
         lines.append(
             f"{name + ' layer':<13} {layer['size'] / 1e6:.1f} MB, {layer['entries']} entries, "

@@ -46,6 +46,9 @@ class Manifest:
     indexes: Mapping[str, Any] | None = None
     # Every command the binary runs, in the order chosen (older binaries: entry_point alone).
     commands: tuple[ManifestEntryPoint, ...] = ()
+    # What the binary leaves out that a program might read, each with how to keep it:
+    # "the stdlib's .py sources (bytecode kept); `stdlib-sources = true` keeps them".
+    left_out: tuple[str, ...] = ()
 
     def all_commands(self) -> tuple[ManifestEntryPoint, ...]:
         """The commands, also for a manifest written before ``commands`` was."""
@@ -72,7 +75,7 @@ class Manifest:
             values["entry_point"] = ManifestEntryPoint(**values["entry_point"])
             if "commands" in values:
                 values["commands"] = tuple(ManifestEntryPoint(**command) for command in values["commands"])
-            for key in ("glibc_versions", "runtime_libraries"):
+            for key in ("glibc_versions", "runtime_libraries", "left_out"):
                 if key in values:
                     values[key] = tuple(values[key])
             return cls(**values)

@@ -60,7 +60,12 @@ def build_binary(
         choose = _command_chooser(config, wheel)
         with stages.timed("runtime"):
             runtime = build_runtime(
-                interpreter, epoch=epoch, store=store, log=log, sysroot=_libc_sysroot(config, interpreter, log)
+                interpreter,
+                epoch=epoch,
+                store=store,
+                log=log,
+                sysroot=_libc_sysroot(config, interpreter, log),
+                stdlib_sources=config.stdlib_sources,
             )
         with stages.timed("resolve"):
             options = AppOptions(config.extras, config.lock, config.exclude, config.keep_tests, indexes)
@@ -101,7 +106,9 @@ def _command_chooser(config: Config, wheel: str) -> Callable[[Mapping[str, Scrip
 def _needs(config: Config, entry_points: list[EntryPoint], runtime: Runtime, glibc: GlibcNeeds) -> Needs:
     """What the trailer tells the launcher to check before it unpacks."""
     return Needs(
-        trailer_bitmap(glibc.versions()), app_id(config.name, entry_points[0].name), runtime.libc is not None,
+        trailer_bitmap(glibc.versions()),
+        app_id(config.name, entry_points[0].name),
+        runtime.libc is not None,
         runtime.libc.kernel if runtime.libc else (0, 0),
     )
 
@@ -199,6 +206,7 @@ def _manifest(
         libc=_describe_libc(runtime),
         distributions=app.distributions,
         indexes=indexes.to_json(),
+        left_out=runtime.left_out,
     )
 
 

@@ -33,6 +33,7 @@ KNOWN_KEYS = (
     "min-glibc",
     "target",
     "libc",
+    "stdlib-sources",
 )
 
 #: ``libc``'s default: carry the build machine's glibc, which the launcher uses where the
@@ -65,6 +66,7 @@ class Config:
     # Several commands in one binary: script names, "*", "@DIST", "-m MODULE" (app/entrypoints.py)
     entry_points: tuple[str, ...] = ()
     libc: str = DEFAULT_LIBC  # "bundle", "system", or the absolute path of a glibc sysroot
+    stdlib_sources: bool = False  # carry the stdlib's .py sources (by default its bytecode alone)
 
 
 def _check_string(key: str, value: Any) -> str:
@@ -228,4 +230,5 @@ def load_config(project_dir: str, config_settings: Mapping[str, Any] | None = No
         target=_check_target(values["target"]) if "target" in values else None,
         entry_points=_check_entry_points(values["entry-points"], entry_point) if "entry-points" in values else (),
         libc=_check_libc(values["libc"], project_dir) if "libc" in values else DEFAULT_LIBC,
+        stdlib_sources=_check_bool("stdlib-sources", values.get("stdlib-sources", False)),
     )

@@ -7,6 +7,7 @@ import json
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 from .._subprocess import run_tool
 from ..cache.kinds import BYTECODE
@@ -22,20 +23,44 @@ for source, display, output in json.load(sys.stdin):
 """
 
 
-def _pyc_path(source: str, cache_tag: str) -> str:
+def _pyc_path(source: str, cache_tag: str, sourceless: bool) -> str:
+    if sourceless:  # PEP 3147's "sourceless imports": importlib's SourcelessFileLoader
+        return source[:-3] + ".pyc"
     directory, name = os.path.split(source)
     return os.path.join(directory, "__pycache__", f"{name[:-3]}.{cache_tag}.pyc")
 
 
-def compile_bytecode(interpreter: Interpreter, stage: str, directory: str, store: BlobStore) -> list[FileEntry]:
+def source_of_sourceless(path: str) -> str | None:
+    """The source ``X.py`` whose bytecode ``path`` is when it is a sourceless ``X.pyc``."""
+    directory, name = os.path.split(path)
+    if not name.endswith(".pyc") or os.path.basename(directory) == "__pycache__":
+        return None
+    return path[:-1]
+
+
+def compile_bytecode(
+    interpreter: Interpreter,
+    stage: str,
+    directory: str,
+    store: BlobStore,
+    *,
+    sourceless: Callable[[str], bool] | None = None,
+) -> list[FileEntry]:
     """Unchecked-hash ``.pyc`` entries for the sources in ``stage/directory``.
 
     Unchecked-hash pycs are used without looking at the source's mtime, which the stub
     can't preserve and ``PYTHONDONTWRITEBYTECODE`` would make us recompile on every run.
     The name compiled in is relative to the stage, so no build path ends up in the binary
-    (and importlib shows the real path in tracebacks). Results are kept in ``store``,
-    keyed by interpreter, name and source, so a rebuild compiles only what changed; they
-    are returned, not written into the stage (creating a thousand files costs seconds).
+    (importlib replaces it by the real path when it loads the module from its source; a
+    sourceless module keeps it: ``lib/python3.X/json/__init__.py`` in a traceback).
+    Results are kept in ``store``, keyed by interpreter, name and source, so a rebuild
+    compiles only what changed; they are returned, not written into the stage (creating
+    a thousand files costs seconds).
+
+    A source for which ``sourceless`` (given its path relative to ``stage``) is true gets
+    its ``.pyc`` beside it, ``X.pyc`` for ``X.py``: the one place Python imports bytecode
+    from when the source is not there (``__pycache__`` is read only next to a source), so
+    the caller can leave the source out. The bytes are the same either way.
     """
     target = interpreter.target  # what the bytecode is for (compiled with interpreter.host)
     root = os.path.join(stage, directory)
@@ -52,11 +77,14 @@ def compile_bytecode(interpreter: Interpreter, stage: str, directory: str, store
     missing = [source for source in sources if keys[source] not in bytecode]
     if missing:
         bytecode.update(_compile(interpreter, stage, {keys[source]: source for source in missing}, store))
-    return [
-        FileEntry(os.path.relpath(_pyc_path(source, target.cache_tag), stage), MODE_FILE, bytecode[keys[source]])
-        for source in sources
-        if keys[source] in bytecode  # not there: a syntax error (test data, Python 2 leftovers), as Python skips it
-    ]
+    entries = []
+    for source in sources:
+        if keys[source] not in bytecode:
+            continue  # a syntax error (test data, Python 2 leftovers): as Python skips it
+        display = os.path.relpath(source, stage)
+        path = _pyc_path(display, target.cache_tag, sourceless is not None and sourceless(display))
+        entries.append(FileEntry(path, MODE_FILE, bytecode[keys[source]]))
+    return entries
 
 
 def _compile(interpreter: Interpreter, stage: str, sources: dict[bytes, str], store: BlobStore) -> dict[bytes, bytes]:

@@ -7,7 +7,10 @@ Layout (inside the runtime layer, and so in the cache)::
     bin/python -> python3
     lib/libpython3.X.so.1.0  when the interpreter is a shared build
     lib/lib*.so*             libraries the modules load that aren't part of glibc
-    lib/python3.X/           the stdlib with unchecked-hash .pyc, lib-dynload/
+    lib/python3.X/           the stdlib as unchecked-hash bytecode, lib-dynload/: by
+                             default X.pyc for each X.py, which is left out (see
+                             _KEEP_SOURCES); with ``stdlib_sources`` X.py and
+                             __pycache__/X.cpython-3Y.pyc
 
 The encoded layer is cached per user (see :func:`build_cache_dir`), keyed by the
 interpreter's identity, so only the first build with an interpreter pays for it.
@@ -45,7 +48,7 @@ from ..platform.elf import (
     strip,
 )
 from ..platform.glibc import GlibcNeeds
-from .bytecode import compile_bytecode
+from .bytecode import compile_bytecode, source_of_sourceless
 from .interpreters import Interpreter
 from .libc import LOADERS, BundledLibc, copy_glibc, find_in_sysroot
 
@@ -84,9 +87,26 @@ _PRUNED_DIRECTORIES = {
     "distutils/tests",
     "tkinter/test",
 }
-_PRUNED_FILES = ("turtle.py", "*.exe", "*.pyc", "*.pyo")
+_PRUNED_FILES = ("turtle.py", "*.exe", "*.pyo")
+# Where the stdlib finds modules by listing its own .py files, which therefore stay when
+# the others go: lib2to3.refactor.get_all_fix_names (2to3's fixers).
+_KEEP_SOURCES = ("lib2to3/fixes/",)
+
+#: What the manifest says a default runtime layer leaves out, and how to keep it.
+STDLIB_SOURCES_LEFT_OUT = "the stdlib's .py sources (bytecode kept); `stdlib-sources = true` keeps them"
+# ... and when the runtime's own stdlib has none to keep (a onefile binary's runtime).
+STDLIB_SOURCES_MISSING = "the stdlib's .py sources (bytecode kept): the runtime's stdlib has none"
 # nis (deprecated by PEP 594, gone in 3.13) alone pulls in Kerberos and 7 more libraries.
 _PRUNED_MODULES = ("_test*", "_ctypes_test*", "xxlimited*", "xxsubtype*", "_xxtestfuzz*", "_tkinter*", "xx*", "nis.*")
+
+
+@dataclass(frozen=True)
+class Sourceless:
+    """The stdlib's modules a runtime layer carries as bytecode alone."""
+
+    modules: int = 0
+    sources: int = 0  # the .py files the build left out for them (0: the runtime's stdlib had none)
+    size: int = 0  # their bytes
 
 
 @dataclass(frozen=True)
@@ -99,6 +119,8 @@ class Runtime:
     libraries: tuple[str, ...]  # sonames bundled from outside the interpreter's own files
     cached: bool
     libc: BundledLibc | None = None  # the glibc in libc/, when the build carries one
+    stdlib_sources: bool = False  # asked to carry the stdlib's .py sources
+    sourceless: Sourceless = Sourceless()
 
     @property
     def libc_compressed_size(self) -> int:
@@ -106,8 +128,15 @@ class Runtime:
         prefix = f"{PREFIX_RUNTIME}libc/".encode()
         return sum(m.compressed_size for m in self.block.members if m.name.startswith(prefix))
 
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """What the layer leaves out that a program might read, as the manifest says it."""
+        if not self.sourceless.modules:
+            return ()
+        return (STDLIB_SOURCES_LEFT_OUT if self.sourceless.sources else STDLIB_SOURCES_MISSING,)
 
-def _identity(interpreter: Interpreter, epoch: int, sysroot: str | None = None) -> str:
+
+def _identity(interpreter: Interpreter, epoch: int, sysroot: str | None = None, stdlib_sources: bool = False) -> str:
     def fingerprint(path: str | None) -> list[object]:
         if path is None:
             return []
@@ -119,6 +148,7 @@ def _identity(interpreter: Interpreter, epoch: int, sysroot: str | None = None) 
         "recipe": RUNTIME_LAYER.version,  # bump it when the recipe below changes what goes in
         "level": COMPRESSION_LEVEL,
         "epoch": epoch,
+        "stdlib_sources": stdlib_sources,
     }
     if sysroot is not None:  # the bundled glibc: where from, and what its libc.so.6 is now
         libc = find_in_sysroot(sysroot, interpreter.target.machine, "libc.so.6")
@@ -128,7 +158,8 @@ def _identity(interpreter: Interpreter, epoch: int, sysroot: str | None = None) 
     else:  # installed here: what its files are now
         facts["executable"] = fingerprint(interpreter.executable)
         facts["libpython"] = fingerprint(interpreter.libpython)
-        facts["stdlib"] = fingerprint(os.path.join(interpreter.stdlib, "os.py"))
+        landmark = os.path.join(interpreter.stdlib, "os.py")  # os.pyc in a stdlib of bytecode alone
+        facts["stdlib"] = fingerprint(landmark if os.path.exists(landmark) else landmark + "c")
         facts["dynload"] = sorted(os.listdir(interpreter.dynload)) if os.path.isdir(interpreter.dynload) else []
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -137,12 +168,17 @@ def _ignore_stdlib(root: str):  # type: ignore[no-untyped-def]
     def ignore(directory: str, names: list[str]) -> set[str]:
         relative = os.path.relpath(directory, root)
         skipped = set()
+        present = set(names)
         for name in names:
             path = name if relative == "." else f"{relative}/{name}"
             if name in _PRUNED_DIRECTORIES or path in _PRUNED_DIRECTORIES or name.startswith("config-"):
                 skipped.add(name)
             elif any(fnmatch.fnmatch(name, pattern) for pattern in _PRUNED_FILES):
                 skipped.add(name)
+            elif name.endswith(".pyc") and name[:-1] in present:
+                skipped.add(name)  # stale bytecode beside its source, which is compiled afresh
+        # A .pyc without its source stays: the module itself in a stdlib of bytecode alone
+        # (a onefile binary's runtime, building another binary).
         return skipped
 
     return ignore
@@ -176,11 +212,11 @@ def _bundled_python(python: str, stage: str, needed: tuple[str, ...]) -> str:
 
 
 def _stage(
-    interpreter: Interpreter, stage: str, store: BlobStore, log: Log, sysroot: str | None
+    interpreter: Interpreter, stage: str, store: BlobStore, log: Log, sysroot: str | None, stdlib_sources: bool
 ) -> tuple[GlibcNeeds, tuple[str, ...], list[FileEntry], dict[str, tuple[Site, ...]], BundledLibc | None]:
     """Copy the interpreter into ``stage``, make it relocatable, and with a ``sysroot`` add
-    its glibc; return (its glibc needs, libraries, the stdlib's bytecode, the patch sites
-    by path in the layer, the bundled glibc)."""
+    its glibc; return (its glibc needs, libraries, the stdlib's bytecode: sourceless unless
+    ``stdlib_sources``, the patch sites by path in the layer, the bundled glibc)."""
     bin_dir = os.path.join(stage, "bin")
     lib_dir = os.path.join(stage, "lib")
     stdlib_dir = os.path.join(lib_dir, interpreter.stdlib_name)
@@ -252,7 +288,12 @@ def _stage(
         with open(os.path.join(stage, path), "wb") as f:
             f.write(data)
     sites = {path: found for path, (_, found) in templated.items()}
-    bytecode = compile_bytecode(interpreter, stage, os.path.relpath(stdlib_dir, stage), store)
+    stdlib = os.path.relpath(stdlib_dir, stage) + "/"
+
+    def sourceless(path: str) -> bool:
+        return not stdlib_sources and not path[len(stdlib) :].startswith(_KEEP_SOURCES)
+
+    bytecode = compile_bytecode(interpreter, stage, stdlib, store, sourceless=sourceless)
     glibc = GlibcNeeds.of({os.path.relpath(path, stage): facts[path].glibc for path in elves})
     bundled = tuple(sorted(name for name in libraries if not name.startswith("libpython")))
     return glibc, bundled, bytecode, sites, libc
@@ -321,7 +362,7 @@ def _smoke_test(python: str, dynload_dir: str, interpreter: Interpreter, log: Lo
         log(f"runtime modules that fail to import in the copy: {failed.strip()}", kind="warning")
 
 
-def _load_cached(path: str, interpreter: Interpreter) -> Runtime | None:
+def _load_cached(path: str, interpreter: Interpreter, stdlib_sources: bool) -> Runtime | None:
     try:
         with open(path + ".json", encoding="utf-8") as f:
             facts = json.load(f)
@@ -333,7 +374,9 @@ def _load_cached(path: str, interpreter: Interpreter) -> Runtime | None:
     if block is None or block.sha256.hex() != facts["sha256"]:
         return None
     libc = BundledLibc.from_json(facts["libc"]) if facts.get("libc") else None
-    return Runtime(block, interpreter, GlibcNeeds.from_json(facts["glibc"]), tuple(facts["libraries"]), True, libc)
+    glibc, libraries = GlibcNeeds.from_json(facts["glibc"]), tuple(facts["libraries"])
+    sourceless = Sourceless(*facts["sourceless"])
+    return Runtime(block, interpreter, glibc, libraries, True, libc, stdlib_sources, sourceless)
 
 
 def _store_cached(path: str, runtime: Runtime) -> None:
@@ -344,6 +387,7 @@ def _store_cached(path: str, runtime: Runtime) -> None:
         "glibc": runtime.glibc.to_json(),
         "libraries": list(runtime.libraries),
         "libc": runtime.libc.to_json() if runtime.libc else None,
+        "sourceless": dataclasses.astuple(runtime.sourceless),
     }
     # Data first, then the index that vouches for it: a reader never sees half of one.
     for suffix, payload in (("", runtime.block.data), (".json", json.dumps(facts).encode())):
@@ -353,24 +397,64 @@ def _store_cached(path: str, runtime: Runtime) -> None:
         os.replace(temporary, path + suffix)
 
 
+def _without_sources(entries: list[FileEntry], bytecode: list[FileEntry]) -> tuple[list[FileEntry], Sourceless]:
+    """``entries`` with ``bytecode`` and without the sources of its sourceless ``.pyc``;
+    and what is bytecode alone then."""
+    dropped = {source_of_sourceless(entry.path) for entry in bytecode} - {None}
+    left_out = [entry for entry in entries if entry.path in dropped]
+    kept = merge_entries([entry for entry in entries if entry.path not in dropped], bytecode)
+    # Counted in the result: a stdlib that was bytecode alone already has no source to drop.
+    modules = sum(1 for entry in kept if source_of_sourceless(entry.path) and entry.path.startswith("lib/"))
+    return kept, Sourceless(modules, len(left_out), sum(len(entry.data) for entry in left_out))
+
+
+def _report_sources(runtime: Runtime, log: Log) -> None:
+    """Say what the build left out of the stdlib, or that it kept what was asked for."""
+    sourceless = runtime.sourceless
+    if sourceless.sources:
+        log(
+            f"runtime: the stdlib as bytecode: its .py sources ({sourceless.sources} files, "
+            f"{sourceless.size / 1e6:.1f} MB) left out; stdlib-sources = true keeps them"
+        )
+    elif sourceless.modules:  # a onefile binary's own runtime, building another binary
+        log(
+            f"runtime: {runtime.interpreter.executable}'s stdlib is bytecode alone ({sourceless.modules} modules "
+            "without their .py sources)"
+            + (": stdlib-sources = true can't keep them" if runtime.stdlib_sources else ""),
+            kind="warning" if runtime.stdlib_sources else "info",
+        )
+    elif runtime.stdlib_sources:
+        log("runtime: the stdlib with its .py sources (stdlib-sources = true)")
+
+
 def build_runtime(
-    interpreter: Interpreter, *, epoch: int, store: BlobStore, log: Log, sysroot: str | None = None
+    interpreter: Interpreter,
+    *,
+    epoch: int,
+    store: BlobStore,
+    log: Log,
+    sysroot: str | None = None,
+    stdlib_sources: bool = False,
 ) -> Runtime:
     """The runtime layer of ``interpreter``, from the build cache when it is there; with the
-    glibc of ``sysroot`` in ``libc/`` when one is given."""
-    cache_path = os.path.join(build_cache_dir(), f"runtime-{_identity(interpreter, epoch, sysroot)}.layer")
-    cached = _load_cached(cache_path, interpreter)
+    glibc of ``sysroot`` in ``libc/`` when one is given; with the stdlib's ``.py`` sources
+    only when ``stdlib_sources`` (a program reads them only for tracebacks, ``inspect``
+    and warnings: the bytecode alone imports)."""
+    identity = _identity(interpreter, epoch, sysroot, stdlib_sources)
+    cache_path = os.path.join(build_cache_dir(), f"runtime-{identity}.layer")
+    cached = _load_cached(cache_path, interpreter, stdlib_sources)
     if cached is not None:
         log(f"runtime: Python {interpreter.short_version} from {interpreter.executable} (cached)")
+        _report_sources(cached, log)
         return cached
     log(f"runtime: copying Python {interpreter.short_version} from {interpreter.executable}")
     with tempfile.TemporaryDirectory(prefix="onefile-runtime-") as stage:
         try:
-            glibc, libraries, bytecode, sites, libc = _stage(interpreter, stage, store, log, sysroot)
+            glibc, libraries, bytecode, sites, libc = _stage(interpreter, stage, store, log, sysroot, stdlib_sources)
         except OSError as exc:
             raise RuntimeBuildError(f"cannot copy the interpreter {interpreter.executable}: {exc}") from None
         entries = [dataclasses.replace(entry, sites=sites.get(entry.path, ())) for entry in entries_from_tree(stage)]
-        entries = merge_entries(entries, bytecode)
+        entries, sourceless = _without_sources(entries, bytecode)
     block = encode_block(
         entries,
         PREFIX_RUNTIME,
@@ -379,7 +463,8 @@ def build_runtime(
         store=store,
         progress=lambda done, total: log(f"runtime: compressed {done} of {total} files", kind="progress"),
     )
-    runtime = Runtime(block, interpreter, glibc, libraries, False, libc)
+    runtime = Runtime(block, interpreter, glibc, libraries, False, libc, stdlib_sources, sourceless)
+    _report_sources(runtime, log)
     try:
         _store_cached(cache_path, runtime)
     except OSError as exc:

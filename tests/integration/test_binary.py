@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -225,7 +226,11 @@ def test_runtime_python_differs_from_the_build_python(hidden: Hidden, tmp_path: 
     [
         ("noscript", [], "noscript declares no console script"),
         ("twoscripts", [], "twoscripts has several console scripts (twoscripts, twoscripts-admin)"),
-        ("unknownkey", [], "tool.onefile.entry-piont: unknown key (allowed: entry-point, entry-points, python, output, extras, lock, exclude, keep-tests, min-glibc, target, libc)"),
+        (
+            "unknownkey",
+            [],
+            "tool.onefile.entry-piont: unknown key (allowed: entry-point, entry-points, python, output, extras, lock, exclude, keep-tests, min-glibc, target, libc, stdlib-sources)",
+        ),
         ("twoscripts", ["-C", "python=3.99"], "tool.onefile.python: no Python 3.99 found on this machine"),
         ("twoscripts", ["-C", "entry-point=nope"], "'nope' is not a console script of twoscripts"),
     ],
@@ -269,3 +274,57 @@ def test_same_inputs_give_identical_bytes(tmp_path: Path) -> None:
             env["ONEFILE_BUILD_CACHE"] = str(tmp_path / "fresh-build-cache")
         built.append(build_binary(project, tmp_path / name / "dist", env=env).read_bytes())
     assert built[0] == built[1]
+
+
+_STDLIB_DIR = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/"
+_STDLIB = "runtime/" + _STDLIB_DIR
+# A traceback through a stdlib function into the project's own code.
+_RAISE_IN_THE_PROJECT = "import json, behaviour.cli as c; json.dumps(object(), default=c.square)"
+_GETSOURCE = "import inspect, json; print(inspect.getsource(json.dumps).splitlines()[0])"
+
+
+def _python(hidden: Hidden, binary: Path, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return hidden.run([str(binary), *args], {"ONEFILE": "python"}, **kwargs)
+
+
+def test_the_stdlib_is_bytecode_alone_and_the_projects_code_keeps_its_sources(hidden: Hidden, behaviour: Path) -> None:
+    names = [info.filename for info in zipfile.ZipFile(behaviour).infolist()]
+    stdlib = [name for name in names if name.startswith(_STDLIB)]
+    # 2to3 lists its fixers' sources to find them: they stay (runtime/layer.py _KEEP_SOURCES)
+    sources = [name for name in stdlib if name.endswith(".py") and "/lib2to3/fixes/" not in name]
+    assert sources == [] and _STDLIB + "json/__init__.pyc" in stdlib and _STDLIB + "os.pyc" in stdlib
+    assert [name for name in stdlib if "__pycache__/" in name and "/lib2to3/fixes/" not in name] == []
+    assert any(name.endswith("site-packages/behaviour/cli.py") for name in names)  # the app layer keeps them
+    said = "left out      the stdlib's .py sources (bytecode kept); `stdlib-sources = true` keeps them"
+    assert said in onefile("inspect", str(behaviour)).stdout.splitlines()
+    info = hidden.run([str(behaviour)], {"ONEFILE": "info"}).stdout  # the launcher prints the manifest
+    assert '"left_out": [\n    "the stdlib\'s .py sources (bytecode kept); `stdlib-sources = true` keeps them"' in info
+
+    failed = _python(hidden, behaviour, "-c", _RAISE_IN_THE_PROJECT)
+    lines = failed.stderr.splitlines()
+    assert failed.returncode == 1 and lines[-1].startswith("TypeError: unsupported operand"), failed.stderr
+    frame = next(n for n, line in enumerate(lines) if line.endswith('/behaviour/cli.py", line 15, in square'))
+    assert lines[frame + 1] == "    return n * n", failed.stderr  # the project's own line
+    # A stdlib frame: the name compiled in (relative to the runtime), and no line to show.
+    stdlib = next(n for n, line in enumerate(lines) if line.startswith(f'  File "{_STDLIB_DIR}json/__init__.py", '))
+    assert lines[stdlib + 1].startswith("  File "), failed.stderr
+    nothing = _python(hidden, behaviour, "-c", _GETSOURCE)
+    assert nothing.returncode == 1 and nothing.stderr.splitlines()[-1] == "OSError: could not get source code"
+    tool = _python(hidden, behaviour, "-m", "json.tool", "--compact", input='{"a": [1, 2]}')
+    assert (tool.returncode, tool.stdout) == (0, '{"a":[1,2]}\n'), tool.stderr
+
+
+def test_stdlib_sources_true_keeps_them(hidden: Hidden, tmp_path: Path) -> None:
+    binary = build_binary(PROJECTS / "behaviour", tmp_path, "-C", "stdlib-sources=true")
+    names = {info.filename for info in zipfile.ZipFile(binary).infolist()}
+    assert {
+        _STDLIB + "json/__init__.py",
+        _STDLIB + f"json/__pycache__/__init__.{sys.implementation.cache_tag}.pyc",
+    } <= names
+    assert _STDLIB + "json/__init__.pyc" not in names
+    assert "left out" not in onefile("inspect", str(binary)).stdout
+    source = _python(hidden, binary, "-c", _GETSOURCE)
+    assert (source.returncode, source.stdout) == (
+        0,
+        "def dumps(obj, *, skipkeys=False, ensure_ascii=True, check_circular=True,\n",
+    )

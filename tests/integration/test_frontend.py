@@ -97,7 +97,7 @@ def test_inspect_shows_what_a_binary_holds(hello: Path, tmp_path: Path) -> None:
     assert "\n  click " in result.stdout and "runtime layer" in result.stdout
     facts = json.loads(onefile("inspect", "--json", str(hello)).stdout)
     assert facts["python"] == ".".join(map(str, sys.version_info[:3]))
-    assert facts["layers"]["runtime"]["entries"] > 1000
+    assert facts["layers"]["runtime"]["entries"] > 500  # a .pyc per stdlib module (its sources left out)
     not_ours = tmp_path / "plain"
     not_ours.write_bytes(b"#!/bin/sh\necho hi\n" * 20)
     bad = onefile("inspect", str(not_ours))

@@ -31,3 +31,15 @@ def test_a_manifest_from_before_commands_has_its_entry_point_as_the_one_command(
     layers = {"app": {"size": 1, "entries": 1, "unpacked_size": 1, "sha256": "00"}}
     text = render({"file": "aws", "format_version": 2, "size": 10**6, "layers": layers, **old})
     assert "entry point   aws = scripts/aws (data_scripts)" in text.splitlines()
+
+
+def test_what_was_left_out_round_trips_and_inspect_shows_it() -> None:
+    said = "the stdlib's .py sources (bytecode kept); `stdlib-sources = true` keeps them"
+    manifest = Manifest(built_with="onefile-backend 0.1.0", entry_point=AWS, python="3.12.8", left_out=(said,))
+    assert json.loads(manifest.to_json())["left_out"] == [said]
+    assert Manifest.from_json(manifest.to_json()) == manifest
+    layers = {"app": {"size": 1, "entries": 1, "unpacked_size": 1, "sha256": "00"}}
+    facts = {"file": "aws", "format_version": 3, "size": 10**6, "layers": layers, **manifest.facts()}
+    assert f"left out      {said}" in render(facts).splitlines()
+    older = Manifest(built_with="onefile-backend 0.1.0", entry_point=AWS, python="3.12.8")
+    assert "left out" not in render({**facts, **older.facts()})

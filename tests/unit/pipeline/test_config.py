@@ -18,7 +18,10 @@ def test_defaults(tmp_path):
 
 
 def test_unknown_key_is_named(tmp_path):
-    allowed = "entry-point, entry-points, python, output, extras, lock, exclude, keep-tests, min-glibc, target, libc"
+    allowed = (
+        "entry-point, entry-points, python, output, extras, lock, exclude, keep-tests, min-glibc, target, libc, "
+        "stdlib-sources"
+    )
     with pytest.raises(ConfigError, match=rf"tool\.onefile\.pyhton: unknown key \(allowed: {allowed}\)"):
         load_config(_project(tmp_path, '[tool.onefile]\npyhton = "3.12"\n'))
 
@@ -38,6 +41,16 @@ def test_keep_tests_is_a_boolean(tmp_path):
         ConfigError, match=r"tool\.onefile\.keep-tests: 'yes' is not allowed \(expected true or false\)"
     ):
         load_config(_project(tmp_path, '[tool.onefile]\nkeep-tests = "yes"\n'))
+
+
+def test_stdlib_sources_is_a_boolean_off_by_default(tmp_path):
+    assert load_config(_project(tmp_path)).stdlib_sources is False
+    assert load_config(_project(tmp_path, "[tool.onefile]\nstdlib-sources = true\n")).stdlib_sources is True
+    assert load_config(_project(tmp_path), {"stdlib-sources": "true"}).stdlib_sources is True
+    with pytest.raises(
+        ConfigError, match=r"tool\.onefile\.stdlib-sources: 1 is not allowed \(expected true or false\)"
+    ):
+        load_config(_project(tmp_path, "[tool.onefile]\nstdlib-sources = 1\n"))
 
 
 def test_config_settings_override_the_table(tmp_path):
