@@ -22,10 +22,12 @@ from ..cache.store import BlobStore
 from ..format.binary import write_atomically
 from ..format.layers import Needs, app_id
 from ..format.manifest import Manifest, ManifestEntryPoint
+from ..platform.elf import CXX_LIBRARY
 from ..platform.glibc import GlibcNeeds, check_floor, format_version, trailer_bitmap
 from ..platform.target import choose_target
 from ..runtime.interpreters import Interpreter
 from ..runtime.layer import Runtime, build_runtime
+from ..runtime.libc import LibcRequest
 from ..runtime.sources import find_runtime, is_portable
 from .config import Config, load_config
 
@@ -58,18 +60,19 @@ def build_binary(
             with stages.timed("wheel"):
                 wheel = build_project_wheel(work, config_settings)
         choose = _command_chooser(config, wheel)
-        with stages.timed("runtime"):
+        with stages.timed("resolve"):
+            options = AppOptions(config.extras, config.lock, config.exclude, config.keep_tests, indexes)
+            app = stage_app(wheel, choose, interpreter, options, Workspace(work, store, epoch, log))
+        with stages.timed("runtime"):  # after the app: its bundled glibc carries libstdc++ if the app loads it
+            sysroot = _libc_sysroot(config, interpreter, log)
             runtime = build_runtime(
                 interpreter,
                 epoch=epoch,
                 store=store,
                 log=log,
-                sysroot=_libc_sysroot(config, interpreter, log),
+                libc=LibcRequest(sysroot, cxx=bool(app.cxx)) if sysroot is not None else None,
                 stdlib_sources=config.stdlib_sources,
             )
-        with stages.timed("resolve"):
-            options = AppOptions(config.extras, config.lock, config.exclude, config.keep_tests, indexes)
-            app = stage_app(wheel, choose, interpreter, options, Workspace(work, store, epoch, log))
         entry_points = app.entry_points
         if len(entry_points) > 1:
             log(f"commands: {', '.join(e.name for e in entry_points)}")
@@ -172,7 +175,9 @@ def _describe_libc(runtime: Runtime) -> str | None:
     if libc is None:
         return None
     return (
-        f"glibc {libc.version} from {libc.sysroot}: {len(libc.files)} files, {_megabytes(libc.size)} unpacked, "
+        f"glibc {libc.version} from {libc.sysroot}"
+        + (" with libstdc++ (a file of the binary loads it)" if f"lib/{CXX_LIBRARY}" in libc.files else "")
+        + f": {len(libc.files)} files, {_megabytes(libc.size)} unpacked, "
         f"{_megabytes(runtime.libc_compressed_size)} in the binary"
         + (f", runs on Linux {libc.kernel[0]}.{libc.kernel[1]} or newer" if any(libc.kernel) else "")
     )

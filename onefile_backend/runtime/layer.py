@@ -39,6 +39,7 @@ from ..format.layers import PREFIX_RUNTIME, RUNTIME_PYTHON, Block, FileEntry, en
 from ..format.sites import Site, expand_sites, placeholder, template_site
 from ..format.tree import entries_from_tree, merge_entries, walk_files
 from ..platform.elf import (
+    CXX_LIBRARY,
     is_elf,
     program_interpreter,
     read_elf,
@@ -50,7 +51,7 @@ from ..platform.elf import (
 from ..platform.glibc import GlibcNeeds
 from .bytecode import compile_bytecode, source_of_sourceless
 from .interpreters import Interpreter
-from .libc import LOADERS, BundledLibc, copy_glibc, find_in_sysroot
+from .libc import LOADERS, BundledLibc, LibcRequest, copy_glibc, find_in_sysroot
 
 # The interpreter's run path: an absolute path written at unpack (glibc drops a main
 # program's $ORIGIN run path when /proc isn't mounted, and the interpreter would then load
@@ -63,9 +64,11 @@ BUNDLED_PYTHON = "libc/bin/python3"
 INTERP_SITE_SIZE = 512
 BUNDLED_RUN_PATH_TEMPLATE = "@RUNTIME@/libc/lib:@RUNTIME@/lib"
 
-# 9: 3 % bigger than 15, which takes 4.7 times the CPU (decoding is as fast): the cold-cache
-# build of a small app is mostly this (docs/performance.md).
-COMPRESSION_LEVEL = 9
+# 19: the layer is built once per interpreter and recipe and then comes from the build
+# cache; with its small files in groups, 19 makes it 10 % smaller than 9 did (examples/hello:
+# 11.0 MB instead of 12.2) for ~6 s more CPU on that first build (docs/performance.md).
+# Decoding is as fast.
+COMPRESSION_LEVEL = 19
 
 # Parts of the stdlib no app needs at run time: tests, the IDE, pip's bootstrapper,
 # Tk (its libraries would need an X server's), and the build's static library.
@@ -136,7 +139,9 @@ class Runtime:
         return (STDLIB_SOURCES_LEFT_OUT if self.sourceless.sources else STDLIB_SOURCES_MISSING,)
 
 
-def _identity(interpreter: Interpreter, epoch: int, sysroot: str | None = None, stdlib_sources: bool = False) -> str:
+def _identity(
+    interpreter: Interpreter, epoch: int, libc: LibcRequest | None = None, stdlib_sources: bool = False
+) -> str:
     def fingerprint(path: str | None) -> list[object]:
         if path is None:
             return []
@@ -150,9 +155,10 @@ def _identity(interpreter: Interpreter, epoch: int, sysroot: str | None = None, 
         "epoch": epoch,
         "stdlib_sources": stdlib_sources,
     }
-    if sysroot is not None:  # the bundled glibc: where from, and what its libc.so.6 is now
-        libc = find_in_sysroot(sysroot, interpreter.target.machine, "libc.so.6")
-        facts["libc"] = [sysroot, fingerprint(os.path.realpath(libc) if libc else None)]
+    if libc is not None:  # the bundled glibc: where from, what its libc.so.6 is now, libstdc++ or not
+        found = find_in_sysroot(libc.sysroot, interpreter.target.machine, "libc.so.6")
+        facts["libc"] = [libc.sysroot, fingerprint(os.path.realpath(found) if found else None)]
+        facts["cxx"] = libc.cxx
     if interpreter.identity is not None:  # from an archive: its SHA-256 says what it holds
         facts["archive"] = interpreter.identity
     else:  # installed here: what its files are now
@@ -212,10 +218,11 @@ def _bundled_python(python: str, stage: str, needed: tuple[str, ...]) -> str:
 
 
 def _stage(
-    interpreter: Interpreter, stage: str, store: BlobStore, log: Log, sysroot: str | None, stdlib_sources: bool
+    interpreter: Interpreter, stage: str, store: BlobStore, log: Log, request: LibcRequest | None, stdlib_sources: bool
 ) -> tuple[GlibcNeeds, tuple[str, ...], list[FileEntry], dict[str, tuple[Site, ...]], BundledLibc | None]:
-    """Copy the interpreter into ``stage``, make it relocatable, and with a ``sysroot`` add
-    its glibc; return (its glibc needs, libraries, the stdlib's bytecode: sourceless unless
+    """Copy the interpreter into ``stage``, make it relocatable, and with a ``request`` add
+    a glibc (with libstdc++ when the request or a file of the runtime needs it); return
+    (its glibc needs, libraries, the stdlib's bytecode: sourceless unless
     ``stdlib_sources``, the patch sites by path in the layer, the bundled glibc)."""
     bin_dir = os.path.join(stage, "bin")
     lib_dir = os.path.join(stage, "lib")
@@ -268,8 +275,9 @@ def _stage(
     machine = interpreter.target.machine
     templated: dict[str, tuple[bytes, tuple[Site, ...]]] = {}
     libc = None
-    if sysroot is not None:  # after `elves`: the floor leaves the bundled glibc out
-        libc = copy_glibc(sysroot, machine, os.path.join(stage, "libc"))
+    if request is not None:  # after `elves`: the floor leaves the bundled glibc out
+        cxx = request.cxx or any(CXX_LIBRARY in facts[path].needed for path in elves)
+        libc = copy_glibc(request.sysroot, machine, os.path.join(stage, "libc"), cxx=cxx)
         templated[BUNDLED_PYTHON] = _make_sites(
             _bundled_python(python, stage, libc.needed), stage,
             {
@@ -282,7 +290,7 @@ def _stage(
     templated[RUNTIME_PYTHON] = _make_sites(python, stage, {rpath: RUN_PATH_TEMPLATE})
     _check_self_contained(python, lib_dir, interpreter)
     _smoke_test(python, dynload_dir, interpreter, log)
-    if sysroot is not None:
+    if request is not None:
         _smoke_test(os.path.join(stage, BUNDLED_PYTHON), dynload_dir, interpreter, log)
     for path, (data, _) in templated.items():  # the layer holds the templates
         with open(os.path.join(stage, path), "wb") as f:
@@ -433,14 +441,14 @@ def build_runtime(
     epoch: int,
     store: BlobStore,
     log: Log,
-    sysroot: str | None = None,
+    libc: LibcRequest | None = None,
     stdlib_sources: bool = False,
 ) -> Runtime:
     """The runtime layer of ``interpreter``, from the build cache when it is there; with the
-    glibc of ``sysroot`` in ``libc/`` when one is given; with the stdlib's ``.py`` sources
+    glibc ``libc`` asks for in ``libc/`` when it is given; with the stdlib's ``.py`` sources
     only when ``stdlib_sources`` (a program reads them only for tracebacks, ``inspect``
     and warnings: the bytecode alone imports)."""
-    identity = _identity(interpreter, epoch, sysroot, stdlib_sources)
+    identity = _identity(interpreter, epoch, libc, stdlib_sources)
     cache_path = os.path.join(build_cache_dir(), f"runtime-{identity}.layer")
     cached = _load_cached(cache_path, interpreter, stdlib_sources)
     if cached is not None:
@@ -450,7 +458,7 @@ def build_runtime(
     log(f"runtime: copying Python {interpreter.short_version} from {interpreter.executable}")
     with tempfile.TemporaryDirectory(prefix="onefile-runtime-") as stage:
         try:
-            glibc, libraries, bytecode, sites, libc = _stage(interpreter, stage, store, log, sysroot, stdlib_sources)
+            glibc, libraries, bytecode, sites, bundled = _stage(interpreter, stage, store, log, libc, stdlib_sources)
         except OSError as exc:
             raise RuntimeBuildError(f"cannot copy the interpreter {interpreter.executable}: {exc}") from None
         entries = [dataclasses.replace(entry, sites=sites.get(entry.path, ())) for entry in entries_from_tree(stage)]
@@ -463,7 +471,7 @@ def build_runtime(
         store=store,
         progress=lambda done, total: log(f"runtime: compressed {done} of {total} files", kind="progress"),
     )
-    runtime = Runtime(block, interpreter, glibc, libraries, False, libc, stdlib_sources, sourceless)
+    runtime = Runtime(block, interpreter, glibc, libraries, False, bundled, stdlib_sources, sourceless)
     _report_sources(runtime, log)
     try:
         _store_cached(cache_path, runtime)

@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass
 
 from .._errors import ConfigError
-from ..platform.elf import minimum_kernel, read_elf
+from ..platform.elf import CXX_LIBRARY, minimum_kernel, read_elf
 
 #: The loader's name per CPU (its PT_INTERP path on a glibc system is /lib64/... or /lib/...).
 LOADERS = {"x86_64": "ld-linux-x86-64.so.2", "aarch64": "ld-linux-aarch64.so.1"}
@@ -30,8 +30,9 @@ GLIBC_LIBRARIES = (
     "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1", "libresolv.so.2",
     "libanl.so.1", "libnss_files.so.2", "libnss_dns.so.2", "libnss_compat.so.2", "libnss_hesiod.so.2",
 )  # fmt: skip
-#: Not part of glibc, needed by it (libgcc_s) or by wheels' extension modules (libstdc++).
-COMPILER_LIBRARIES = ("libgcc_s.so.1", "libstdc++.so.6")
+#: Not part of glibc, needed by it (libgcc_s) or by wheels' extension modules (libstdc++,
+#: carried only when a file of the binary loads it: see LibcRequest).
+COMPILER_LIBRARIES = ("libgcc_s.so.1", CXX_LIBRARY)
 #: What the bundled interpreter gets as DT_NEEDED, so that a library with its own
 #: DT_RUNPATH (which doesn't see the interpreter's DT_RPATH) finds them loaded already
 #: rather than the system's older copies (docs/libc-design.md, "Why DT_RPATH"); the
@@ -41,6 +42,16 @@ COMPAT_NEEDED = (
     "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1", "libresolv.so.2", "libanl.so.1",
 )  # fmt: skip
 _E_MACHINES = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64"}
+
+
+@dataclass(frozen=True)
+class LibcRequest:
+    """The glibc a runtime layer is to carry: from ``sysroot`` (``/``: this machine's), with
+    libstdc++ when ``cxx`` (a file of the app, or of the runtime, loads it; else 2.2 MB
+    unpacked that nothing reads)."""
+
+    sysroot: str
+    cxx: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,8 +112,9 @@ def glibc_version(libc: str) -> str:
     return found[1].decode() if found else "unknown"
 
 
-def copy_glibc(sysroot: str, machine: str, libc_dir: str) -> BundledLibc:
-    """Copy glibc for ``machine`` from ``sysroot`` into ``libc_dir`` (``lib/``, ``locale/``).
+def copy_glibc(sysroot: str, machine: str, libc_dir: str, *, cxx: bool) -> BundledLibc:
+    """Copy glibc for ``machine`` from ``sysroot`` into ``libc_dir`` (``lib/``, ``locale/``),
+    and libstdc++ with it when ``cxx``.
 
     A sysroot of another CPU, or without a loader or ``libc.so.6``, is a ConfigError
     naming ``tool.onefile.libc``.
@@ -121,6 +133,8 @@ def copy_glibc(sysroot: str, machine: str, libc_dir: str) -> BundledLibc:
     os.makedirs(lib_dir)
     files = []
     for name in (LOADERS[machine], *GLIBC_LIBRARIES, *COMPILER_LIBRARIES):
+        if name == CXX_LIBRARY and not cxx:
+            continue
         source = loader if name == LOADERS[machine] else find_in_sysroot(sysroot, machine, name)
         if source is None:
             continue  # not every glibc has every stub (libnss_hesiod), nor every sysroot libstdc++
