@@ -11,6 +11,7 @@ import re
 import shutil
 import struct
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,19 @@ def test_the_build_says_what_it_bundled(hello: Path) -> None:
         text,
     ), text
     assert read_trailer(str(hello)).kernel == (3, 2)
+
+
+def test_libstdcxx_is_carried_only_by_a_binary_that_loads_it(hello: Path, numbers: Path) -> None:
+    """numpy's extensions load libstdc++ (the system's, where its glibc serves; the bundled
+    one where it doesn't: the bundled-glibc runs above prove it loads); hello loads none."""
+    carried = {
+        binary.name: {name for name in zipfile.ZipFile(binary).namelist() if name.startswith("runtime/libc/lib/")}
+        for binary in (hello, numbers)
+    }
+    assert "runtime/libc/lib/libstdc++.so.6" in carried["numbers"]
+    assert carried["hello"] == carried["numbers"] - {"runtime/libc/lib/libstdc++.so.6"}
+    assert "with libstdc++" in onefile("inspect", str(numbers)).stdout
+    assert "with libstdc++" not in onefile("inspect", str(hello)).stdout
 
 
 def _with_kernel(binary: Path, destination: Path, kernel: tuple[int, int]) -> Path:
