@@ -33,24 +33,18 @@ def test_bad_value_is_named(tmp_path):
         load_config(_project(tmp_path, '[tool.onefile]\noutput = "a/b"\n'))
 
 
-def test_keep_tests_is_a_boolean(tmp_path):
-    assert load_config(_project(tmp_path)).keep_tests is False
-    assert load_config(_project(tmp_path, "[tool.onefile]\nkeep-tests = true\n")).keep_tests is True
-    assert load_config(_project(tmp_path), {"keep-tests": "true"}).keep_tests is True
+@pytest.mark.parametrize(
+    ("key", "field", "bad"), [("keep-tests", "keep_tests", '"yes"'), ("stdlib-sources", "stdlib_sources", "1")]
+)
+def test_boolean_settings_are_off_by_default(tmp_path, key, field, bad):
+    assert getattr(load_config(_project(tmp_path)), field) is False
+    assert getattr(load_config(_project(tmp_path, f"[tool.onefile]\n{key} = true\n")), field) is True
+    assert getattr(load_config(_project(tmp_path), {key: "true"}), field) is True
+    shown = bad.strip('"')
     with pytest.raises(
-        ConfigError, match=r"tool\.onefile\.keep-tests: 'yes' is not allowed \(expected true or false\)"
+        ConfigError, match=rf"tool\.onefile\.{key}: '?{shown}'? is not allowed \(expected true or false\)"
     ):
-        load_config(_project(tmp_path, '[tool.onefile]\nkeep-tests = "yes"\n'))
-
-
-def test_stdlib_sources_is_a_boolean_off_by_default(tmp_path):
-    assert load_config(_project(tmp_path)).stdlib_sources is False
-    assert load_config(_project(tmp_path, "[tool.onefile]\nstdlib-sources = true\n")).stdlib_sources is True
-    assert load_config(_project(tmp_path), {"stdlib-sources": "true"}).stdlib_sources is True
-    with pytest.raises(
-        ConfigError, match=r"tool\.onefile\.stdlib-sources: 1 is not allowed \(expected true or false\)"
-    ):
-        load_config(_project(tmp_path, "[tool.onefile]\nstdlib-sources = 1\n"))
+        load_config(_project(tmp_path, f"[tool.onefile]\n{key} = {bad}\n"))
 
 
 def test_config_settings_override_the_table(tmp_path):
