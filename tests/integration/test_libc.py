@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, PROJECTS, Hidden, build_binary, onefile
+from conftest import EXAMPLES, Hidden, build_binary, copy_project, onefile
 from roots import busybox_root, debian_root, run_in_root
 
 from onefile_backend.cli.inspect import read_member
@@ -41,7 +41,10 @@ def numbers(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def checks(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_binary(PROJECTS / "libcchecks", tmp_path_factory.mktemp("libc-checks"))
+    """libcchecks with a library of its own that loads libstdc++ (so the binary carries it)."""
+    project = copy_project("libcchecks", tmp_path_factory.mktemp("libc-checks-project"))
+    _runpath_library(project / "src" / "libcchecks")
+    return build_binary(project, tmp_path_factory.mktemp("libc-checks"))
 
 
 def _work(tmp_path: Path, *binaries: Path) -> Path:
@@ -72,24 +75,23 @@ def test_hello_and_numbers_run_cold_and_warm(name: str, proc: bool, hello: Path,
     assert f"C library: the bundled glibc ({expected}\n" in info.stdout, info.stdout
 
 
-def _runpath_library(work: Path) -> str:
-    """A library with DT_RUNPATH that needs libstdc++.so.6, in ``work`` (at /mnt in the roots)."""
-    source = work / "runpath.c"
+def _runpath_library(directory: Path) -> None:
+    """``directory/librunpath.so``: a library with DT_RUNPATH that needs libstdc++.so.6."""
+    source = directory / "runpath.c"
     source.write_text("int runpath_answer(void) { return 42; }\n")
-    library = work / "librunpath.so"
+    library = directory / "librunpath.so"
     subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    source.unlink()
     patchelf = shutil.which("patchelf") or pytest.skip("needs patchelf")
     subprocess.run([patchelf, "--add-needed", "libstdc++.so.6", "--set-rpath", "$ORIGIN", str(library)], check=True)
-    return "/mnt/librunpath.so"
 
 
 @pytest.mark.parametrize("proc", [True, False], ids=["proc", "no-proc"])
 @pytest.mark.parametrize("name", ["musl", "empty"])
 def test_the_process_tree_works_on_the_bundled_glibc(name: str, proc: bool, checks: Path, tmp_path: Path) -> None:
     work = _work(tmp_path, checks)
-    env = {"LIBCCHECKS_RUNPATH_LIBRARY": _runpath_library(work)}
     for start in ("cold", "warm"):
-        result = run_in_root(_root(name), work, ["/mnt/libcchecks"], proc=proc, dev=True, env=env)
+        result = run_in_root(_root(name), work, ["/mnt/libcchecks"], proc=proc, dev=True)
         assert result.returncode == 0, (start, result.stderr)
         facts = json.loads(result.stdout)
         assert facts.pop("libc") == (None if not proc else [str(_runtime_dir(work)) + "/libc/lib/libc.so.6"])

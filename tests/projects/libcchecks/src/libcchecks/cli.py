@@ -59,12 +59,13 @@ def _child_env():
 
 
 def _runpath_cxx():
-    # A library with its own DT_RUNPATH needing libstdc++ (as C++ extensions of wheels do):
-    # it doesn't see the interpreter's DT_RPATH, so libstdc++ must be loaded already.
+    # A library of the app with its own DT_RUNPATH needing libstdc++ (as C++ extensions of
+    # wheels do): it doesn't see the interpreter's DT_RPATH, so libstdc++ must be loaded
+    # already. The tests build it into the package (librunpath.so) before the binary.
     import ctypes
 
-    path = os.environ.get("LIBCCHECKS_RUNPATH_LIBRARY")
-    if path:
+    path = os.path.join(os.path.dirname(__file__), "librunpath.so")
+    if os.path.exists(path):
         ctypes.CDLL(path)
 
 
