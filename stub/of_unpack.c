@@ -624,27 +624,31 @@ static int of_unpack_files(struct of_unpack_pool *pool, size_t workers)
     return pool->failed ? of_error_set(pool->message, pool->errnum) : 0;
 }
 
-/* Make room for one more in the array `*list` of `*count` items of `size` bytes with room
- * for `*room`; 0 or -1. */
-static int of_unpack_grow(void **list, size_t size, size_t count, size_t *room)
+/* `list` (`count` items of `size` bytes, room for `*room`) with room for one more: itself,
+ * or a bigger copy (the old one freed); NULL with of_error set if memory runs out. */
+static void *of_unpack_grow(void *list, size_t size, size_t count, size_t *room)
 {
     void *grown;
 
-    if (count == *room) {
-        grown = realloc(*list, (*room > 0 ? 2 * *room : 256) * size);
-        if (grown == NULL)
-            return of_error("out of memory");
-        *list = grown;
-        *room = *room > 0 ? 2 * *room : 256;
+    if (count < *room)
+        return list;
+    grown = realloc(list, (*room > 0 ? 2 * *room : 256) * size);
+    if (grown == NULL) {
+        of_error("out of memory");
+        return NULL;
     }
-    return 0;
+    *room = *room > 0 ? 2 * *room : 256;
+    return grown;
 }
 
 /* Append `e` to the array `*list` of `*count` entries with room for `*room`; 0 or -1. */
 static int of_unpack_push(struct of_entry **list, size_t *count, size_t *room, const struct of_entry *e)
 {
-    if (of_unpack_grow((void **)list, sizeof(**list), *count, room) != 0)
+    struct of_entry *grown = of_unpack_grow(*list, sizeof(**list), *count, room);
+
+    if (grown == NULL)
         return -1;
+    *list = grown;
     (*list)[(*count)++] = *e;
     return 0;
 }
@@ -653,13 +657,17 @@ static int of_unpack_push(struct of_entry **list, size_t *count, size_t *room, c
  * unit of its own, or the one of its group's members before it. 0 or -1. */
 static int of_unpack_unit_add(struct of_unpack_pool *pool, size_t *room, const struct of_entry *e)
 {
+    struct of_unpack_unit *grown;
+
     if (e->group_index > 0) { /* of_unpack_group_next checked that the member before it is the last unit's */
         pool->units[pool->unit_count - 1].count++;
         pool->units[pool->unit_count - 1].weight += e->compressed_size;
         return 0;
     }
-    if (of_unpack_grow((void **)&pool->units, sizeof(*pool->units), pool->unit_count, room) != 0)
+    grown = of_unpack_grow(pool->units, sizeof(*pool->units), pool->unit_count, room);
+    if (grown == NULL)
         return -1;
+    pool->units = grown;
     pool->units[pool->unit_count++] = (struct of_unpack_unit){ pool->count - 1, 1, e->compressed_size };
     return 0;
 }

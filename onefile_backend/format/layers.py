@@ -382,11 +382,14 @@ def _layer_order(packed: Sequence[_Packed]) -> list[int]:
     """Entries in the order given, except that a group's members follow its first one
     (groups don't interleave: _groups closes one before it opens the next)."""
     runs: list[list[int]] = []
-    for index, (_, _, group) in enumerate(packed):
-        if group is None or group[0] == 0:
-            runs.append([index])
+    group: list[int] = []  # the run of the group being filled
+    for index, (_, _, place) in enumerate(packed):
+        if place is not None and place[0] > 0:
+            group.append(index)
         else:
-            next(run for run in reversed(runs) if packed[run[0]][2] is not None).append(index)
+            runs.append([index])
+            if place is not None:
+                group = runs[-1]
     return [index for run in runs for index in run]
 
 
