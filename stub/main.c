@@ -21,34 +21,57 @@
 #include "of_self.h"
 #include "of_trailer.h"
 
+/* Hold layer `i` (of_cache_use) when it is there and can be trusted; one published in an
+ * earlier boot and never flushed (of_cache_durable) is removed, to be unpacked again.
+ * Returns the fd, or -1 when it is missing; sets *pending for a layer not flushed yet. */
+static int of_main_hold(const struct of_binary *b, int i, struct stat *st, int *pending)
+{
+    int fd = of_cache_use(b->dirs[i], st), durable;
+
+    if (fd < 0)
+        return -1;
+    durable = of_cache_durable(fd, st);
+    if (durable >= 0) {
+        *pending |= durable == 0;
+        return fd;
+    }
+    close(fd);
+    /* Best effort: if it can't be removed, the start goes on with it as it is. */
+    of_install_forget(b, i);
+    return -1;
+}
+
 /* Start the app: unpack the missing layers (a cold start, which also starts a clean-up
  * of the cache in the background), hold the runtime and app directories while the app
  * runs (of_cache_use), exec. When the exec fails as a damaged layer would make it fail,
  * repair the layers and exec once more. Returns only on failure, with of_error set. */
 static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_t saved_umask, int interpreter)
 {
-    int cold, runtime_fd = -1, app_fd = -1, err, rc = -1;
-    struct stat st;
+    int runtime_fd, app_fd, pending = 0, err, rc = -1;
+    struct stat st, runtime_st;
     long keep_days;
 
     if (of_gc_keep_days(&keep_days) != 0)
-        goto cleanup;
-    /* A warm start: both layers held (of_cache_use: open and flock of the runtime; open,
-     * fstat and flock of the app), which also tells whether they are there. The app's
-     * Python inherits both locks: a clean-up, even one that read the cache before this
-     * start, removes neither while it runs. */
-    cold = (runtime_fd = of_cache_use(b->dirs[OF_LAYER_RUNTIME], NULL)) < 0 ||
-           (app_fd = of_cache_use(b->dirs[OF_LAYER_APP], &st)) < 0;
-    if (cold) {
+        return -1;
+    /* A warm start: both layers held (of_cache_use: open, fstat and flock of each), which
+     * also tells whether they are there and flushed. The app's Python inherits both locks:
+     * a clean-up, even one that read the cache before this start, removes neither while
+     * it runs. */
+    runtime_fd = of_main_hold(b, OF_LAYER_RUNTIME, &runtime_st, &pending);
+    app_fd = of_main_hold(b, OF_LAYER_APP, &st, &pending);
+    if (runtime_fd < 0 || app_fd < 0) {
         if (of_install_layers(b) != 0)
             goto cleanup;
         if (runtime_fd < 0)
             runtime_fd = of_cache_use(b->dirs[OF_LAYER_RUNTIME], NULL);
         if (app_fd < 0)
             app_fd = of_cache_use(b->dirs[OF_LAYER_APP], &st);
-        of_gc_spawn(b->root->path, keep_days); /* while the app runs, holding its layers */
+        /* While the app runs, holding its layers: flushes what was just unpacked. */
+        of_gc_spawn(b->root->path, keep_days);
     } else {
         of_cache_touch(app_fd, &st);
+        if (pending) /* published unflushed by a start whose clean-up did not get to it */
+            of_gc_spawn(b->root->path, keep_days);
     }
     umask(saved_umask);
     err = of_exec_app(b, argc, argv, interpreter);

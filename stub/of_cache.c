@@ -396,9 +396,25 @@ static int of_cache_names(const char *kind_dir, const char *key, char **lock, ch
     return 0;
 }
 
+/* Publishing a layer before it is on disk: OF_CACHE_PENDING_FILE says in which boot. */
+static int of_cache_write_pending(int dirfd, const char *dirpath, const char *boot)
+{
+    char line[OF_CACHE_BOOT_ID_LEN + 1];
+    int fd = openat(dirfd, OF_CACHE_PENDING_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+    memcpy(line, boot, OF_CACHE_BOOT_ID_LEN);
+    line[OF_CACHE_BOOT_ID_LEN] = '\n';
+    if (fd < 0 || write(fd, line, sizeof(line)) != (ssize_t)sizeof(line) || close(fd) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return of_error_errno("cannot write %s/" OF_CACHE_PENDING_FILE, dirpath);
+    }
+    return 0;
+}
+
 int of_cache_install(const char *kind_dir, const char *key, const char *final, of_cache_fill fill, void *arg)
 {
-    char *lock = NULL, *tmp = NULL;
+    char *lock = NULL, *tmp = NULL, boot[OF_CACHE_BOOT_ID_LEN + 1];
     int lock_fd = -1, fd = -1, made = 0, rc = -1;
 
     if (of_cache_names(kind_dir, key, &lock, &tmp) != 0)
@@ -425,20 +441,27 @@ int of_cache_install(const char *kind_dir, const char *key, const char *final, o
     }
     if (fill(fd, tmp, arg) != 0)
         goto cleanup;
-    if (fchmod(fd, 0755) != 0) { /* mkdtemp made it 0700 */
-        of_error_errno("cannot change the mode of %s", tmp);
-        goto cleanup;
-    }
     OF_TEST_POINT("filled");
-    /* Durable before it is published: after a power cut a layer under its final name
-     * is complete. One syncfs of the file system the layer is on costs far less than an
-     * fsync of each of its files (docs/reliability.md "Power cuts", measured there);
-     * on Linux >= 5.8 it also reports a failed writeback. */
-    if (syncfs(fd) != 0) {
-        of_error_errno("cannot flush %s to disk", tmp);
-        goto cleanup;
+    /* After a power cut a layer under its final name is complete (docs/reliability.md
+     * "Power cuts"). Where the boot is known that needs no wait here: the layer goes in
+     * place pending (0700, as mkdtemp made it, with the boot id), and the clean-up flushes
+     * it and marks it; a start that finds a pending layer of an earlier boot unpacks it
+     * again. Else (no /proc) it is flushed first: one syncfs of its file system costs far
+     * less than an fsync of each file, and on Linux >= 5.8 reports a failed writeback. */
+    if (of_cache_boot_id(boot) == 0) {
+        if (of_cache_write_pending(fd, tmp, boot) != 0)
+            goto cleanup;
+    } else {
+        if (fchmod(fd, 0755) != 0) {
+            of_error_errno("cannot change the mode of %s", tmp);
+            goto cleanup;
+        }
+        if (syncfs(fd) != 0) {
+            of_error_errno("cannot flush %s to disk", tmp);
+            goto cleanup;
+        }
+        OF_TEST_POINT("flushed");
     }
-    OF_TEST_POINT("flushed");
     if (rename(tmp, final) != 0) {
         /* Only without the lock (its file removed by hand): the other copy is as good. */
         if (errno != EEXIST && errno != ENOTEMPTY) {
@@ -460,6 +483,87 @@ cleanup:
     free(tmp);
     free(lock);
     return rc;
+}
+
+int of_cache_boot_id(char out[OF_CACHE_BOOT_ID_LEN + 1])
+{
+    char buf[OF_CACHE_BOOT_ID_LEN + 2];
+    int fd = open(OF_CACHE_BOOT_ID, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+
+    if (fd >= 0)
+        close(fd);
+    /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\n": anything else (an empty file bound over
+     * it, a short read) is no id. */
+    if (n != OF_CACHE_BOOT_ID_LEN + 1 || buf[OF_CACHE_BOOT_ID_LEN] != '\n')
+        return -1;
+    for (int i = 0; i < OF_CACHE_BOOT_ID_LEN; i++)
+        if (strchr("0123456789abcdef-", buf[i]) == NULL)
+            return -1;
+    memcpy(out, buf, OF_CACHE_BOOT_ID_LEN);
+    out[OF_CACHE_BOOT_ID_LEN] = '\0';
+    return 0;
+}
+
+int of_cache_durable(int fd, const struct stat *st)
+{
+    char boot[OF_CACHE_BOOT_ID_LEN + 1], line[OF_CACHE_BOOT_ID_LEN + 2];
+    int pending;
+    ssize_t n;
+
+    if ((st->st_mode & 077) != 0) /* 0755: flushed (layers of older launchers too) */
+        return 1;
+    pending = openat(fd, OF_CACHE_PENDING_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    n = pending >= 0 ? read(pending, line, sizeof(line)) : -1;
+    if (pending >= 0)
+        close(pending);
+    if (n != OF_CACHE_BOOT_ID_LEN + 1 || line[OF_CACHE_BOOT_ID_LEN] != '\n' || of_cache_boot_id(boot) != 0 ||
+        memcmp(line, boot, OF_CACHE_BOOT_ID_LEN) != 0)
+        return -1;
+    return 0;
+}
+
+int of_cache_settle(const int *fds, size_t count)
+{
+    struct stat st;
+    dev_t synced[8];
+    size_t devices = 0, j;
+    int marked = 0;
+
+    for (size_t i = 0; i < count; i++) {
+        if (fstat(fds[i], &st) != 0)
+            continue;
+        for (j = 0; j < devices && synced[j] != st.st_dev; j++)
+            ;
+        if (j == devices) {
+            /* A failed writeback (EIO) leaves the layers pending: a start of a later boot
+             * unpacks them again. */
+            if (devices == sizeof(synced) / sizeof(synced[0]) || syncfs(fds[i]) != 0)
+                continue;
+            synced[devices++] = st.st_dev;
+        }
+        OF_TEST_POINT("flushed");
+        /* The mark goes after the flush, so a mark that reached the disk means a layer
+         * that did; a mark lost in a power cut only costs unpacking it again. */
+        if (fchmod(fds[i], 0755) == 0) {
+            unlinkat(fds[i], OF_CACHE_PENDING_FILE, 0);
+            marked++;
+        }
+    }
+    return marked;
+}
+
+int of_cache_stale(const char *final, void *arg)
+{
+    struct stat st;
+    int fd = open(final, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), stale;
+
+    (void)arg;
+    if (fd < 0)
+        return 0; /* gone meanwhile */
+    stale = fstat(fd, &st) == 0 && of_cache_durable(fd, &st) < 0;
+    close(fd);
+    return stale;
 }
 
 /* Nonzero if a process holds `fd`'s layer (of_cache_use): it can't get an exclusive

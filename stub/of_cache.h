@@ -4,6 +4,11 @@
  * <root>/<kind>/.tmp-<key>-XXXXXX a layer being unpacked (or left by a killed unpacker)
  * <root>/<kind>/.lock-<key>       flock()ed by whoever unpacks or removes <key>
  *
+ * A layer is published without waiting for the disk when the boot is known: its directory
+ * stays 0700 and holds OF_CACHE_PENDING_FILE (the boot id) until a clean-up has flushed
+ * the file system and made it 0755 (of_cache_settle). One published in an earlier boot
+ * and never flushed may have lost data in a power cut: it is unpacked again.
+ *
  * Whoever holds the lock of a key is the only one touching that key's temporary
  * directories, so a temporary directory whose key lock is free is a leftover of a
  * process that is gone, and of_cache_sweep removes it. */
@@ -65,8 +70,29 @@ typedef int (*of_cache_fill)(int dirfd, const char *dirpath, void *arg);
 /* Make `final` (<kind_dir>/<key>): take the key's lock (waiting for another unpacker of
  * the same key, and returning 0 as soon as `final` appears), fill
  * <kind_dir>/.tmp-<key>-XXXXXX, rename it into place, release the lock. On failure the
- * temporary directory is removed. */
+ * temporary directory is removed. Published pending (0700, OF_CACHE_PENDING_FILE) when
+ * this boot's id is known, else flushed (syncfs) first and published 0755. */
 int of_cache_install(const char *kind_dir, const char *key, const char *final, of_cache_fill fill, void *arg);
+
+/* This boot's id (OF_CACHE_BOOT_ID_LEN characters and a NUL) into `out`: 0, or -1 when it
+ * can't be read (no /proc). */
+#define OF_CACHE_BOOT_ID_LEN 36
+int of_cache_boot_id(char out[OF_CACHE_BOOT_ID_LEN + 1]);
+
+/* Whether the layer directory `fd` (`st` its stat) can be trusted: 1 flushed to disk; 0
+ * published in this boot and not flushed yet (the page cache serves it until the machine
+ * stops); -1 published in an earlier boot and never flushed, or can't tell. Costs no
+ * system call for a flushed layer. */
+int of_cache_durable(int fd, const struct stat *st);
+
+/* Flush the file systems of the layer directories `fds` (one syncfs each), then mark them
+ * flushed (0755, OF_CACHE_PENDING_FILE removed). Only for layers published before the
+ * call. Returns how many were marked. */
+int of_cache_settle(const int *fds, size_t count);
+
+/* An of_cache_check (below): 1 if `final` is still a layer of an earlier boot that was
+ * never flushed (of_cache_durable < 0). */
+int of_cache_stale(const char *final, void *arg);
 
 /* For of_cache_uninstall: 1 if the layer directory `final` is to be removed, else 0. */
 typedef int (*of_cache_check)(const char *final, void *arg);

@@ -110,6 +110,11 @@
  * unpacker holds (both named after the layer's key). */
 #define OF_CACHE_TMP_PREFIX ".tmp-"
 #define OF_CACHE_LOCK_PREFIX ".lock-"
+/* In a layer directory published before it was flushed to disk (the directory stays 0700
+ * until a clean-up has flushed it and made it 0755): the id of the boot it was published
+ * in, from OF_CACHE_BOOT_ID, and a newline. docs/reliability.md "Power cuts". */
+#define OF_CACHE_PENDING_FILE "onefile-pending"
+#define OF_CACHE_BOOT_ID "/proc/sys/kernel/random/boot_id"
 
 /* Environment variables the stub reads or sets. */
 #define OF_ENV_CACHE_DIR "ONEFILE_CACHE_DIR"

@@ -24,6 +24,8 @@
 #define OF_GC_DAY (24 * 60 * 60)
 /* A file we read (pyvenv.cfg, a record, an id) is refused beyond this. */
 #define OF_GC_MAX_SMALL_FILE 4096
+/* Layers flushed and marked by one clean-up at most (the rest by the next one). */
+#define OF_GC_SETTLE_MAX 64
 
 enum { OF_GC_RUNTIME, OF_GC_APP, OF_GC_KINDS };
 static const char *const of_gc_kind_dirs[OF_GC_KINDS] = { OF_CACHE_RUNTIME_DIR, OF_CACHE_APP_DIR };
@@ -456,10 +458,46 @@ static void of_gc_prune_records(struct of_gc_cache *c, time_t now)
     }
 }
 
+/* Flush and mark the layers published in this boot and not flushed yet (of_cache_settle):
+ * those listed before the flush, so none published during it is marked. Returns how many
+ * were marked. */
+static int of_gc_settle(const char *root)
+{
+    int fds[OF_GC_SETTLE_MAX], fd, marked;
+    size_t count = 0;
+    struct dirent *de;
+    struct stat st;
+
+    for (int k = 0; k < OF_GC_KINDS; k++) {
+        char *path = of_cache_path(root, of_gc_kind_dirs[k]);
+        DIR *dir = path != NULL ? opendir(path) : NULL;
+
+        while (dir != NULL && (de = readdir(dir)) != NULL && count < OF_GC_SETTLE_MAX) {
+            if (strlen(de->d_name) != OF_GC_KEY_LEN || !of_gc_is_hex(de->d_name, OF_GC_KEY_LEN))
+                continue;
+            fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd >= 0 && fstat(fd, &st) == 0 && of_cache_durable(fd, &st) == 0)
+                fds[count++] = fd;
+            else if (fd >= 0)
+                close(fd);
+        }
+        if (dir != NULL)
+            closedir(dir);
+        free(path);
+    }
+    marked = of_cache_settle(fds, count);
+    for (size_t i = 0; i < count; i++)
+        close(fds[i]);
+    return marked;
+}
+
 int of_gc_run(const char *root, long keep_days, time_t now)
 {
     struct of_gc_cache c;
     int removed = 0;
+
+    /* First what a start waits for least but a power cut needs most. */
+    of_gc_settle(root);
 
     /* Leftovers first: a killed unpacker's directory, a killed clean-up's half-removed
      * layer, a killed writer's record. */

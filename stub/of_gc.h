@@ -50,10 +50,11 @@ int of_gc_record(const char *root, const uint8_t app_id[OF_SHA256_DIGEST_SIZE], 
  * returns, and does nothing when another clean-up holds it. Best effort. */
 void of_gc_spawn(const char *root, long keep_days);
 
-/* Clean `root` up now (what the detached process does): sweep leftovers, remove the
- * app layers of older versions unused for `keep_days` days, then the runtime layers no
- * remaining app layer needs. Layers in use or locked are left alone. Returns how many
- * layers were removed. */
+/* Clean `root` up now (what the detached process does): flush and mark the layers this
+ * boot published unflushed (of_cache_settle), sweep leftovers, remove the app layers of
+ * older versions unused for `keep_days` days, then the runtime layers no remaining app
+ * layer needs. Layers in use or locked are left alone. Returns how many layers were
+ * removed. */
 int of_gc_run(const char *root, long keep_days, time_t now);
 
 /* Print the cache's size, each layer's size and last use, and what the next clean-up

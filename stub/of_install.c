@@ -297,3 +297,7 @@ int of_install_repair(const struct of_binary *b)
     return of_install_layers(b) == 0 ? 1 : -1;
 }
 
+int of_install_forget(const struct of_binary *b, int i)
+{
+    return of_cache_uninstall(b->kind_dirs[i], b->keys[i], b->dirs[i], 0, of_cache_stale, NULL) < 0 ? -1 : 0;
+}

@@ -14,4 +14,9 @@ int of_install_layers(const struct of_binary *b);
  * Returns 1 if something was unpacked again, 0 if nothing was wrong, -1 with of_error set. */
 int of_install_repair(const struct of_binary *b);
 
+/* Remove layer `i`'s directory if it is still one published in an earlier boot and never
+ * flushed (of_cache_stale), under its key's lock, so it is unpacked again. Returns 0, or
+ * -1 with of_error set. */
+int of_install_forget(const struct of_binary *b, int i);
+
 #endif

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "of_cache.h"
 #include "of_crc32.h"
 #include "of_error.h"
 #include "of_format.h"
@@ -297,6 +298,8 @@ static int of_modes_look(struct of_modes_check *c, int parent, const char *name,
         of_modes_problem(c, "unreadable", c->path, len);
         return 0;
     }
+    if (strcmp(c->path, OF_CACHE_PENDING_FILE) == 0 && S_ISREG(st.st_mode))
+        return 0; /* published before it was flushed (of_cache_install), in any layer */
     k = of_modes_find(c, c->path, len);
     if (k != NULL) {
         k->seen = 1;
@@ -436,6 +439,24 @@ char *of_modes_manifest(const uint8_t *file, const struct of_layer *app)
     return NULL;
 }
 
+/* A layer directory's state, for ONEFILE=info (docs/reliability.md "Power cuts"). */
+static const char *of_modes_state(const char *dir)
+{
+    static const char *const states[] = {
+        "unpacked, never flushed to disk in an earlier boot: the next start unpacks it again",
+        "unpacked, being flushed to disk",
+        "unpacked",
+    };
+    struct stat st;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), durable;
+
+    if (fd < 0)
+        return "not unpacked yet";
+    durable = fstat(fd, &st) == 0 ? of_cache_durable(fd, &st) : 1;
+    close(fd);
+    return states[durable + 1];
+}
+
 int of_modes_info(const struct of_binary *b, FILE *out)
 {
     char hex[2 * OF_SHA256_DIGEST_SIZE + 1];
@@ -469,8 +490,7 @@ int of_modes_info(const struct of_binary *b, FILE *out)
     }
     fprintf(out, "cache: %s (from %s)\n", b->root->path, b->root->why);
     for (int i = 0; i < OF_LAYER_COUNT; i++)
-        fprintf(out, "%s directory: %s (%s)\n", of_binary_layer_names[i], b->dirs[i],
-                of_cache_exists(b->dirs[i]) ? "unpacked" : "not unpacked yet");
+        fprintf(out, "%s directory: %s (%s)\n", of_binary_layer_names[i], b->dirs[i], of_modes_state(b->dirs[i]));
     manifest = of_modes_manifest(b->file, &b->trailer->layers[OF_LAYER_APP]);
     if (manifest == NULL) {
         fprintf(out, "manifest: unreadable: %s\n", of_error_message());

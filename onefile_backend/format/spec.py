@@ -105,6 +105,10 @@ APP_LIBC_PYTHON = "libc/bin/python"
 APP_MANIFEST = "onefile.json"  # written by the builder: what the binary holds
 CACHE_TMP_PREFIX = ".tmp-"
 CACHE_LOCK_PREFIX = ".lock-"
+# In a layer directory published before it was flushed to disk (0700 until a clean-up has
+# flushed it and made it 0755): the boot id it was published in (docs/reliability.md).
+CACHE_PENDING_FILE = "onefile-pending"
+CACHE_BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 # Environment variables the launcher reads or sets (the bootstrap, run inside the binary,
 # spells the ones it reads itself: it imports nothing of onefile_backend).

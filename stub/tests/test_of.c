@@ -949,6 +949,59 @@ static void test_install(void)
     free(root);
 }
 
+/* Published before it is flushed (pending, with this boot's id), flushed and marked by
+ * of_cache_settle; pending layers of another boot are stale and can be removed. */
+static void test_durable(void)
+{
+    char *root = make_tmp(), *kind = of_cache_path(root, "runtime"), *final = of_cache_path(kind, KEY), *pending;
+    char boot[OF_CACHE_BOOT_ID_LEN + 1], line[64];
+    struct stat st;
+    int fd, n;
+    FILE *f;
+
+    OK(mkdir(kind, 0755));
+    OK(of_cache_boot_id(boot));
+    CHECK(strlen(boot) == OF_CACHE_BOOT_ID_LEN && boot[8] == '-');
+    OK(of_cache_install(kind, KEY, final, fill_ok, NULL));
+    pending = of_cache_path(final, OF_CACHE_PENDING_FILE);
+    fd = of_cache_use(final, &st);
+    CHECK(fd >= 0 && (st.st_mode & 0777) == 0700 && exists(final, "marker"));
+    f = fopen(pending, "r");
+    CHECK(f != NULL && fgets(line, sizeof(line), f) != NULL && strncmp(line, boot, OF_CACHE_BOOT_ID_LEN) == 0 &&
+          strcmp(line + OF_CACHE_BOOT_ID_LEN, "\n") == 0);
+    if (f != NULL)
+        fclose(f);
+    CHECK(of_cache_durable(fd, &st) == 0 && of_cache_stale(final, NULL) == 0);
+    /* Flushed and marked: 0755, the file gone, trusted without a look inside. */
+    CHECK(of_cache_settle(&fd, 1) == 1);
+    OK(fstat(fd, &st));
+    CHECK((st.st_mode & 0777) == 0755 && !exists(final, OF_CACHE_PENDING_FILE) && of_cache_durable(fd, &st) == 1);
+    /* Pending since another boot, or 0700 with no id (a mark lost, a chmod by hand): stale. */
+    OK(fchmod(fd, 0700));
+    OK(fstat(fd, &st));
+    CHECK(of_cache_durable(fd, &st) == -1 && of_cache_stale(final, NULL) == 1);
+    f = fopen(pending, "w");
+    CHECK(f != NULL && fputs("00000000-0000-0000-0000-000000000000\n", f) >= 0 && fclose(f) == 0);
+    CHECK(of_cache_durable(fd, &st) == -1 && of_cache_stale(final, NULL) == 1);
+    f = fopen(pending, "w");
+    n = f != NULL ? fprintf(f, "%s\n", boot) : -1;
+    CHECK(n == OF_CACHE_BOOT_ID_LEN + 1 && fclose(f) == 0 && of_cache_durable(fd, &st) == 0);
+    OK(unlink(pending));
+    close(fd);
+    /* Removed only while it still is stale (asked under the key's lock). */
+    CHECK(of_cache_uninstall(kind, KEY, final, 0, of_cache_stale, NULL) == 1 && !of_cache_exists(final));
+    OK(of_cache_install(kind, KEY, final, fill_ok, NULL));
+    CHECK(of_cache_uninstall(kind, KEY, final, 0, of_cache_stale, NULL) == 0 && of_cache_exists(final));
+    /* A clean-up flushes and marks it (a runtime this fresh stays, used or not). */
+    of_gc_run(root, 14, time(NULL));
+    CHECK(stat(final, &st) == 0 && (st.st_mode & 0777) == 0755 && !exists(final, OF_CACHE_PENDING_FILE));
+    of_cache_remove(root);
+    free(pending);
+    free(final);
+    free(kind);
+    free(root);
+}
+
 static int say_damaged(const char *final, void *arg)
 {
     (void)final;
@@ -1425,6 +1478,7 @@ int main(void)
     test_remove();
     test_install();
     test_use();
+    test_durable();
     test_gc();
     test_roots();
     test_crc32();
