@@ -1,6 +1,6 @@
 """The run-time cache over a binary's life (docs/reliability.md "Clean-up", "Self-repair",
 "Power cuts"): old versions go away on their own, a damaged layer repairs itself, a layer
-is on disk before it is published.
+is on disk before it is trusted after a reboot.
 
 Versions of one app are tests/projects/tinyapp's binary with a file added to its app
 layer (a new app key, the same app id); another app is the same with another app id;
@@ -15,6 +15,7 @@ import io
 import os
 import random
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -38,6 +39,7 @@ from onefile_backend.format.layers import (
     read_trailer,
     write_binary,
 )
+from onefile_backend.format.spec import CACHE_BOOT_ID, CACHE_PENDING_FILE
 
 pytestmark = pytest.mark.integration
 
@@ -380,16 +382,97 @@ def _trace(hidden: Hidden, binary: Path, out: Path, calls: str) -> list[str]:
     return out.read_text().splitlines()
 
 
-def test_a_layer_is_flushed_before_it_is_published(hidden: Hidden, maker: Maker, tmp_path: Path) -> None:
-    binary = maker.binary()
-    lines = _trace(hidden, binary, tmp_path / "trace", "syncfs,fsync,rename,renameat,renameat2")
+def _published(lines: list[str], binary: Path) -> dict[str, tuple[int, str, str]]:
+    """Per layer kind: (line, temporary directory, final directory) of its publishing rename."""
+    found = {}
     for key, kind in zip(keys(binary), ("runtime", "app"), strict=True):
-        renames = [(i, m) for i, line in enumerate(lines) if (m := re.search(rf'rename\w*\(.*"(\S+/{kind}/\.tmp-{key}-\w+)", .*"\S+/{kind}/{key}"', line))]
+        renames = [(i, m) for i, line in enumerate(lines) if (m := re.search(rf'rename\w*\(.*"(\S+/{kind}/\.tmp-{key}-\w+)", .*"(\S+/{kind}/{key})"', line))]
         assert len(renames) == 1, lines
-        published, match = renames[0]
-        tmp = match.group(1)
+        found[kind] = (renames[0][0], renames[0][1].group(1), renames[0][1].group(2))
+    return found
+
+
+def _pending(directory: Path) -> bool:
+    return (directory.stat().st_mode & 0o777) == 0o700 and (directory / CACHE_PENDING_FILE).is_file()
+
+
+def test_a_layer_is_published_first_and_flushed_then_marked_by_the_cleanup(hidden: Hidden, maker: Maker, tmp_path: Path) -> None:
+    binary = maker.binary()
+    # strace -f follows the detached clean-up too, and ends when it does.
+    lines = _trace(hidden, binary, tmp_path / "trace", "syncfs,rename,renameat,renameat2,fchmod,unlinkat")
+    boot = Path(CACHE_BOOT_ID).read_text()
+    for published, tmp, final in _published(lines, binary).values():
+        assert not any(re.search(rf"syncfs\(\d+<{re.escape(tmp)}>\)", line) for line in lines[:published]), lines
+        # In the clean-up: one flush of the file system the layer is on, then the mark.
+        after = [line for line in lines[published:] if f"<{final}>" in line]
+        calls = [line.split()[1].split("(")[0] for line in after]
+        assert calls[-2:] == ["fchmod", "unlinkat"], after
+        assert re.search(r"fchmod\(\d+<[^>]+>, 0755\) += 0$", after[-2]), after
+        assert CACHE_PENDING_FILE in after[-1] and after[-1].split()[-1] == "0", after
+        flushes = [i for i, line in enumerate(lines[published:]) if line.split()[1].startswith("syncfs(") and line.split()[-1] == "0"]
+        assert flushes and lines[published + flushes[0]].split()[0] == after[-2].split()[0], lines[published:]  # same process
+        directory = Path(final)
+        assert (directory.stat().st_mode & 0o777) == 0o755 and not (directory / CACHE_PENDING_FILE).exists()
+    assert len(boot) == 37  # the id a pending layer names
+
+
+def test_without_a_boot_id_a_layer_is_flushed_before_it_is_published(hidden: Hidden, maker: Maker, tmp_path: Path) -> None:
+    binary = maker.binary()
+    # No boot id to tell a later boot by (no /proc): flush first, publish flushed.
+    mask = f"{shutil.which('mount')} --bind /dev/null {CACHE_BOOT_ID} && exec \"$@\""
+    out = tmp_path / "trace"
+    strace = [require("strace"), "-f", "-qq", "-y", "-o", str(out), "-e", "trace=syncfs,rename,renameat,renameat2"]
+    result = hidden.run(["/bin/sh", "-c", mask, "sh", *strace, str(binary), "traced"])
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text().splitlines()
+    for published, tmp, final in _published(lines, binary).values():
         flushed = [line for line in lines[:published] if line.split()[-1] == "0" and re.search(rf"syncfs\(\d+<{re.escape(tmp)}>\)", line)]
         assert len(flushed) == 1, lines[: published + 1]
+        assert (Path(final).stat().st_mode & 0o777) == 0o755 and not (Path(final) / CACHE_PENDING_FILE).exists()
+
+
+def test_a_layer_left_unflushed_by_an_earlier_boot_is_unpacked_again(hidden: Hidden, maker: Maker) -> None:
+    binary = maker.binary()
+    assert run_ok(hidden, binary, "first") == ""
+    wait_for_cleanup(hidden.cache)
+    app = hidden.cache / "app" / keys(binary)[1]
+    cli = next(app.rglob("tinyapp/cli.py"))
+
+    def leave_pending(boot: str) -> None:
+        """As a start of boot `boot` leaves it when the machine stops before its clean-up
+        flushed it (an edit stands for what a power cut may lose)."""
+        cli.write_text(cli.read_text().replace('"tinyapp ok"', '"tinyapp ok"  # lost'))
+        (app / CACHE_PENDING_FILE).write_text(boot + "\n")
+        app.chmod(0o700)
+
+    # Pending since this boot: the page cache holds what was written, so it is used as it is.
+    leave_pending(Path(CACHE_BOOT_ID).read_text().strip())
+    assert run_ok(hidden, binary, "same-boot") == ""
+    wait_for_cleanup(hidden.cache)
+    assert "# lost" in cli.read_text() and not _pending(app)  # and flushed and marked since
+    # Pending since another boot: it may have lost data, so it is unpacked again.
+    leave_pending("0123abcd-0000-4000-8000-0123456789ab")
+    assert run_ok(hidden, binary, "next-boot") == ""
+    assert "# lost" not in cli.read_text()
+    wait_for_cleanup(hidden.cache)
+    assert not _pending(app)
+    verify(hidden, binary)
+    info = hidden.run([str(binary)], {"ONEFILE": "info"})
+    assert f"app directory: {app} (unpacked)" in info.stdout, info.stdout
+
+
+def test_a_cleanup_killed_before_it_marks_is_finished_by_a_later_start(hidden: Hidden, hooked_maker: Maker) -> None:
+    binary = hooked_maker.binary()
+    run_ok(hidden, binary, "first", env={"ONEFILE_TEST_KILL": "flushed:1"})  # the clean-up dies after its syncfs
+    wait_for_cleanup(hidden.cache)
+    runtime, app = (hidden.cache / kind / key for kind, key in zip(("runtime", "app"), keys(binary), strict=True))
+    assert _pending(runtime) and _pending(app)
+    info = hidden.run([str(binary)], {"ONEFILE": "info"})
+    assert f"app directory: {app} (unpacked, being flushed to disk)" in info.stdout, info.stdout
+    assert run_ok(hidden, binary, "warm") == ""  # a warm start that finds them pending starts a clean-up
+    wait_for_cleanup(hidden.cache)
+    assert not _pending(runtime) and not _pending(app)
+    verify(hidden, binary)
 
 
 def test_the_warm_path_costs_no_extra_system_call(hidden: Hidden, maker: Maker, tmp_path: Path) -> None:
@@ -410,7 +493,7 @@ def test_the_warm_path_costs_no_extra_system_call(hidden: Hidden, maker: Maker, 
     # The choice of C library, on every start (the binary carries a glibc): the loader is
     # there (access), libc.so.6 defines a new enough GLIBC_2.y (open, 4 preads, close).
     choice = ["access", "open", "pread64", "pread64", "pread64", "pread64", "close"]
-    warm = [*choice, "open", "flock", "open", "fstat", "flock", "umask"]
+    warm = [*choice, "open", "fstat", "flock", "open", "fstat", "flock", "umask"]
     assert launcher_calls("warm") == warm
     # A day after the last recorded use: one more, to record this one.
     when = time.time() - 2 * DAY
