@@ -25,9 +25,9 @@ def _info(hidden: Hidden, binary: Path, env: dict[str, str] | None = None) -> di
 
 
 def _layer_dirs(cache: Path) -> dict[str, list[tuple[str, int]]]:
-    return {
-        kind: sorted((p.name, p.stat().st_mtime_ns) for p in (cache / kind).iterdir()) for kind in ("runtime", "app")
-    }
+    """Each layer directory with its inode: unpacked again, it is another directory. (Not
+    its mtime: the clean-up's mark of a flushed layer changes that.)"""
+    return {kind: sorted((p.name, p.stat().st_ino) for p in (cache / kind).iterdir()) for kind in ("runtime", "app")}
 
 
 def test_hello_greets_with_python_hidden(hidden: Hidden, hello: Path) -> None:
