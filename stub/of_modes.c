@@ -294,12 +294,14 @@ static int of_modes_look(struct of_modes_check *c, int parent, const char *name,
     struct of_modes_known *k;
     struct stat st;
 
+    /* Published before it was flushed (of_cache_install), in any layer; a clean-up may
+     * remove it any time, so it is not even looked at. */
+    if (strcmp(c->path, OF_CACHE_PENDING_FILE) == 0)
+        return 0;
     if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         of_modes_problem(c, "unreadable", c->path, len);
         return 0;
     }
-    if (strcmp(c->path, OF_CACHE_PENDING_FILE) == 0 && S_ISREG(st.st_mode))
-        return 0; /* published before it was flushed (of_cache_install), in any layer */
     k = of_modes_find(c, c->path, len);
     if (k != NULL) {
         k->seen = 1;

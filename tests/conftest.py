@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -173,6 +174,24 @@ def behaviour(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_binary(EXAMPLES / "hello", tmp_path_factory.mktemp("hello"))
+
+
+def wait_for_cleanup(cache: Path, timeout: float = 120) -> None:
+    """Wait until no clean-up holds <cache>/.cleaning."""
+    lock = cache / ".cleaning"
+    if not lock.exists():
+        return
+    deadline = time.monotonic() + timeout
+    with open(lock) as f:
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(f, fcntl.LOCK_UN)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("the clean-up is still running") from None
+                time.sleep(0.05)
 
 
 def wait_stopped(pid: int) -> None:

@@ -10,7 +10,6 @@ another runtime is the runtime layer with a file added. Every variant also carri
 
 from __future__ import annotations
 
-import fcntl
 import io
 import os
 import random
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PROJECTS, Hidden, build_binary, wait_stopped
+from conftest import PROJECTS, Hidden, build_binary, wait_for_cleanup, wait_stopped
 from needs import require
 from test_reliability import ERROR, make_stub, split
 
@@ -127,24 +126,6 @@ def layers(cache: Path) -> dict[str, set[str]]:
 def leftovers(cache: Path) -> list[str]:
     return sorted(f"{kind}/{n}" for kind in ("runtime", "app", "apps") if (cache / kind).is_dir()
                   for n in os.listdir(cache / kind) if n.startswith("."))
-
-
-def wait_for_cleanup(cache: Path, timeout: float = 120) -> None:
-    """Wait until no clean-up holds <cache>/.cleaning."""
-    lock = cache / ".cleaning"
-    if not lock.exists():
-        return
-    deadline = time.monotonic() + timeout
-    with open(lock) as f:
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                fcntl.flock(f, fcntl.LOCK_UN)
-                return
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("the clean-up is still running") from None
-                time.sleep(0.05)
 
 
 def age(cache: Path, days: float) -> None:

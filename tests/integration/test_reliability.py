@@ -27,7 +27,7 @@ from unittest import mock
 
 import pytest
 import zstandard
-from conftest import HOST_MACHINE, PROJECTS, REPO, SETUP_PY, Hidden, build_binary, make, wait_stopped
+from conftest import HOST_MACHINE, PROJECTS, REPO, SETUP_PY, Hidden, build_binary, make, wait_for_cleanup, wait_stopped
 
 from onefile_backend.cli.inspect import read_member
 from onefile_backend.format import layers as _format
@@ -247,6 +247,7 @@ def test_one_cpu_or_all_unpack_the_same_tree(hidden: Hidden, tiny: Path, tmp_pat
     for name, prefix in (("one", ["taskset", "-c", "0"]), ("all", [])):
         cache = tmp_path / name
         assert_ok(hidden.run([*prefix, str(tiny), name], {"ONEFILE_CACHE_DIR": str(cache)}), name)
+        wait_for_cleanup(cache)  # flushed and marked: 0755, no onefile-pending
         trees.append(_tree(cache))
     assert trees[0].keys() == trees[1].keys()
     # The app's venv files and the interpreter's run path (a patch site) name the cache
