@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define OF_FORMAT_VERSION 4u
+#define OF_FORMAT_VERSION 5u
 #define OF_TRAILER_SIZE 256u
 #define OF_MAGIC "OneFile\x1a"
 #define OF_MAGIC_SIZE 8u
@@ -79,6 +79,17 @@
 #define OF_ZIP_METHOD_ZSTD_GROUP 0x4647u /* "GF": not a zip method of any other tool */
 #define OF_ZIP_EXTRA_GROUP_ID 0x4746u /* "FG": u32 index in the group, u32 members in the group */
 #define OF_ZIP_EXTRA_GROUP_SIZE 8u
+/* Filters (format 5): a compressed entry whose data was transformed before compression,
+ * to be undone after decoding (docs/format.md "Filters"). */
+#define OF_ZIP_EXTRA_FILTER_ID 0x5846u /* "FX": u32 filter */
+#define OF_ZIP_EXTRA_FILTER_SIZE 4u
+/* x86 calls: each E8 byte (scanning from the start, skipping the 4 bytes after each one
+ * and stopping 4 bytes before the end) is followed by a signed 32-bit little-endian value
+ * x; with p the offset after those 4 bytes and n the file's size (< 2^31), an x in
+ * [-p, n) became x + p (x < n - p) or x - n (x >= n - p), a rotation of [-p, n):
+ * relative call targets became absolute, which repeat. */
+#define OF_FILTER_X86_CALLS 1u
+#define OF_FILTER_X86_SIZE_MAX 0x7fffffffu
 
 /* The only st_mode values an entry may carry. */
 #define OF_MODE_FILE 0100644u

@@ -14,8 +14,9 @@
 #include <zstd.h>
 
 #include "of_error.h"
-#include "of_interp.h"
+#include "of_filter.h"
 #include "of_format.h"
+#include "of_interp.h"
 #include "of_test.h"
 
 /* The length of a name to show in a message: at most 200 bytes of it. */
@@ -122,7 +123,7 @@ void of_unpack_site(const struct of_entry *e, uint32_t i, uint64_t *offset, uint
     *size = of_le32(e->sites + i * OF_ZIP_EXTRA_SITE_SIZE + 4);
 }
 
-/* The group field after the mode's (`len` bytes at `p`), on a member of a group: a
+/* The group field (`len` bytes at `p`, header included), on a member of a group: a
  * regular file, index < count. out->mode is read already. */
 static int of_unpack_group(const uint8_t *p, size_t len, struct of_entry *out)
 {
@@ -134,6 +135,58 @@ static int of_unpack_group(const uint8_t *p, size_t len, struct of_entry *out)
     out->group_index = of_le32(p + 4);
     out->group_count = of_le32(p + 8);
     return out->group_index < out->group_count ? 0 : -1;
+}
+
+/* The filter field (`len` bytes at `p`, header included), on a compressed regular file:
+ * a filter this launcher knows, on a file it can undo it for. */
+static int of_unpack_filter(const uint8_t *p, size_t len, struct of_entry *out)
+{
+    if (len != 4 + OF_ZIP_EXTRA_FILTER_SIZE || of_le16(p) != OF_ZIP_EXTRA_FILTER_ID ||
+        of_le16(p + 2) != OF_ZIP_EXTRA_FILTER_SIZE)
+        return -1;
+    if ((out->mode != OF_MODE_FILE && out->mode != OF_MODE_EXECUTABLE) || out->method == OF_ZIP_METHOD_STORED)
+        return -1;
+    out->filter = of_le32(p + 4);
+    return out->filter == OF_FILTER_X86_CALLS && out->size <= OF_FILTER_X86_SIZE_MAX ? 0 : -1;
+}
+
+/* The extra fields after the mode's (`len` bytes at `p`), each at most once and in this
+ * order: patch sites, group, filter; a group's members have their group field and no
+ * patch sites, other entries no group field. */
+static int of_unpack_fields(const uint8_t *p, size_t len, struct of_entry *out)
+{
+    size_t field;
+    int rank = 0, next;
+
+    while (len > 0) {
+        if (len < 4 || (field = 4 + (size_t)of_le16(p + 2)) > len)
+            return -1;
+        switch (of_le16(p)) {
+        case OF_ZIP_EXTRA_SITES_ID:
+            next = 1;
+            if (out->method == OF_ZIP_METHOD_ZSTD_GROUP || of_unpack_sites(p, field, out) != 0)
+                return -1;
+            break;
+        case OF_ZIP_EXTRA_GROUP_ID:
+            next = 2;
+            if (out->method != OF_ZIP_METHOD_ZSTD_GROUP || of_unpack_group(p, field, out) != 0)
+                return -1;
+            break;
+        case OF_ZIP_EXTRA_FILTER_ID:
+            next = 3;
+            if (of_unpack_filter(p, field, out) != 0)
+                return -1;
+            break;
+        default:
+            return -1;
+        }
+        if (next <= rank)
+            return -1;
+        rank = next;
+        p += field;
+        len -= field;
+    }
+    return out->method == OF_ZIP_METHOD_ZSTD_GROUP && out->group_count == 0 ? -1 : 0;
 }
 
 int of_unpack_group_next(const struct of_entry *e, uint32_t *open)
@@ -191,11 +244,10 @@ int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct o
     out->site_count = 0;
     out->group_index = 0;
     out->group_count = 0;
-    if (out->method == OF_ZIP_METHOD_ZSTD_GROUP
-            ? of_unpack_group(extra + OF_ZIP_EXTRA_SIZE, extra_len - OF_ZIP_EXTRA_SIZE, out) != 0
-            : extra_len != OF_ZIP_EXTRA_SIZE &&
-                  of_unpack_sites(extra + OF_ZIP_EXTRA_SIZE, extra_len - OF_ZIP_EXTRA_SIZE, out) != 0)
-        return of_error("'%.*s': unexpected extra field, bad patch sites or bad group", shown, (const char *)name);
+    out->filter = 0;
+    if (of_unpack_fields(extra + OF_ZIP_EXTRA_SIZE, extra_len - OF_ZIP_EXTRA_SIZE, out) != 0)
+        return of_error("'%.*s': unexpected extra field, bad patch sites, group or filter", shown,
+                        (const char *)name);
     out->name = (const char *)name + prefix_len;
     out->name_len = name_len - prefix_len;
     out->data = extra + extra_len;
@@ -268,8 +320,9 @@ cleanup:
 static int of_unpack_data(struct of_unpack *u, const struct of_entry *e, struct of_sink *sink)
 {
     ZSTD_inBuffer in = { e->data, e->compressed_size, 0 };
-    size_t done = 0, ret = 1, want;
+    size_t done = 0, ret = 1, want, held = 0, ready, have;
     int last = e->group_count == 0 || e->group_index + 1 == e->group_count, rc = -1;
+    uint8_t *out_at;
 
     if (e->method == OF_ZIP_METHOD_STORED) {
         rc = of_unpack_emit(u, sink, e->data, e->size, &done);
@@ -286,10 +339,12 @@ static int of_unpack_data(struct of_unpack *u, const struct of_entry *e, struct 
         }
     }
     /* An output buffer that holds the whole file lets zstd decode the frame in one pass,
-     * straight into it, instead of through its window buffer. */
+     * straight into it, instead of through its window buffer. Before it, room for what a
+     * filtered chunk holds back for the next (of_filter_x86_undo). */
     want = e->size < OF_UNPACK_ONE_PASS_MAX ? e->size : OF_UNPACK_ONE_PASS_MAX;
     if (want < ZSTD_DStreamOutSize())
         want = ZSTD_DStreamOutSize();
+    want += OF_FILTER_HOLD_MAX;
     if (u->buf_size < want) {
         free(u->buf);
         u->buf_size = 0;
@@ -299,27 +354,35 @@ static int of_unpack_data(struct of_unpack *u, const struct of_entry *e, struct 
         }
         u->buf_size = want;
     }
+    out_at = u->buf + OF_FILTER_HOLD_MAX;
     if (e->group_index == 0) /* a frame of its own, or a group's first member */
         ZSTD_DCtx_reset(u->zstd, ZSTD_reset_session_only);
     for (;;) {
-        ZSTD_outBuffer out = { u->buf, u->buf_size, 0 };
+        ZSTD_outBuffer out = { out_at, u->buf_size - OF_FILTER_HOLD_MAX, 0 };
 
         ret = ZSTD_decompressStream(u->zstd, &out, &in);
         if (ZSTD_isError(ret)) {
             of_error("'%s': damaged zstd data (%s)", u->path, ZSTD_getErrorName(ret));
             goto cleanup;
         }
-        if (out.pos > e->size - done) {
+        if (out.pos > e->size - done - held) {
             of_error("'%s': damaged zstd data (more than its size)", u->path);
             goto cleanup;
         }
-        if (of_unpack_emit(u, sink, u->buf, out.pos, &done) != 0)
+        /* Filtered: the bytes held back last time, then these; what is final is written,
+         * the rest (at most OF_FILTER_HOLD_MAX) goes before the next chunk. */
+        have = held + out.pos;
+        ready = e->filter ? of_filter_x86_undo(out_at - held, have, done, e->size) : have;
+        if (of_unpack_emit(u, sink, out_at - held, ready, &done) != 0)
             goto cleanup;
+        held = have - ready;
+        if (held > 0)
+            memmove(out_at - held, out_at + out.pos - held, held);
         /* The frame is done, or all of this entry's data is in and nothing more comes out. */
         if (ret == 0 || (in.pos == in.size && out.pos < out.size))
             break;
     }
-    if (in.pos != in.size || done != e->size) {
+    if (in.pos != in.size || done != e->size || held != 0) {
         of_error("'%s': damaged zstd data (sizes do not match)", u->path);
         goto cleanup;
     }

@@ -22,6 +22,7 @@ struct of_entry {
     uint32_t site_count;
     uint32_t group_index; /* a group member (OF_ZIP_METHOD_ZSTD_GROUP): its place in the group */
     uint32_t group_count; /* ... and the group's member count; 0 for an entry that is in none */
+    uint32_t filter; /* OF_FILTER_* to undo after decoding, or 0 */
 };
 
 /* Site `i` (< e->site_count) of an entry of_unpack_entry checked. */

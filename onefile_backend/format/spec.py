@@ -8,7 +8,7 @@ together and bump :data:`FORMAT_VERSION`. All integers in the file are little-en
 
 from __future__ import annotations
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 TRAILER_SIZE = 256
 MAGIC = b"OneFile\x1a"
 MAGIC_SIZE = 8
@@ -78,6 +78,17 @@ SITE_TOKEN = "@RUNTIME@"  # in a template: where the runtime layer's directory g
 ZIP_METHOD_ZSTD_GROUP = 0x4647  # "GF": not a zip method of any other tool
 ZIP_EXTRA_GROUP_ID = 0x4746  # "FG": u32 index in the group, u32 members in the group
 ZIP_EXTRA_GROUP_SIZE = 8
+# Filters (format 5): a compressed entry whose data was transformed before compression,
+# to be undone after decoding (docs/format.md "Filters").
+ZIP_EXTRA_FILTER_ID = 0x5846  # "FX": u32 filter
+ZIP_EXTRA_FILTER_SIZE = 4
+# x86 calls: each E8 byte (scanning from the start, skipping the 4 bytes after each one
+# and stopping 4 bytes before the end) is followed by a signed 32-bit little-endian value
+# x; with p the offset after those 4 bytes and n the file's size (< 2^31), an x in
+# [-p, n) became x + p (x < n - p) or x - n (x >= n - p), a rotation of [-p, n):
+# relative call targets became absolute, which repeat.
+FILTER_X86_CALLS = 1
+FILTER_X86_SIZE_MAX = 0x7FFFFFFF
 
 # The only st_mode values an entry may carry.
 MODE_FILE = 0o100644

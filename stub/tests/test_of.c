@@ -16,6 +16,7 @@
 #include "of_cache.h"
 #include "of_crc32.h"
 #include "of_error.h"
+#include "of_filter.h"
 #include "of_modes.h"
 #include "of_format.h"
 #include "of_gc.h"
@@ -157,6 +158,39 @@ static size_t put_sited(struct buf *b, const char *name, uint32_t mode, const vo
     p += 4u + fp_len;
     memcpy(p, data, size);
     b->len = at + OF_ZIP_LOCAL_HEADER_SIZE + name_len + extra + size;
+    b->count++;
+    b->unpacked += size;
+    return at;
+}
+
+/* A zstd entry of `size` bytes of `data`, filtered (OF_FILTER_X86_CALLS) before it is
+ * compressed, with an FX field of `fx_len` bytes holding `filter` (4 and
+ * OF_FILTER_X86_CALLS for a well-formed one); stored instead with `stored`. */
+static size_t put_filtered(struct buf *b, const char *name, const uint8_t *data, size_t size, uint32_t filter,
+                           uint16_t fx_len, int stored)
+{
+    uint8_t *work = malloc(size + 1), *p;
+    size_t at = b->len, name_len = strlen(name), extra = OF_ZIP_EXTRA_SIZE + 4u + fx_len, n;
+
+    if (work == NULL)
+        abort();
+    memcpy(work, data, size);
+    of_filter_x86_do(work, size);
+    n = stored ? size : ZSTD_compress(b->data + at + OF_ZIP_LOCAL_HEADER_SIZE + name_len + extra,
+                                      sizeof(b->data) - at - OF_ZIP_LOCAL_HEADER_SIZE - name_len - extra, work, size, 3);
+    if (ZSTD_isError(n))
+        abort();
+    p = put_header(b->data + at, name, OF_MODE_EXECUTABLE, stored ? OF_ZIP_METHOD_STORED : OF_ZIP_METHOD_ZSTD,
+                   (uint32_t)n, (uint32_t)size, of_crc32(0, data, size), extra);
+    put16(p, OF_ZIP_EXTRA_FILTER_ID);
+    put16(p + 2, fx_len);
+    memset(p + 4, 0, fx_len);
+    if (fx_len >= 4)
+        put32(p + 4, filter);
+    if (stored)
+        memcpy(p + 4 + fx_len, work, size);
+    free(work);
+    b->len = at + OF_ZIP_LOCAL_HEADER_SIZE + name_len + extra + n;
     b->count++;
     b->unpacked += size;
     return at;
@@ -826,6 +860,143 @@ static void test_groups(void)
 #undef GROUP_BAD
 }
 
+/* ---- filters ---- */
+
+/* Undo OF_FILTER_X86_CALLS on `filtered` the way of_unpack_data does, `chunk` bytes at a
+ * time, into `out`: returns the bytes out, or (size_t)-1 when some were still held. */
+static size_t undo_in_chunks(uint8_t *out, const uint8_t *filtered, size_t size, size_t chunk)
+{
+    uint8_t buf[OF_FILTER_HOLD_MAX + 64];
+    size_t held = 0, done = 0, pos = 0, n, have, ready;
+
+    while (pos < size) {
+        n = size - pos < chunk ? size - pos : chunk;
+        memcpy(buf + OF_FILTER_HOLD_MAX, filtered + pos, n);
+        pos += n;
+        have = held + n;
+        ready = of_filter_x86_undo(buf + OF_FILTER_HOLD_MAX - held, have, done, size);
+        memcpy(out + done, buf + OF_FILTER_HOLD_MAX - held, ready);
+        done += ready;
+        held = have - ready;
+        if (held > OF_FILTER_HOLD_MAX)
+            return (size_t)-1;
+        memmove(buf + OF_FILTER_HOLD_MAX - held, buf + OF_FILTER_HOLD_MAX + n - held, held);
+    }
+    return held == 0 ? done : (size_t)-1;
+}
+
+/* Bytes like code: many E8s, followed by near values (calls within the file), far ones,
+ * and other E8s; in the last bytes too. */
+static void fill_code(uint8_t *p, size_t size, uint32_t seed)
+{
+    for (size_t i = 0; i < size; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (uint8_t)(seed >> 16);
+        if (seed % 5 == 0 && i + 5 <= size) {
+            int32_t v = (int32_t)(seed >> 8) % (int32_t)(size + 8) - (int32_t)i; /* mostly in [-p, n) */
+
+            p[i] = 0xE8;
+            if (seed % 7 == 0)
+                v = (int32_t)0x7f000000; /* far: left as it is */
+            put32(p + i + 1, (uint32_t)v);
+            i += 4;
+        }
+    }
+    if (size >= 3)
+        p[size - 3] = 0xE8; /* in the last four bytes: never converted */
+}
+
+static void test_filter(void)
+{
+    static const size_t sizes[] = { 0, 1, 4, 5, 6, 9, 17, 100, 1000, 4096 };
+    static uint8_t orig[4096], work[4096], back[4096];
+    static struct buf b;
+    uint8_t *big;
+    size_t big_size = ((size_t)1 << 20) + 4099, changed = 0;
+    char *dir;
+
+    /* The inverse, whatever the chunks (1 to 9 bytes, 64), and a real change. */
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(*sizes); k++) {
+        size_t size = sizes[k];
+
+        fill_code(orig, size, (uint32_t)size);
+        memcpy(work, orig, size);
+        of_filter_x86_do(work, size);
+        changed += memcmp(work, orig, size) != 0;
+        for (size_t chunk = 1; chunk <= 64; chunk += chunk < 9 ? 1 : 55) {
+            memset(back, 0, size);
+            CHECK(undo_in_chunks(back, work, size, chunk) == size && memcmp(back, orig, size) == 0);
+        }
+    }
+    CHECK(changed >= 4);
+    /* In a 32-byte file, a call at offset 0 to offset 21 (16 after the instruction)
+     * becomes 21; one to offset 45 (outside the file) stays. */
+    memset(work, 0, 32);
+    work[0] = 0xE8, work[1] = 16, work[10] = 0xE8, work[11] = 40;
+    memcpy(back, work, 32);
+    of_filter_x86_do(work, 32);
+    CHECK(work[1] == 21 && work[11] == 40 && of_filter_x86_undo(work, 32, 0, 32) == 32 && memcmp(work, back, 32) == 0);
+
+    /* Through the unpacker: a file decoded in two chunks (over 1 MiB), values across the
+     * chunk boundary, and a small one. */
+    big = calloc(1, big_size);
+    if (big == NULL)
+        abort();
+    for (size_t at = 0; at + 5 <= big_size; at += 4093) {
+        big[at] = 0xE8;
+        put32(big + at + 1, (uint32_t)(at % 3 == 0 ? 64 : (uint32_t)-(int32_t)(at / 2)));
+    }
+    for (size_t at = ((size_t)1 << 20) - 6; at < ((size_t)1 << 20) + 2; at += 5)
+        big[at] = 0xE8, put32(big + at + 1, 100);
+    b.len = b.count = b.unpacked = 0;
+    put_filtered(&b, "app/big.so", big, big_size, OF_FILTER_X86_CALLS, 4, 0);
+    fill_code(orig, 1000, 7);
+    put_filtered(&b, "app/small.so", orig, 1000, OF_FILTER_X86_CALLS, 4, 0);
+    OK(unpack(&b, b.count, b.unpacked, &dir));
+    {
+        char path[PATH_MAX];
+        uint8_t *got = malloc(big_size + 1);
+        int fd;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "%s/big.so", dir);
+        fd = open(path, O_RDONLY);
+        n = fd >= 0 && got != NULL ? read(fd, got, big_size + 1) : -1;
+        CHECK(n == (ssize_t)big_size && memcmp(got, big, big_size) == 0);
+        if (fd >= 0)
+            close(fd);
+        snprintf(path, sizeof(path), "%s/small.so", dir);
+        fd = open(path, O_RDONLY);
+        n = fd >= 0 && got != NULL ? read(fd, got, 1001) : -1;
+        CHECK(n == 1000 && memcmp(got, orig, 1000) == 0);
+        if (fd >= 0)
+            close(fd);
+        free(got);
+    }
+    of_cache_remove(dir);
+    free(dir);
+    free(big);
+
+#define FILTER_BAD(setup)                           \
+    do {                                            \
+        b.len = b.count = b.unpacked = 0;           \
+        setup;                                      \
+        BAD(unpack(&b, b.count, b.unpacked, &dir)); \
+        of_cache_remove(dir);                       \
+        free(dir);                                  \
+    } while (0)
+    /* A filter this launcher doesn't know, a field of the wrong size, a stored entry, a
+     * file too big for it, a malformed patch sites field where the filter's was. */
+    FILTER_BAD(put_filtered(&b, "app/x.so", orig, 1000, 2, 4, 0));
+    FILTER_BAD(put_filtered(&b, "app/x.so", orig, 1000, OF_FILTER_X86_CALLS, 8, 0));
+    FILTER_BAD(put_filtered(&b, "app/x.so", orig, 1000, OF_FILTER_X86_CALLS, 4, 1));
+    FILTER_BAD(put_filtered(&b, "app/x.so", orig, 1000, OF_FILTER_X86_CALLS, 4, 0);
+               put32(b.data + OF_ZIP_LOCAL_SIZE_AT, OF_FILTER_X86_SIZE_MAX + 1u));
+    FILTER_BAD(put_filtered(&b, "app/x.so", orig, 1000, OF_FILTER_X86_CALLS, 4, 0);
+               put16(b.data + OF_ZIP_LOCAL_HEADER_SIZE + 8 + OF_ZIP_EXTRA_SIZE, OF_ZIP_EXTRA_SITES_ID));
+#undef FILTER_BAD
+}
+
 /* ---- cache removal never follows links ---- */
 
 static void test_remove(void)
@@ -1475,6 +1646,7 @@ int main(void)
     test_entries();
     test_layers();
     test_groups();
+    test_filter();
     test_remove();
     test_install();
     test_use();
