@@ -10,8 +10,9 @@ from typing import Any
 import zstandard
 
 from .._errors import OnefileError
-from ..format.layers import METHOD_STORED, METHOD_ZSTD, PREFIX_APP, read_trailer
+from ..format.layers import METHOD_STORED, METHOD_ZSTD, PREFIX_APP, read_trailer, undo_filter
 from ..format.manifest import MANIFEST_NAME, Manifest
+from ..format.spec import ZIP_EXTRA_FILTER_ID, ZIP_EXTRA_FILTER_SIZE
 
 
 def read_member(path: str, name: str) -> bytes:
@@ -20,13 +21,26 @@ def read_member(path: str, name: str) -> bytes:
         info = archive.getinfo(name)
         f.seek(info.header_offset + 26)
         name_length, extra_length = struct.unpack("<HH", f.read(4))
-        f.seek(info.header_offset + 30 + name_length + extra_length)
+        f.seek(info.header_offset + 30 + name_length)
+        extra = f.read(extra_length)
         payload = f.read(info.compress_size)
     if info.compress_type == METHOD_STORED:
         return payload
     if info.compress_type == METHOD_ZSTD:
-        return zstandard.ZstdDecompressor().decompress(payload, max_output_size=info.file_size)
+        data = zstandard.ZstdDecompressor().decompress(payload, max_output_size=info.file_size)
+        return undo_filter(_filter_of(extra), data)
     raise OnefileError(f"{path}: {name} uses compression method {info.compress_type}, which is not readable by itself")
+
+
+def _filter_of(extra: bytes) -> int:
+    """The filter a local entry's extra fields name (docs/format.md "Filters"), or 0."""
+    at = 0
+    while at + 4 <= len(extra):
+        field, size = struct.unpack_from("<HH", extra, at)
+        if field == ZIP_EXTRA_FILTER_ID and size == ZIP_EXTRA_FILTER_SIZE:
+            return int(struct.unpack_from("<I", extra, at + 4)[0])
+        at += 4 + size
+    return 0
 
 
 def describe(path: str) -> dict[str, Any]:

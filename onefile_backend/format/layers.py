@@ -25,6 +25,8 @@ import zstandard
 from ..cache.kinds import COMPRESSED
 from .spec import (
     APP_MAIN,
+    FILTER_X86_CALLS,
+    FILTER_X86_SIZE_MAX,
     FORMAT_VERSION,
     GLIBC_BITMAP_SIZE,
     LAYER_COUNT,
@@ -55,6 +57,8 @@ from .spec import (
     TRAILER_SIZE,
     TRAILER_SIZE_AT,
     TRAILER_VERSION_AT,
+    ZIP_EXTRA_FILTER_ID,
+    ZIP_EXTRA_FILTER_SIZE,
     ZIP_EXTRA_GROUP_ID,
     ZIP_EXTRA_GROUP_SIZE,
     ZIP_EXTRA_MODE_ID,
@@ -120,6 +124,7 @@ class _Member:
     offset_in_block: int  # where its local header starts within its block
     sites: tuple[tuple[int, int], ...] = ()
     group: tuple[int, int] | None = None  # (index, count) of a group member
+    filter: int = 0  # spec.FILTER_* applied to the data before compression, or 0
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,8 @@ class Block:
         """The member index, for caching an encoded block next to its bytes."""
         return [
             [m.name.decode("utf-8"), m.mode, m.method, m.crc, m.compressed_size, m.size, m.offset_in_block]
-            + ([[list(site) for site in m.sites], list(m.group or ())] if m.sites or m.group else [])
+            + ([[list(site) for site in m.sites], list(m.group or ())] if m.sites or m.group or m.filter else [])
+            + ([m.filter] if m.filter else [])
             for m in self.members
         ]
 
@@ -175,7 +181,8 @@ class Block:
             end = last.offset_in_block + self._total(last)
             members = tuple(replace(m, offset_in_block=m.offset_in_block - start) for m in group)
             return Block(self.data[start:end], members)
-        files = decode_group([self.payload(m) for m in group], [m.size for m in group])
+        decoded = decode_group([self.payload(m) for m in group], [m.size for m in group])
+        files = [undo_filter(m.filter, data) for m, data in zip(group, decoded, strict=True)]
         kept = [
             FileEntry(m.name.decode("utf-8"), m.mode, data)
             for m, data in zip(group, files, strict=True)
@@ -194,13 +201,16 @@ class Block:
     def from_json(cls, index: list[list[object]], data: bytes) -> Block | None:
         def member(name: object, *rest: object) -> _Member:
             numbers = [int(v) for v in rest[:6]]  # type: ignore[call-overload]
-            sites = tuple((int(o), int(n)) for o, n in rest[6]) if len(rest) == 8 else ()  # type: ignore[attr-defined]
-            group = tuple(int(v) for v in rest[7]) if len(rest) == 8 and rest[7] else None  # type: ignore[attr-defined]
-            if len(numbers) != 6 or len(rest) not in (6, 8) or (group is not None and len(group) != 2):
+            sites = tuple((int(o), int(n)) for o, n in rest[6]) if len(rest) >= 8 else ()  # type: ignore[attr-defined]
+            group = tuple(int(v) for v in rest[7]) if len(rest) >= 8 and rest[7] else None  # type: ignore[attr-defined]
+            kind = int(rest[8]) if len(rest) == 9 else 0  # type: ignore[call-overload]
+            if len(numbers) != 6 or len(rest) not in (6, 8, 9) or (group is not None and len(group) != 2):
                 raise ValueError("not a member")
             mode, method, crc, compressed_size, size, offset = numbers
             pair = (group[0], group[1]) if group is not None else None
-            return _Member(str(name).encode("utf-8"), mode, method, crc, compressed_size, size, offset, sites, pair)
+            return _Member(
+                str(name).encode("utf-8"), mode, method, crc, compressed_size, size, offset, sites, pair, kind
+            )
 
         try:
             members = tuple(member(*item) for item in index)
@@ -273,6 +283,54 @@ GROUP_INPUT_MAX = 4 << 20
 Progress = Callable[[int, int], None]  # (entries done, entries to do)
 
 
+_ELF_X86_64 = b"\x7fELF\x02\x01"  # 64-bit, little-endian; then e_machine at 18
+_EM_X86_64 = 62
+
+
+def _filter_for(entry: FileEntry) -> int:
+    """The filter that makes an entry's data compress better: x86 calls for x86-64 ELF files."""
+    data = entry.data
+    if not stat.S_ISREG(entry.mode) or len(data) < 64 or len(data) > FILTER_X86_SIZE_MAX:
+        return 0
+    if data.startswith(_ELF_X86_64) and _U16.unpack_from(data, 18)[0] == _EM_X86_64:
+        return FILTER_X86_CALLS
+    return 0
+
+
+def _x86_calls(data: bytes, forward: bool) -> bytes:
+    """spec.FILTER_X86_CALLS (``forward``) or its inverse: the value after each E8 byte, when
+    in [-p, n), rotated by p (p: the offset after it, n: the size), so that calls to one
+    function from many places carry one value."""
+    out = bytearray(data)
+    size = len(out)
+    at = out.find(0xE8)
+    while 0 <= at and at + 5 <= size:
+        value = int.from_bytes(out[at + 1 : at + 5], "little", signed=True)
+        after = at + 5
+        if -after <= value < size:
+            if forward:
+                value = value + after if value < size - after else value - size
+            else:
+                value = value - after if value >= 0 else value + size
+            out[at + 1 : at + 5] = value.to_bytes(4, "little", signed=True)
+        at = out.find(0xE8, at + 5)
+    return bytes(out)
+
+
+def apply_filter(kind: int, data: bytes) -> bytes:
+    """``data`` as the builder compresses it under filter ``kind`` (0: as it is)."""
+    return _x86_calls(data, True) if kind == FILTER_X86_CALLS else data
+
+
+def undo_filter(kind: int, data: bytes) -> bytes:
+    """The file's bytes from its decoded data under filter ``kind`` (0: as they are)."""
+    if kind == 0:
+        return data
+    if kind != FILTER_X86_CALLS:
+        raise ValueError(f"unknown filter {kind}")
+    return _x86_calls(data, False)
+
+
 def _compressible(entry: FileEntry, level: int | None) -> bool:
     return level is not None and stat.S_ISREG(entry.mode) and len(entry.data) > 64
 
@@ -318,8 +376,8 @@ def decode_group(parts: Sequence[bytes], sizes: Sequence[int]) -> list[bytes]:
     return files
 
 
-# An entry's encoding: zip method, data, and (index, count) in its group (a group member).
-_Packed = tuple[int, bytes, "tuple[int, int] | None"]
+# An entry's encoding: zip method, data, (index, count) in its group (a group member), filter.
+_Packed = tuple[int, bytes, "tuple[int, int] | None", int]
 
 
 def _pack(
@@ -335,8 +393,15 @@ def _pack(
     looked up in, and added to, ``store``."""
     groups = _groups(entries, level, alone)
     grouped = {index for group in groups for index in group}
+    filters = {index: kind for index, entry in enumerate(entries) if level is not None and (kind := _filter_for(entry))}
+    sources = {index: apply_filter(kind, entries[index].data) for index, kind in filters.items()}
+
+    def source(index: int) -> bytes:
+        """What is compressed for entry ``index``: its data, filtered where that helps."""
+        return sources.get(index, entries[index].data)
+
     keys = {
-        index: COMPRESSED.prefixed(entry.data, level)
+        index: COMPRESSED.prefixed(source(index), level)
         for index, entry in enumerate(entries)
         if _compressible(entry, level) and index not in grouped
     }
@@ -346,8 +411,8 @@ def _pack(
 
     def compress(indexes: list[int]) -> list[bytes]:
         if len(indexes) == 1:
-            return [zstandard.ZstdCompressor(level=effective).compress(entries[indexes[0]].data)]
-        return _compress_group([entries[index].data for index in indexes], effective)
+            return [zstandard.ZstdCompressor(level=effective).compress(source(indexes[0]))]
+        return _compress_group([source(index) for index in indexes], effective)
 
     fresh: dict[int, bytes] = {}
     packed: dict[int, _Packed] = {}
@@ -359,7 +424,7 @@ def _pack(
                 fresh[indexes[0]] = payloads[0]
             elif sum(map(len, payloads)) < sum(len(entries[index].data) for index in indexes):
                 for place, (index, payload) in enumerate(zip(indexes, payloads, strict=True)):
-                    packed[index] = (METHOD_ZSTD_GROUP, payload, (place, len(indexes)))
+                    packed[index] = (METHOD_ZSTD_GROUP, payload, (place, len(indexes)), filters.get(index, 0))
             else:  # nothing to gain: these entries are stored
                 grouped.difference_update(indexes)
             previous, done = done, done + len(indexes)
@@ -372,9 +437,9 @@ def _pack(
             continue
         compressed = fresh.get(index) or (known.get(keys[index]) if index in keys else None)
         if compressed is not None and len(compressed) < len(entry.data):
-            packed[index] = (METHOD_ZSTD, compressed, None)
-        else:
-            packed[index] = (METHOD_STORED, entry.data, None)
+            packed[index] = (METHOD_ZSTD, compressed, None, filters.get(index, 0))
+        else:  # stored as it is, unfiltered
+            packed[index] = (METHOD_STORED, entry.data, None, 0)
     return [packed[index] for index in range(len(entries))]
 
 
@@ -383,7 +448,7 @@ def _layer_order(packed: Sequence[_Packed]) -> list[int]:
     (groups don't interleave: _groups closes one before it opens the next)."""
     runs: list[list[int]] = []
     group: list[int] = []  # the run of the group being filled
-    for index, (_, _, place) in enumerate(packed):
+    for index, (_, _, place, _) in enumerate(packed):
         if place is not None and place[0] > 0:
             group.append(index)
         else:
@@ -424,7 +489,7 @@ def encode_block(
     members: list[_Member] = []
     offset = 0
     for index in _layer_order(packed):
-        entry, (method, payload, group) = entries[index], packed[index]
+        entry, (method, payload, group, kind) = entries[index], packed[index]
         path = entry.path + "/" if stat.S_ISDIR(entry.mode) and not entry.path.endswith("/") else entry.path
         name = (prefix + path).encode("utf-8")
         flags = FLAG_UTF8 if not name.isascii() else 0
@@ -435,6 +500,8 @@ def encode_block(
             extra += b"".join(_SITE.pack(*site) for site in entry.sites)
         if group is not None:
             extra += _EXTRA_HEADER.pack(ZIP_EXTRA_GROUP_ID, ZIP_EXTRA_GROUP_SIZE) + _GROUP.pack(*group)
+        if kind:
+            extra += _EXTRA_HEADER.pack(ZIP_EXTRA_FILTER_ID, ZIP_EXTRA_FILTER_SIZE) + _U32.pack(kind)
         header = _LOCAL_HEADER.pack(
             0x04034B50,
             20 if method == METHOD_STORED else 63,
@@ -449,7 +516,7 @@ def encode_block(
             len(extra),
         )
         members.append(
-            _Member(name, entry.mode, method, crc, len(payload), len(entry.data), offset, entry.sites, group)
+            _Member(name, entry.mode, method, crc, len(payload), len(entry.data), offset, entry.sites, group, kind)
         )
         chunks += (header, name, extra, payload)
         offset += len(header) + len(name) + len(extra) + len(payload)
@@ -603,8 +670,11 @@ def read_trailer(path: str) -> Trailer:
     if tail[-8:] != MAGIC:
         raise ValueError(f"{path}: not a onefile binary (no trailer)")
     # The version and size sit at the trailer's start, which depends on the version.
-    # Versions 2 and 3 have version 4's trailer (3 added patch sites to the entries, 4 groups).
-    versions = ((FORMAT_VERSION, TRAILER_SIZE), (3, TRAILER_SIZE), (2, TRAILER_SIZE), (1, _V1_TRAILER_SIZE))
+    # Versions 2 to 4 have version 5's trailer (3 added patch sites to the entries, 4 groups,
+    # 5 filters).
+    versions = (
+        (FORMAT_VERSION, TRAILER_SIZE), (4, TRAILER_SIZE), (3, TRAILER_SIZE), (2, TRAILER_SIZE), (1, _V1_TRAILER_SIZE)
+    )  # fmt: skip
     for version, trailer_size in versions:
         raw = tail[-trailer_size:]
         if len(raw) == trailer_size and (

@@ -4,10 +4,12 @@ import ast
 import io
 import itertools
 import json
+import random
 import re
 import struct
 import zipfile
 
+import pytest
 import zstandard
 from conftest import REPO
 
@@ -99,7 +101,9 @@ def _files(block):
         if member.group is None:
             payload = block.payload(member)
             files[member.name] = (
-                zstandard.ZstdDecompressor().decompress(payload, max_output_size=member.size)
+                fmt.undo_filter(
+                    member.filter, zstandard.ZstdDecompressor().decompress(payload, max_output_size=member.size)
+                )
                 if member.method == fmt.METHOD_ZSTD
                 else payload
             )
@@ -107,7 +111,7 @@ def _files(block):
         group.append(member)
         if member.group[0] + 1 == member.group[1]:
             datas = fmt.decode_group([block.payload(m) for m in group], [m.size for m in group])
-            files.update(zip((m.name for m in group), datas, strict=True))
+            files.update((m.name, fmt.undo_filter(m.filter, d)) for m, d in zip(group, datas, strict=True))
             group = []
     return files
 
@@ -267,3 +271,57 @@ def test_patch_sites_the_launcher_would_refuse_are_refused() -> None:
     except ValueError:
         return
     raise AssertionError("a site on a link accepted")
+
+
+# ---- filters: x86-64 code compressed with its calls' targets made absolute (format 5) ----
+
+
+def _code(size: int, seed: int, machine: int = 62) -> bytes:
+    """An ELF header for ``machine`` and bytes like code: calls to a few functions from many places."""
+    rng = random.Random(seed)
+    out = bytearray(b"\x7fELF\x02\x01\x01".ljust(18, b"\0") + machine.to_bytes(2, "little"))
+    targets = [rng.randrange(size) for _ in range(8)]
+    while len(out) < size - 5:
+        if rng.random() < 0.3:
+            out += b"\xe8" + (rng.choice(targets) - (len(out) + 5)).to_bytes(4, "little", signed=True)
+        else:
+            out += bytes(rng.randrange(256) for _ in range(rng.randrange(1, 12)))
+    return bytes(out[: size - 3]) + b"\xe8\x01\x02"  # an E8 in the last bytes: never converted
+
+
+@pytest.mark.parametrize("size", [64, 65, 1000, 4096, 70_000])
+def test_the_x86_filter_is_undone_exactly(size: int) -> None:
+    data = _code(size, size)
+    filtered = fmt.apply_filter(fmt.FILTER_X86_CALLS, data)
+    assert len(filtered) == len(data) and filtered != data
+    assert fmt.undo_filter(fmt.FILTER_X86_CALLS, filtered) == data
+    noise = random.Random(size).randbytes(size)  # whatever the bytes
+    assert fmt.undo_filter(fmt.FILTER_X86_CALLS, fmt.apply_filter(fmt.FILTER_X86_CALLS, noise)) == noise
+
+
+def test_x86_64_elf_files_are_filtered_and_decode_to_what_went_in() -> None:
+    lone = fmt.FileEntry("lib/big.so", fmt.MODE_EXECUTABLE, _code(fmt.GROUP_MEMBER_MAX + 1000, 1))
+    small = [fmt.FileEntry(f"lib/m{i}.so", fmt.MODE_FILE, _code(5000, i)) for i in range(3)]
+    arm = fmt.FileEntry("lib/arm.so", fmt.MODE_FILE, _code(5000, 9, machine=183))  # aarch64: not x86 code
+    text = fmt.FileEntry("lib/x.py", fmt.MODE_FILE, b"print('\xe8')\n" * 50)
+    entries = [lone, *small, arm, text]
+    block = fmt.encode_block(entries, fmt.PREFIX_RUNTIME, level=9, epoch=0)
+    by_name = {m.name.decode(): m for m in block.members}
+    assert {name for name, m in by_name.items() if m.filter} == {"runtime/lib/big.so"} | {
+        f"runtime/lib/m{i}.so" for i in range(3)
+    }
+    assert all(m.filter == fmt.FILTER_X86_CALLS for m in by_name.values() if m.filter)
+    assert by_name["runtime/lib/m0.so"].method == fmt.METHOD_ZSTD_GROUP
+    assert _files(block) == {f"runtime/{e.path}".encode(): e.data for e in entries}
+    # Smaller than the same files compressed unfiltered.
+    plain = sum(len(zstandard.ZstdCompressor(level=9).compress(e.data)) for e in [lone])
+    assert by_name["runtime/lib/big.so"].compressed_size < plain
+    # The filter survives the cache's index and a regrouping.
+    assert fmt.Block.from_json(block.to_json(), block.data) == block
+    fewer = block.without({b"runtime/lib/m1.so"}, level=9, epoch=0)
+    assert _files(fewer) == {f"runtime/{e.path}".encode(): e.data for e in entries if e.path != "lib/m1.so"}
+
+
+def test_unknown_filters_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown filter 7"):
+        fmt.undo_filter(7, b"data")
