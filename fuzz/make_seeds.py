@@ -3,8 +3,8 @@
 
 They are made with the real writer, onefile_backend/format/layers.py, so they start the
 fuzzer off with everything the launcher accepts: stored and zstd files, groups of files
-sharing a frame, executables, directories, links (with leading ".."), a manifest, empty
-layers.
+sharing a frame, filtered x86-64 code, executables, directories, links (with leading
+".."), a manifest, empty layers.
 
     python fuzz/make_seeds.py OUTDIR
 """
@@ -40,6 +40,15 @@ MANIFEST = json.dumps(
     },
     indent=2,
 ).encode()
+
+
+def _code(seed: int) -> bytes:
+    """An x86-64 ELF header and 600 bytes like code: calls (E8) to a few places, near and far."""
+    out = bytearray(b"\x7fELF\x02\x01\x01".ljust(18, b"\0") + (62).to_bytes(2, "little"))
+    while len(out) < 620:
+        target = (seed * 97 + len(out) * 31) % 700 - len(out) - 5 if len(out) % 3 else 0x7F000000
+        out += b"\x90\x48\x89\xe5\xe8" + target.to_bytes(4, "little", signed=True)
+    return bytes(out)
 
 
 def _binary(runtime: list[FileEntry], app: list[FileEntry], level: int | None = 3) -> bytes:
@@ -82,6 +91,12 @@ def seeds() -> dict[str, bytes]:
         "groups": _binary(
             [FileEntry(f"lib/m{i}.py", MODE_FILE, text + bytes([48 + i])) for i in range(3)],
             [*(FileEntry(f"g/{i}.py", MODE_FILE, bytes([65 + i]) * 80 + text) for i in range(4)), app[3]],
+        ),
+        # x86-64 code compressed with its calls' targets made absolute (format 5): alone in
+        # the runtime, a group of two in the app.
+        "filters": _binary(
+            [FileEntry("lib/libx.so", MODE_EXECUTABLE, _code(3))],
+            [FileEntry("lib/a.so", MODE_FILE, _code(1)), FileEntry("lib/b.so", MODE_FILE, _code(2)), app[3]],
         ),
         "links": _binary(
             [FileEntry("a/b/c", MODE_SYMLINK, b"../../d"), FileEntry("d", MODE_FILE, b"d")],
