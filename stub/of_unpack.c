@@ -27,8 +27,11 @@ struct of_unpack {
     const char *rootpath;
     ZSTD_DCtx *zstd;
     char *path; /* NUL-terminated copy of the current entry's name */
-    char *dir; /* the directory whose fd is cached, relative to the root */
-    int dirfd; /* fd of `dir`, or -1 */
+    /* The last two directories made or opened, relative to the root, and their fds (-1:
+     * none): a module's source and its __pycache__/ bytecode alternate (format/layers.py). */
+    char *dirs[2];
+    int dirfds[2];
+    int recent; /* the slot used last; a new directory takes the other */
     uint8_t *buf; /* decompression output */
     size_t buf_size;
     const char *runtime_dir; /* what patch sites are expanded with */
@@ -397,7 +400,7 @@ cleanup:
 
 int of_unpack_read(const struct of_entry *e, char **out)
 {
-    struct of_unpack u = { -1, "", NULL, NULL, NULL, -1, NULL, 0, NULL };
+    struct of_unpack u = { -1, "", NULL, NULL, { NULL, NULL }, { -1, -1 }, 0, NULL, 0, NULL };
     struct of_sink sink = { -1, malloc((size_t)e->size + 1) };
     int rc = -1;
 
@@ -430,20 +433,27 @@ cleanup:
  * making missing components. The fd is cached for the next entry; don't close it. */
 static int of_unpack_dir(struct of_unpack *u, const char *dir)
 {
-    size_t cached = u->dirfd >= 0 ? strlen(u->dir) : 0;
+    size_t cached = 0, len;
     char *copy = NULL, *comp, *slash;
-    int fd = -1, next, rc = -1;
+    int fd = -1, next, from = -1, slot, rc = -1;
 
-    if (u->dirfd >= 0 && strcmp(u->dir, dir) == 0) {
-        rc = u->dirfd;
-        goto cleanup;
+    for (int i = 0; i < 2; i++) {
+        if (u->dirfds[i] < 0)
+            continue;
+        if (strcmp(u->dirs[i], dir) == 0) {
+            u->recent = i;
+            return u->dirfds[i];
+        }
+        /* Entries usually come in tree order: go on from the deepest cached ancestor of
+         * this directory, else from the root. */
+        len = strlen(u->dirs[i]);
+        if (len > cached && strncmp(u->dirs[i], dir, len) == 0 && dir[len] == '/') {
+            cached = len;
+            from = i;
+        }
     }
-    /* Entries usually come in tree order: go on from the cached directory if it is an
-     * ancestor of this one, else from the root. */
-    if (cached == 0 || strncmp(u->dir, dir, cached) != 0 || dir[cached] != '/')
-        cached = 0;
     copy = strdup(dir);
-    fd = fcntl(cached > 0 ? u->dirfd : u->rootfd, F_DUPFD_CLOEXEC, 0);
+    fd = fcntl(from >= 0 ? u->dirfds[from] : u->rootfd, F_DUPFD_CLOEXEC, 0);
     if (copy == NULL || fd < 0) {
         of_error_errno("cannot open %s", u->rootpath);
         goto cleanup;
@@ -469,11 +479,13 @@ static int of_unpack_dir(struct of_unpack *u, const char *dir)
             *slash = '/';
         comp = slash != NULL ? slash + 1 : NULL;
     }
-    if (u->dirfd >= 0)
-        close(u->dirfd);
-    free(u->dir);
-    u->dir = copy;
-    u->dirfd = fd;
+    slot = u->dirfds[0] < 0 ? 0 : u->dirfds[1] < 0 ? 1 : !u->recent;
+    if (u->dirfds[slot] >= 0)
+        close(u->dirfds[slot]);
+    free(u->dirs[slot]);
+    u->dirs[slot] = copy;
+    u->dirfds[slot] = fd;
+    u->recent = slot;
     copy = NULL;
     rc = fd;
     fd = -1;
@@ -613,8 +625,9 @@ static void *of_unpack_worker(void *arg)
 {
     struct of_unpack_pool *pool = arg;
     struct of_unpack_slot *slot = &of_unpack_slots[__atomic_fetch_add(&pool->slots, 1, __ATOMIC_RELAXED)];
-    struct of_unpack u = { pool->rootfd, pool->rootpath, slot->zstd, malloc(UINT16_MAX + 1), NULL, -1, slot->buf,
-                           slot->buf_size, pool->runtime_dir };
+    struct of_unpack u = { pool->rootfd,         pool->rootpath, slot->zstd, malloc(UINT16_MAX + 1),
+                           { NULL, NULL },       { -1, -1 },     0,          slot->buf,
+                           slot->buf_size,       pool->runtime_dir };
     size_t i;
 
     if (u.path == NULL) {
@@ -741,7 +754,7 @@ static int of_unpack_unit_add(struct of_unpack_pool *pool, size_t *room, const s
 int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
                     int dirfd, const char *dirpath, const char *runtime_dir)
 {
-    struct of_unpack u = { dirfd, dirpath, NULL, NULL, NULL, -1, NULL, 0, runtime_dir };
+    struct of_unpack u = { dirfd, dirpath, NULL, NULL, { NULL, NULL }, { -1, -1 }, 0, NULL, 0, runtime_dir };
     struct of_unpack_pool pool = {
         dirfd, dirpath, NULL, 0, NULL, 0, 0, 0, 0, runtime_dir, PTHREAD_MUTEX_INITIALIZER, "", 0
     };
@@ -816,11 +829,13 @@ int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const cha
     }
     rc = 0;
 cleanup:
-    if (u.dirfd >= 0)
-        close(u.dirfd);
+    for (int i = 0; i < 2; i++) {
+        if (u.dirfds[i] >= 0)
+            close(u.dirfds[i]);
+        free(u.dirs[i]);
+    }
     ZSTD_freeDCtx(u.zstd);
     free(u.buf);
-    free(u.dir);
     free(u.path);
     free(files);
     free(pool.units);
