@@ -51,8 +51,14 @@ from .relocate import make_relocatable
 from .select import warn_left_out_modules, without_excluded
 from .wheel import check_extras, check_lock_covers
 
-#: The zstd level of the app layer: it changes with every app version, so it is built often.
+#: The zstd level of the project's own files: they change with every app version, so
+#: they are encoded on every rebuild.
 LEVEL = 10
+#: The zstd level of the dependencies' part of the app layer: it is encoded once per pins
+#: (cached as DEPENDENCIES; its files over 1 MiB also as COMPRESSED, by content), so the
+#: slower level is paid on a cold-cache build only (numbers: 15.7 -> 14.1 MB for ~19 s of
+#: CPU, docs/performance.md). The launcher decodes level 19 as fast as level 10.
+DEPENDENCIES_LEVEL = 19
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,14 @@ def _stage_dependencies(
     else:
         pins = pin_dependencies(wheel, options.extras, interpreter, store, options.indexes, platform)
     key = dependencies_key(
-        interpreter, pins, options.exclude, options.keep_tests, LEVEL, space.epoch, options.indexes, platform
+        interpreter,
+        pins,
+        options.exclude,
+        options.keep_tests,
+        DEPENDENCIES_LEVEL,
+        space.epoch,
+        options.indexes,
+        platform,
     )
     if key is not None:
         found = store.get_many([key, key + b"-data"])
@@ -168,7 +181,7 @@ def _stage_dependencies(
     drop_tests = not options.keep_tests
     processed = _process(stage, interpreter, options.exclude, store, recording, drop_tests)
     try:
-        block = encode_block(processed.entries, PREFIX_APP, level=LEVEL, epoch=space.epoch, store=store)
+        block = encode_block(processed.entries, PREFIX_APP, level=DEPENDENCIES_LEVEL, epoch=space.epoch, store=store)
     except ValueError as exc:  # a file name or link no launcher would unpack
         raise ResolveError(f"cannot put an installed file into the binary: {exc}") from None
     if key is not None:
@@ -265,6 +278,8 @@ def encode_app_layer(app: AppTree, manifest: Manifest, *, epoch: int, store: Blo
         manifest_path = entries[len(app.entries)].path  # the launcher reads it alone (ONEFILE=info)
         project = encode_block(entries, PREFIX_APP, level=LEVEL, epoch=epoch, store=store, alone={manifest_path})
         names = {member.name for member in project.members}
+        # A dependency's group that held a file the project replaces is encoded again on
+        # every build: at the project's level, so a rebuild stays fast.
         return join_blocks([app.dependencies.without(names, level=LEVEL, epoch=epoch), project])
     except ValueError as exc:  # a file name or link no launcher would unpack
         raise AssembleError(f"cannot put an installed file into the binary: {exc}") from None
