@@ -48,7 +48,7 @@ from .entrypoints import EntryPoint, Scripts, read_installed_scripts
 from .indexes import IndexSettings
 from .install import dependencies_key, install_dependencies, install_wheel, installed_distributions, pin_dependencies
 from .relocate import make_relocatable
-from .select import warn_left_out_modules, without_excluded
+from .select import describe_left_out_tests, warn_left_out_modules, without_excluded
 from .wheel import check_extras, check_lock_covers
 
 #: The zstd level of the project's own files: they change with every app version, so
@@ -68,7 +68,7 @@ class AppOptions:
     extras: tuple[str, ...] = ()
     lock: str | None = None  # a pylock.toml or hashed requirements file: exactly these pins
     exclude: tuple[str, ...] = ()  # glob patterns of site-packages paths to leave out
-    keep_tests: bool = False  # keep the dependencies' test modules
+    keep_tests: bool = False  # keep the dependencies' test suites
     indexes: IndexSettings = IndexSettings("pypi")  # where packages come from (app/indexes.py)
 
 
@@ -90,6 +90,7 @@ class AppTree:
     glibc: GlibcNeeds  # what its native extensions need, by path in the layer
     entry_points: list[EntryPoint]  # the commands bin/onefile-main runs
     cxx: tuple[str, ...] = ()  # its files that load libstdc++ (the bundled glibc then carries one)
+    left_out: tuple[str, ...] = ()  # what the build left out that a program might read (the manifest's)
 
 
 #: Chooses the commands once the scripts of every installed distribution are known.
@@ -103,6 +104,7 @@ class _Processed:
     glibc: GlibcNeeds
     scripts: dict[str, Scripts]  # each distribution's scripts, by normalised name
     cxx: tuple[str, ...]  # files (paths in the layer) that load libstdc++.so.6
+    tests: int = 0  # files of the dependencies' test suites left out
 
 
 def _process(
@@ -123,13 +125,13 @@ def _process(
     needs = {path: facts.glibc for path, facts in elves.items()}
     bytecode = compile_bytecode(interpreter, stage, os.path.relpath(site_packages, stage), store)
     entries = merge_entries(entries_from_tree(stage), bytecode)
-    entries = without_excluded(entries, stage, site_packages, exclude, drop_tests, log)
+    entries, tests = without_excluded(entries, stage, site_packages, exclude, drop_tests, log)
     warn_left_out_modules(entries, site_packages, stage, log)
     kept = {entry.path for entry in entries}
     glibc = GlibcNeeds.of({os.path.relpath(p, stage): v for p, v in needs.items() if os.path.relpath(p, stage) in kept})
     relative = {os.path.relpath(path, stage): facts for path, facts in elves.items()}
     cxx = tuple(sorted(path for path, facts in relative.items() if CXX_LIBRARY in facts.needed and path in kept))
-    return _Processed(entries, installed_distributions(site_packages), glibc, scripts, cxx)
+    return _Processed(entries, installed_distributions(site_packages), glibc, scripts, cxx, tests)
 
 
 def _stage_dependencies(
@@ -164,7 +166,8 @@ def _stage_dependencies(
                     log(warning, kind="warning")
                 scripts = {name: Scripts.from_json(value) for name, value in facts["scripts"].items()}
                 glibc = GlibcNeeds.from_json(facts["glibc"])
-                return block, _Processed([], facts["distributions"], glibc, scripts, tuple(facts["cxx"]))
+                cxx, tests = tuple(facts["cxx"]), int(facts["tests"])
+                return block, _Processed([], facts["distributions"], glibc, scripts, cxx, tests)
     if not pins.strip():
         return Block(b"", ()), _Processed([], {}, GlibcNeeds(), {}, ())
     stage = os.path.join(space.work, "dependencies")
@@ -190,6 +193,7 @@ def _stage_dependencies(
             "distributions": processed.distributions,
             "glibc": processed.glibc.to_json(),
             "cxx": list(processed.cxx),
+            "tests": processed.tests,
             "warnings": warnings,
             "scripts": {name: scripts.to_json() for name, scripts in processed.scripts.items()},
         }
@@ -214,7 +218,7 @@ def stage_app(
     With a lock file (PEP 751 ``pylock.toml``, or a requirements file, with hashes when it
     has them) exactly what it pins is installed; else what uv resolves now, remembered for
     _install.PINS_FRESH_SECONDS. Files in site-packages matching ``tool.onefile.exclude``
-    are left out, and so are the dependencies' test modules unless ``keep-tests``: the
+    are left out, and so are the dependencies' test suites unless ``keep-tests``: the
     project's own files are kept. The target's ``platform`` (uv's ``--python-platform``)
     picks wheels for an older glibc than this machine's, or for another CPU.
     """
@@ -248,6 +252,7 @@ def stage_app(
         deps.glibc + project.glibc,
         entry_points,
         tuple(sorted({*deps.cxx, *project.cxx})),
+        (describe_left_out_tests(deps.tests),) if deps.tests else (),
     )
 
 

@@ -43,7 +43,7 @@ PINS = CacheKind(
     "pins", 2, "blobs", "uv's resolution of a project's requirements; key: interpreter, requirements, indexes"
 )
 DEPENDENCIES = CacheKind(
-    "dependencies", 15, "blobs", "the dependencies' encoded part of an app layer; key: interpreter, pins, indexes, ..."
+    "dependencies", 16, "blobs", "the dependencies' encoded part of an app layer; key: interpreter, pins, indexes, ..."
 )
 ELF_FACTS = CacheKind("elf-facts", 2, "blobs", "an ELF file's needed libraries, run path, glibc needs; key: its bytes")
 COMPRESSED = CacheKind("zstd", 1, "blobs", "a file's zstd frame; key: level and the file's bytes")
