@@ -56,8 +56,8 @@ from .wheel import check_extras, check_lock_covers
 LEVEL = 10
 #: The zstd level of the dependencies' part of the app layer: it is encoded once per pins
 #: (cached as DEPENDENCIES; its files over 1 MiB also as COMPRESSED, by content), so the
-#: slower level is paid on a cold-cache build only (numbers: 15.7 -> 14.1 MB for ~19 s of
-#: CPU, docs/performance.md). The launcher decodes level 19 as fast as level 10.
+#: slower level is paid once: numbers' app layer 16.9 -> 15.3 MB for ~23 s more CPU on a
+#: cold-cache build (docs/performance.md, "Size levers"). Level 19 decodes as fast as 10.
 DEPENDENCIES_LEVEL = 19
 
 
