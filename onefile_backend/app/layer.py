@@ -48,11 +48,17 @@ from .entrypoints import EntryPoint, Scripts, read_installed_scripts
 from .indexes import IndexSettings
 from .install import dependencies_key, install_dependencies, install_wheel, installed_distributions, pin_dependencies
 from .relocate import make_relocatable
-from .select import warn_left_out_modules, without_excluded
+from .select import describe_left_out_tests, warn_left_out_modules, without_excluded
 from .wheel import check_extras, check_lock_covers
 
-#: The zstd level of the app layer: it changes with every app version, so it is built often.
+#: The zstd level of the project's own files: they change with every app version, so
+#: they are encoded on every rebuild.
 LEVEL = 10
+#: The zstd level of the dependencies' part of the app layer: it is encoded once per pins
+#: (cached as DEPENDENCIES; its files over 1 MiB also as COMPRESSED, by content), so the
+#: slower level is paid once: numbers' app layer 16.9 -> 15.3 MB for ~23 s more CPU on a
+#: cold-cache build (docs/performance.md, "Size levers"). Level 19 decodes as fast as 10.
+DEPENDENCIES_LEVEL = 19
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ class AppOptions:
     extras: tuple[str, ...] = ()
     lock: str | None = None  # a pylock.toml or hashed requirements file: exactly these pins
     exclude: tuple[str, ...] = ()  # glob patterns of site-packages paths to leave out
-    keep_tests: bool = False  # keep the dependencies' test modules
+    keep_tests: bool = False  # keep the dependencies' test suites
     indexes: IndexSettings = IndexSettings("pypi")  # where packages come from (app/indexes.py)
 
 
@@ -84,6 +90,7 @@ class AppTree:
     glibc: GlibcNeeds  # what its native extensions need, by path in the layer
     entry_points: list[EntryPoint]  # the commands bin/onefile-main runs
     cxx: tuple[str, ...] = ()  # its files that load libstdc++ (the bundled glibc then carries one)
+    left_out: tuple[str, ...] = ()  # what the build left out that a program might read (the manifest's)
 
 
 #: Chooses the commands once the scripts of every installed distribution are known.
@@ -97,6 +104,7 @@ class _Processed:
     glibc: GlibcNeeds
     scripts: dict[str, Scripts]  # each distribution's scripts, by normalised name
     cxx: tuple[str, ...]  # files (paths in the layer) that load libstdc++.so.6
+    tests: int = 0  # files of the dependencies' test suites left out
 
 
 def _process(
@@ -117,13 +125,13 @@ def _process(
     needs = {path: facts.glibc for path, facts in elves.items()}
     bytecode = compile_bytecode(interpreter, stage, os.path.relpath(site_packages, stage), store)
     entries = merge_entries(entries_from_tree(stage), bytecode)
-    entries = without_excluded(entries, stage, site_packages, exclude, drop_tests, log)
+    entries, tests = without_excluded(entries, stage, site_packages, exclude, drop_tests, log)
     warn_left_out_modules(entries, site_packages, stage, log)
     kept = {entry.path for entry in entries}
     glibc = GlibcNeeds.of({os.path.relpath(p, stage): v for p, v in needs.items() if os.path.relpath(p, stage) in kept})
     relative = {os.path.relpath(path, stage): facts for path, facts in elves.items()}
     cxx = tuple(sorted(path for path, facts in relative.items() if CXX_LIBRARY in facts.needed and path in kept))
-    return _Processed(entries, installed_distributions(site_packages), glibc, scripts, cxx)
+    return _Processed(entries, installed_distributions(site_packages), glibc, scripts, cxx, tests)
 
 
 def _stage_dependencies(
@@ -139,7 +147,14 @@ def _stage_dependencies(
     else:
         pins = pin_dependencies(wheel, options.extras, interpreter, store, options.indexes, platform)
     key = dependencies_key(
-        interpreter, pins, options.exclude, options.keep_tests, LEVEL, space.epoch, options.indexes, platform
+        interpreter,
+        pins,
+        options.exclude,
+        options.keep_tests,
+        DEPENDENCIES_LEVEL,
+        space.epoch,
+        options.indexes,
+        platform,
     )
     if key is not None:
         found = store.get_many([key, key + b"-data"])
@@ -151,7 +166,8 @@ def _stage_dependencies(
                     log(warning, kind="warning")
                 scripts = {name: Scripts.from_json(value) for name, value in facts["scripts"].items()}
                 glibc = GlibcNeeds.from_json(facts["glibc"])
-                return block, _Processed([], facts["distributions"], glibc, scripts, tuple(facts["cxx"]))
+                cxx, tests = tuple(facts["cxx"]), int(facts["tests"])
+                return block, _Processed([], facts["distributions"], glibc, scripts, cxx, tests)
     if not pins.strip():
         return Block(b"", ()), _Processed([], {}, GlibcNeeds(), {}, ())
     stage = os.path.join(space.work, "dependencies")
@@ -168,7 +184,7 @@ def _stage_dependencies(
     drop_tests = not options.keep_tests
     processed = _process(stage, interpreter, options.exclude, store, recording, drop_tests)
     try:
-        block = encode_block(processed.entries, PREFIX_APP, level=LEVEL, epoch=space.epoch, store=store)
+        block = encode_block(processed.entries, PREFIX_APP, level=DEPENDENCIES_LEVEL, epoch=space.epoch, store=store)
     except ValueError as exc:  # a file name or link no launcher would unpack
         raise ResolveError(f"cannot put an installed file into the binary: {exc}") from None
     if key is not None:
@@ -177,6 +193,7 @@ def _stage_dependencies(
             "distributions": processed.distributions,
             "glibc": processed.glibc.to_json(),
             "cxx": list(processed.cxx),
+            "tests": processed.tests,
             "warnings": warnings,
             "scripts": {name: scripts.to_json() for name, scripts in processed.scripts.items()},
         }
@@ -201,7 +218,7 @@ def stage_app(
     With a lock file (PEP 751 ``pylock.toml``, or a requirements file, with hashes when it
     has them) exactly what it pins is installed; else what uv resolves now, remembered for
     _install.PINS_FRESH_SECONDS. Files in site-packages matching ``tool.onefile.exclude``
-    are left out, and so are the dependencies' test modules unless ``keep-tests``: the
+    are left out, and so are the dependencies' test suites unless ``keep-tests``: the
     project's own files are kept. The target's ``platform`` (uv's ``--python-platform``)
     picks wheels for an older glibc than this machine's, or for another CPU.
     """
@@ -235,6 +252,7 @@ def stage_app(
         deps.glibc + project.glibc,
         entry_points,
         tuple(sorted({*deps.cxx, *project.cxx})),
+        (describe_left_out_tests(deps.tests),) if deps.tests else (),
     )
 
 
@@ -265,6 +283,8 @@ def encode_app_layer(app: AppTree, manifest: Manifest, *, epoch: int, store: Blo
         manifest_path = entries[len(app.entries)].path  # the launcher reads it alone (ONEFILE=info)
         project = encode_block(entries, PREFIX_APP, level=LEVEL, epoch=epoch, store=store, alone={manifest_path})
         names = {member.name for member in project.members}
+        # A dependency's group that held a file the project replaces is encoded again on
+        # every build: at the project's level, so a rebuild stays fast.
         return join_blocks([app.dependencies.without(names, level=LEVEL, epoch=epoch), project])
     except ValueError as exc:  # a file name or link no launcher would unpack
         raise AssembleError(f"cannot put an installed file into the binary: {exc}") from None

@@ -1,5 +1,5 @@
 """What of an install goes into the binary: files matched by ``tool.onefile.exclude``
-and the dependencies' test modules are left out; imports of stdlib modules the runtime
+and the dependencies' test suites are left out; imports of stdlib modules the runtime
 leaves out are warned about."""
 
 from __future__ import annotations
@@ -57,19 +57,39 @@ def warn_left_out_modules(entries: list[FileEntry], site_packages: str, stage: s
 
 
 _PYC = re.compile(r"^(?P<directory>(?:.*/)?)__pycache__/(?P<name>[^/.]+)\.[^/]+\.pyc$")
+# Where a package keeps its test suite.
+_IN_TESTS = re.compile(r"^(?:.*/)?tests/")
 # What only a test runner imports: pytest's test modules and conftest files, in a package's
 # tests/ directory. Other modules there stay: runtime code may import them (astropy's
 # __init__ imports astropy.tests.runner).
 _TEST_MODULE = re.compile(r"^(?:.*/)?tests/(?:.*/)?(?:test_[^/]*|[^/]*_test|conftest)\.py$")
 
 
+def describe_left_out_tests(count: int) -> str:
+    """What the manifest says of the dependencies' test files a build left out."""
+    return (
+        f"{count} files of the dependencies' test suites (in tests/ directories: all but the modules "
+        "that are not tests); `keep-tests = true` keeps them"
+    )
+
+
+def _is_test_file(relative: str, source: str) -> bool:
+    """A file of a test suite (``source``: the module a .pyc is the bytecode of, else the
+    file itself): a test module, or anything but a module in a tests/ directory (data,
+    stubs, sources of extensions to build)."""
+    if not _IN_TESTS.match(source):
+        return False
+    return bool(_TEST_MODULE.match(source)) or not (source.endswith(".py") or relative.endswith(".pyc"))
+
+
 def without_excluded(
     entries: list[FileEntry], stage: str, site_packages: str, exclude: tuple[str, ...], drop_tests: bool, log: Log
-) -> list[FileEntry]:
+) -> tuple[list[FileEntry], int]:
     """``entries`` less the files in site-packages that match ``exclude`` (``tool.onefile.exclude``)
-    and, with ``drop_tests``, the test modules; a ``.pyc`` goes with its source."""
+    and, with ``drop_tests``, the files of test suites; a ``.pyc`` goes with its source.
+    Also how many files of test suites were left out."""
     if not exclude and not drop_tests:
-        return entries
+        return entries, 0
     prefix = os.path.relpath(site_packages, stage) + "/"
     kept: list[FileEntry] = []
     excluded = tests = 0
@@ -81,7 +101,7 @@ def without_excluded(
             if any(fnmatch.fnmatchcase(name, pattern) for name in {relative, source} for pattern in exclude):
                 excluded += 1
                 continue
-            if drop_tests and _TEST_MODULE.match(source):
+            if drop_tests and _is_test_file(relative, source):
                 tests += 1
                 continue
         kept.append(entry)
@@ -89,4 +109,4 @@ def without_excluded(
         log(f"resolve: left out {excluded} files matching tool.onefile.exclude")
     if tests:
         log(f"resolve: left out {tests} files of the dependencies' test suites (keep-tests = true keeps them)")
-    return kept
+    return kept, tests

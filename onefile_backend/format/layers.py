@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import stat
 import struct
 import time
@@ -335,17 +336,45 @@ def _compressible(entry: FileEntry, level: int | None) -> bool:
     return level is not None and stat.S_ISREG(entry.mode) and len(entry.data) > 64
 
 
+# A module's bytecode next to its source: X/__pycache__/Y.<tag>.pyc is X/Y.py compiled.
+_CACHED_BYTECODE = re.compile(r"^(?P<directory>(?:.*/)?)__pycache__/(?P<name>[^/.]+)\.[^/]+\.pyc$")
+
+
+def _grouping_order(entries: Sequence[FileEntry], candidates: Sequence[int]) -> list[list[int]]:
+    """``candidates`` (indexes of entries) in runs that stay in one group: each alone, but
+    a module's source with its ``__pycache__`` bytecode right after it, since the bytecode
+    repeats the source's names and docstrings (numpy's .py and .pyc at level 10: -10 %
+    together, docs/performance.md). A run is where its source is in ``candidates``."""
+    sources = {entries[index].path: index for index in candidates if entries[index].path.endswith(".py")}
+    compiled: dict[int, list[int]] = {}
+    paired: set[int] = set()
+    for index in candidates:
+        match = _CACHED_BYTECODE.match(entries[index].path)
+        source = sources.get(f"{match['directory']}{match['name']}.py") if match else None
+        if source is not None:
+            compiled.setdefault(source, []).append(index)
+            paired.add(index)
+    return [[index, *compiled.get(index, ())] for index in candidates if index not in paired]
+
+
 def _groups(entries: Sequence[FileEntry], level: int | None, alone: Collection[str]) -> list[list[int]]:
-    """Indexes of the entries that share a frame, group by group, in order: regular files
-    up to GROUP_MEMBER_MAX without patch sites, not named in ``alone``."""
+    """Indexes of the entries that share a frame, group by group, each in the order its
+    frame holds them: regular files up to GROUP_MEMBER_MAX without patch sites, not named
+    in ``alone``, in the order given except that a module's bytecode follows its source."""
+    candidates = [
+        index
+        for index, entry in enumerate(entries)
+        if _compressible(entry, level)
+        and not entry.sites
+        and len(entry.data) <= GROUP_MEMBER_MAX
+        and entry.path not in alone
+    ]
     groups: list[list[int]] = []
     current: list[int] = []
     held = 0
-    for index, entry in enumerate(entries):
-        if not _compressible(entry, level) or entry.sites or len(entry.data) > GROUP_MEMBER_MAX or entry.path in alone:
-            continue
-        current.append(index)
-        held += len(entry.data)
+    for run in _grouping_order(entries, candidates):
+        current += run
+        held += sum(len(entries[index].data) for index in run)
         if held >= GROUP_INPUT_MAX:
             groups.append(current)
             current, held = [], 0
@@ -382,16 +411,15 @@ _Packed = tuple[int, bytes, "tuple[int, int] | None", int]
 
 def _pack(
     entries: Sequence[FileEntry],
+    groups: Sequence[list[int]],
     level: int | None,
     store: Store | None,
     threads: int,
     progress: Progress | None,
-    alone: Collection[str],
 ) -> list[_Packed]:
-    """How each entry is encoded: in a group of small files sharing a zstd frame, else one
-    zstd frame per entry when it saves space, else stored. Frames of single entries are
-    looked up in, and added to, ``store``."""
-    groups = _groups(entries, level, alone)
+    """How each entry is encoded: in a group of small files sharing a zstd frame (``groups``,
+    from _groups), else one zstd frame per entry when it saves space, else stored. Frames
+    of single entries are looked up in, and added to, ``store``."""
     grouped = {index for group in groups for index in group}
     filters = {index: kind for index, entry in enumerate(entries) if level is not None and (kind := _filter_for(entry))}
     sources = {index: apply_filter(kind, entries[index].data) for index, kind in filters.items()}
@@ -406,7 +434,7 @@ def _pack(
         if _compressible(entry, level) and index not in grouped
     }
     known = store.get_many(keys.values()) if store is not None else {}
-    todo: list[list[int]] = [[index] for index, key in keys.items() if key not in known] + groups
+    todo: list[list[int]] = [[index] for index, key in keys.items() if key not in known] + list(groups)
     effective = min(level or 3, MAX_ZSTD_LEVEL)
 
     def compress(indexes: list[int]) -> list[bytes]:
@@ -443,19 +471,18 @@ def _pack(
     return [packed[index] for index in range(len(entries))]
 
 
-def _layer_order(packed: Sequence[_Packed]) -> list[int]:
-    """Entries in the order given, except that a group's members follow its first one
-    (groups don't interleave: _groups closes one before it opens the next)."""
-    runs: list[list[int]] = []
-    group: list[int] = []  # the run of the group being filled
+def _layer_order(packed: Sequence[_Packed], groups: Sequence[Sequence[int]]) -> list[int]:
+    """Entries in the order given, except that a group's members come together, in the
+    order of its frame, where the earliest of them is (a group whose files were stored
+    instead, _pack's choice, is no group)."""
+    first = {min(group): group for group in groups if packed[group[0]][2] is not None}
+    order: list[int] = []
     for index, (_, _, place, _) in enumerate(packed):
-        if place is not None and place[0] > 0:
-            group.append(index)
-        else:
-            runs.append([index])
-            if place is not None:
-                group = runs[-1]
-    return [index for run in runs for index in run]
+        if place is None:
+            order.append(index)
+        elif index in first:
+            order += first[index]
+    return order
 
 
 def encode_block(
@@ -471,7 +498,8 @@ def encode_block(
 ) -> Block:
     """Encode ``entries`` as zip local entries named ``prefix + path``, in the order given
     except that the members of a group (small files sharing a zstd frame) come together,
-    where the first of them is.
+    where the earliest of them is; a module's ``__pycache__`` bytecode follows its source
+    in a group.
 
     ``level`` is the zstd level; ``None`` stores every entry (zipimport reads only those).
     Entries whose path is in ``alone`` get a frame of their own (the launcher reads them
@@ -484,11 +512,12 @@ def encode_block(
         check_sites(entry)
         if len(entry.data) > MAX_ENTRY_SIZE:
             raise ValueError(f"{entry.path}: files of 4 GiB or more are not supported")
-    packed = _pack(entries, level, store, threads, progress, alone)
+    groups = _groups(entries, level, alone)
+    packed = _pack(entries, groups, level, store, threads, progress)
     chunks: list[bytes] = []
     members: list[_Member] = []
     offset = 0
-    for index in _layer_order(packed):
+    for index in _layer_order(packed, groups):
         entry, (method, payload, group, kind) = entries[index], packed[index]
         path = entry.path + "/" if stat.S_ISDIR(entry.mode) and not entry.path.endswith("/") else entry.path
         name = (prefix + path).encode("utf-8")

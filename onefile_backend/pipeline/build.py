@@ -211,7 +211,7 @@ def _manifest(
         libc=_describe_libc(runtime),
         distributions=app.distributions,
         indexes=indexes.to_json(),
-        left_out=runtime.left_out,
+        left_out=runtime.left_out + app.left_out,
     )
 
 

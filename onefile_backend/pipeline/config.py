@@ -60,7 +60,7 @@ class Config:
     extras: tuple[str, ...]
     lock: str | None  # absolute path of a pylock.toml or requirements file
     exclude: tuple[str, ...]  # glob patterns of paths in site-packages to leave out
-    keep_tests: bool  # keep the dependencies' test modules (left out by default)
+    keep_tests: bool  # keep the dependencies' test suites (left out by default)
     min_glibc: Version | None = None  # the oldest glibc the binary must run on
     target: str | None = None  # "x86_64" or "aarch64"; None: the runtime's CPU
     # Several commands in one binary: script names, "*", "@DIST", "-m MODULE" (app/entrypoints.py)

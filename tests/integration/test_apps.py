@@ -42,8 +42,9 @@ def test_native_extensions_from_real_wheels(shared: Hidden, tmp_path_factory: py
     binary = _build("natives", tmp_path_factory)
     names = zipfile.ZipFile(binary).namelist()
     site = f"app/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages/"
-    assert site + "numpy/_core/tests/_locales.py" in names  # test modules go, other modules stay
+    assert site + "numpy/_core/tests/_locales.py" in names  # test modules and data go, other modules stay
     assert not [name for name in names if "/tests/" in name and name.rsplit("/", 1)[-1].startswith("test_")]
+    assert not [name for name in names if "/tests/" in name and name.endswith((".csv", ".pyi", ".f90", ".npy"))]
     assert _json(shared, [str(binary)]) == {
         "black": "x = (1,)\n",
         "black_compiled": True,

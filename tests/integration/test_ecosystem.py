@@ -174,7 +174,7 @@ def test_a_resolution_is_reused_while_fresh_then_asked_again(tmp_path: Path, mon
     store.close()
 
 
-def test_test_modules_of_dependencies_are_left_out_unless_kept(tmp_path: Path) -> None:
+def test_test_suites_of_dependencies_are_left_out_unless_kept(tmp_path: Path) -> None:
     from onefile_backend.app import select as _select
     from onefile_backend.format.layers import MODE_FILE, FileEntry
 
@@ -184,11 +184,16 @@ def test_test_modules_of_dependencies_are_left_out_unless_kept(tmp_path: Path) -
         "pkg/test_util.py",  # not in a tests/ directory: could be anything
         "pkg/tests/__init__.py",
         "pkg/tests/runner.py",  # runtime code may import it (astropy.tests.runner)
-        "pkg/tests/data/table.csv",
+        "pkg/tests/data/table.csv",  # test data
+        "pkg/tests/data/sample.pyi",
+        "pkg/tests/src/ext.c",
+        "pkg/tests/__pycache__/runner.cpython-311.pyc",
         "pkg/tests/conftest.py",
         "pkg/tests/test_core.py",
         "pkg/tests/__pycache__/test_core.cpython-311.pyc",
         "pkg/sub/tests/deep/io_test.py",
+        "pkg/sub/tests/deep/__init__.py",
+        "pkg/core.pyi",  # outside tests/: stays
         "tests/test_top.py",  # a stray top-level tests package some wheels ship
         "bin/test_tool.py",  # outside site-packages
     ]
@@ -199,16 +204,79 @@ def test_test_modules_of_dependencies_are_left_out_unless_kept(tmp_path: Path) -
         messages.append(message)
 
     def kept(exclude: tuple[str, ...], drop_tests: bool) -> list[str]:
-        chosen = _select.without_excluded(entries, str(tmp_path), str(tmp_path / site), exclude, drop_tests, log)
+        chosen, tests = _select.without_excluded(entries, str(tmp_path), str(tmp_path / site), exclude, drop_tests, log)
+        assert tests == len(entries) - len(chosen) or exclude
         return [entry.path.removeprefix(site) for entry in chosen]
 
     assert kept((), False) == paths
     assert kept((), True) == [
         "pkg/__init__.py", "pkg/test_util.py", "pkg/tests/__init__.py", "pkg/tests/runner.py",
-        "pkg/tests/data/table.csv", "bin/test_tool.py",
+        "pkg/tests/__pycache__/runner.cpython-311.pyc", "pkg/sub/tests/deep/__init__.py", "pkg/core.pyi",
+        "bin/test_tool.py",
     ]  # fmt: skip
-    assert messages[-1] == "resolve: left out 5 files of the dependencies' test suites (keep-tests = true keeps them)"
-    assert kept(("pkg/tests/*",), True) == ["pkg/__init__.py", "pkg/test_util.py", "bin/test_tool.py"]
+    assert messages[-1] == "resolve: left out 8 files of the dependencies' test suites (keep-tests = true keeps them)"
+    assert kept(("pkg/tests/*",), True) == [
+        "pkg/__init__.py", "pkg/test_util.py", "pkg/sub/tests/deep/__init__.py", "pkg/core.pyi", "bin/test_tool.py",
+    ]  # fmt: skip
+
+
+_SUITEPKG = {
+    "suitepkg/__init__.py": "",
+    "suitepkg/core.pyi": "def f() -> int: ...\n",  # a stub outside tests/: stays
+    "suitepkg/tests/__init__.py": "",
+    "suitepkg/tests/helpers.py": "ANSWER = 42  # imported at run time, as astropy.tests.runner is\n",
+    "suitepkg/tests/test_core.py": "from suitepkg.tests.helpers import ANSWER\n\ndef test_answer():\n    assert ANSWER\n",
+    "suitepkg/tests/data/table.csv": "a,b\n1,2\n",
+    "suitepkg/tests/data/sample.pyi": "x: int\n",
+}
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_dependencys_test_suite_is_left_out_but_its_other_modules_unless_kept(
+    keep: bool, hidden: Hidden, tmp_path: Path
+) -> None:
+    from test_indexes import build_env, make_wheel, run_onefile
+
+    (tmp_path / "wheels").mkdir()
+    make_wheel(tmp_path / "wheels", "suitepkg", "1.0", _SUITEPKG)
+    env = build_env(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(tmp_path / "wheels"))
+    project = PROJECTS / "testsuites"
+    keeping = ["-C", "keep-tests=true"] if keep else []
+    result = run_onefile("build", "--binary", "-n", str(project), "-o", str(tmp_path / "dist"), *keeping, env=env)
+    assert result.returncode == 0, result.stderr
+    binary = tmp_path / "dist" / "testsuites"
+    site = "app/lib/python3.11/site-packages/suitepkg/"
+    names = {name.removeprefix(site) for name in zipfile.ZipFile(binary).namelist() if name.startswith(site)}
+    tag = sys.implementation.cache_tag
+    assert {
+        "__init__.py",
+        "core.pyi",
+        "tests/__init__.py",
+        "tests/helpers.py",
+        f"tests/__pycache__/helpers.{tag}.pyc",
+    } <= names
+    suite = {
+        "tests/test_core.py",
+        f"tests/__pycache__/test_core.{tag}.pyc",
+        "tests/data/table.csv",
+        "tests/data/sample.pyi",
+    }
+    said = "4 files of the dependencies' test suites (in tests/ directories: all but the modules that are not tests); `keep-tests = true` keeps them"
+    ran = hidden.run([str(binary)])
+    info = hidden.run([str(binary)], {"ONEFILE": "info"}).stdout  # the launcher prints the manifest
+    if keep:
+        assert suite <= names
+        assert ran.stdout == "42 data/sample.pyi data/table.csv test_core.py\n", ran.stderr
+        assert "test suites" not in onefile("inspect", str(binary)).stdout and "test suites" not in info
+    else:
+        assert not suite & names, suite & names
+        assert ran.stdout == "42\n", ran.stderr
+        lines = onefile("inspect", str(binary)).stdout.splitlines()
+        stdlib = lines.index(
+            "left out      the stdlib's .py sources (bytecode kept); `stdlib-sources = true` keeps them"
+        )
+        assert lines[stdlib + 1] == " " * 14 + said  # the runtime's first, then the app's
+        assert f'"{said}"' in info
 
 
 def test_machine_libraries_go_next_to_the_vendored_ones_their_loader_finds(tmp_path: Path) -> None:
@@ -223,7 +291,16 @@ def test_machine_libraries_go_next_to_the_vendored_ones_their_loader_finds(tmp_p
     cc = require("cc")
 
     def library(path: Path, rpath: str = "") -> Path:  # one that loads this machine's libzstd.so.1 (dpkg's own)
-        command = [cc, "-shared", "-fPIC", "-o", str(path), str(tmp_path / "x.c"), "-Wl,--no-as-needed", "-l:libzstd.so.1"]
+        command = [
+            cc,
+            "-shared",
+            "-fPIC",
+            "-o",
+            str(path),
+            str(tmp_path / "x.c"),
+            "-Wl,--no-as-needed",
+            "-l:libzstd.so.1",
+        ]
         subprocess.run(command + ([f"-Wl,-rpath,{rpath}", "-Wl,--disable-new-dtags"] if rpath else []), check=True)
         return path
 

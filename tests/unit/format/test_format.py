@@ -149,6 +149,54 @@ def test_a_group_closes_once_it_holds_group_input_max():
     assert _files(block) == {b"app/" + e.path.encode(): e.data for e in entries}
 
 
+def test_a_modules_bytecode_follows_its_source_in_its_group():
+    def module(path, size=2000):
+        return fmt.FileEntry(path, fmt.MODE_FILE, (f'"""{path}: what it does."""\n'.encode() * size)[:size])
+
+    paths = [  # sorted, as an install lists them: __pycache__/ before the sources beside it
+        "pkg/__init__.py",
+        "pkg/__pycache__/__init__.cpython-311.pyc",
+        "pkg/__pycache__/big.cpython-311.pyc",
+        "pkg/__pycache__/core.cpython-311.opt-1.pyc",
+        "pkg/__pycache__/core.cpython-311.pyc",
+        "pkg/__pycache__/gone.cpython-311.pyc",  # no source: stays where it is
+        "pkg/core.py",
+        "pkg/data.json",
+        "pkg/util.py",  # no bytecode
+    ]
+    big = module("pkg/big.py", fmt.GROUP_MEMBER_MAX + 1)  # a frame of its own: its bytecode stays
+    entries = [module(path) for path in paths[:6]] + [big] + [module(path) for path in paths[6:]]
+    block = fmt.encode_block(entries, "", level=3, epoch=0)
+    assert [m.name.decode() for m in block.members] == [
+        "pkg/__init__.py",
+        "pkg/__pycache__/__init__.cpython-311.pyc",
+        "pkg/__pycache__/big.cpython-311.pyc",
+        "pkg/__pycache__/gone.cpython-311.pyc",
+        "pkg/core.py",
+        "pkg/__pycache__/core.cpython-311.opt-1.pyc",
+        "pkg/__pycache__/core.cpython-311.pyc",
+        "pkg/data.json",
+        "pkg/util.py",
+        "pkg/big.py",  # after the group, which came together where its earliest member is
+    ]
+    assert [m.group for m in block.members] == [(i, 9) for i in range(9)] + [None]
+    assert _files(block) == {e.path.encode(): e.data for e in entries}
+    assert fmt.encode_block(entries, "", level=3, epoch=0) == block  # the same bytes every time
+
+
+def test_a_group_whose_earliest_member_comes_late_in_its_frame_comes_together_there():
+    entries = [
+        fmt.FileEntry("a/__pycache__/m.cpython-311.pyc", fmt.MODE_FILE, b"bytecode of m " * 40),
+        fmt.FileEntry("a/link", fmt.MODE_SYMLINK, b"m.py"),
+        fmt.FileEntry("a/m.py", fmt.MODE_FILE, b"source of m " * 40),
+        fmt.FileEntry("b.txt", fmt.MODE_FILE, b"b" * 10),  # too small to compress: stored, in its place
+    ]
+    block = fmt.encode_block(entries, "", level=3, epoch=0)
+    names = [m.name.decode() for m in block.members]
+    assert names == ["a/m.py", "a/__pycache__/m.cpython-311.pyc", "a/link", "b.txt"]
+    assert _files(block) == {e.path.encode(): e.data for e in entries}
+
+
 def test_the_zip_directory_lists_group_members_with_their_method(tmp_path):
     entries = [fmt.FileEntry(f"m{i}.py", fmt.MODE_FILE, b"print('same')\n" * 20) for i in range(3)]
     data, _, _ = _binary([fmt.FileEntry("bin/python3", fmt.MODE_EXECUTABLE, b"py")], entries)
