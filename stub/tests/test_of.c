@@ -667,6 +667,18 @@ static int unpack(const struct buf *b, uint64_t count, uint64_t unpacked, char *
     return rc;
 }
 
+/* The layer `setup` puts into `b` (in scope) must not unpack, and leaves nothing outside
+ * its directory (`dir`, in scope, removed after). */
+#define LAYER_BAD(setup)                            \
+    do {                                            \
+        b.len = b.count = b.unpacked = 0;           \
+        setup;                                      \
+        BAD(unpack(&b, b.count, b.unpacked, &dir)); \
+        CHECK(!exists(dir, "../escaped"));          \
+        of_cache_remove(dir);                       \
+        free(dir);                                  \
+    } while (0)
+
 static int file_is(const char *dir, const char *name, const char *content, mode_t mode)
 {
     char path[PATH_MAX], got[256];
@@ -756,15 +768,6 @@ static void test_layers(void)
     of_cache_remove(dir);
     free(dir);
 
-#define LAYER_BAD(setup)                         \
-    do {                                         \
-        b.len = b.count = b.unpacked = 0;        \
-        setup;                                   \
-        BAD(unpack(&b, b.count, b.unpacked, &dir)); \
-        CHECK(!exists(dir, "../escaped"));       \
-        of_cache_remove(dir);                    \
-        free(dir);                               \
-    } while (0)
     /* Collisions and writing through links or files. */
     LAYER_BAD(put_entry(&b, "app/a", OF_MODE_FILE, "1"); put_entry(&b, "app/a", OF_MODE_FILE, "2"));
     LAYER_BAD(put_entry(&b, "app/a", OF_MODE_FILE, "1"); put_entry(&b, "app/a/b", OF_MODE_FILE, "2"));
@@ -795,7 +798,6 @@ static void test_layers(void)
     LAYER_BAD(put_entry_raw(&b, "app/z", OF_MODE_FILE, OF_ZIP_METHOD_ZSTD, "", 0, 0));
     /* The wrong prefix. */
     LAYER_BAD(put_entry(&b, "runtime/bin/python3", OF_MODE_FILE, "1"));
-#undef LAYER_BAD
 }
 
 /* ---- groups: small files sharing one zstd frame (format 4) ---- */
@@ -832,32 +834,23 @@ static void test_groups(void)
     CHECK(e.group_index == 0 && e.group_count == 3);
     BAD(of_unpack_read(&e, &out));
 
-#define GROUP_BAD(setup)                            \
-    do {                                            \
-        b.len = b.count = b.unpacked = 0;           \
-        setup;                                      \
-        BAD(unpack(&b, b.count, b.unpacked, &dir)); \
-        of_cache_remove(dir);                       \
-        free(dir);                                  \
-    } while (0)
     /* Members missing, out of order, or not starting at 0; the layer ending inside a group. */
-    GROUP_BAD(put_group(&b, names, datas, 2, 1, NULL, 3); put_entry(&b, "app/x", OF_MODE_FILE, "x"));
-    GROUP_BAD(put_group(&b, names, datas, 2, 1, NULL, 3));
-    GROUP_BAD(put_group(&b, names, datas, 3, 2, skipped, 3));
-    GROUP_BAD(put_group(&b, names, datas, 3, 2, late, 4));
-    GROUP_BAD(put_group(&b, names, datas, 1, 0, NULL, 1); put_group(&b, names + 1, datas + 1, 2, 1, late, 3));
+    LAYER_BAD(put_group(&b, names, datas, 2, 1, NULL, 3); put_entry(&b, "app/x", OF_MODE_FILE, "x"));
+    LAYER_BAD(put_group(&b, names, datas, 2, 1, NULL, 3));
+    LAYER_BAD(put_group(&b, names, datas, 3, 2, skipped, 3));
+    LAYER_BAD(put_group(&b, names, datas, 3, 2, late, 4));
+    LAYER_BAD(put_group(&b, names, datas, 1, 0, NULL, 1); put_group(&b, names + 1, datas + 1, 2, 1, late, 3));
     /* The frame ending before the last member, or not at it. */
-    GROUP_BAD(put_group(&b, names, datas, 3, 1, NULL, 3));
-    GROUP_BAD(put_group(&b, names, datas, 3, 3, NULL, 3));
+    LAYER_BAD(put_group(&b, names, datas, 3, 1, NULL, 3));
+    LAYER_BAD(put_group(&b, names, datas, 3, 3, NULL, 3));
     /* Index beyond count; a member's size or data changed. */
-    GROUP_BAD(put_group(&b, names, datas, 3, 2, beyond, 3));
-    GROUP_BAD(put_group(&b, names, datas, 3, 2, NULL, 3); at = 0; b.unpacked++;
+    LAYER_BAD(put_group(&b, names, datas, 3, 2, beyond, 3));
+    LAYER_BAD(put_group(&b, names, datas, 3, 2, NULL, 3); at = 0; b.unpacked++;
               put32(b.data + at + OF_ZIP_LOCAL_SIZE_AT, (uint32_t)strlen(datas[0]) + 1));
-    GROUP_BAD(put_group(&b, names, datas, 3, 2, NULL, 3); b.data[b.len - 2] ^= 0x55);
+    LAYER_BAD(put_group(&b, names, datas, 3, 2, NULL, 3); b.data[b.len - 2] ^= 0x55);
     /* A link can't be a member. */
-    GROUP_BAD(put_group(&b, names, datas, 2, 1, NULL, 2);
+    LAYER_BAD(put_group(&b, names, datas, 2, 1, NULL, 2);
               put32(b.data + OF_ZIP_LOCAL_HEADER_SIZE + strlen(names[0]) + 4, OF_MODE_SYMLINK));
-#undef GROUP_BAD
 }
 
 /* ---- filters ---- */
@@ -977,24 +970,15 @@ static void test_filter(void)
     free(dir);
     free(big);
 
-#define FILTER_BAD(setup)                           \
-    do {                                            \
-        b.len = b.count = b.unpacked = 0;           \
-        setup;                                      \
-        BAD(unpack(&b, b.count, b.unpacked, &dir)); \
-        of_cache_remove(dir);                       \
-        free(dir);                                  \
-    } while (0)
     /* A filter this launcher doesn't know, a field of the wrong size, a stored entry, a
      * file too big for it, a malformed patch sites field where the filter's was. */
-    FILTER_BAD(put_filtered(&b, "app/x.so", orig, 1000, 2, 4, 0));
-    FILTER_BAD(put_filtered(&b, "app/x.so", orig, 1000, OF_FILTER_X86_CALLS, 8, 0));
-    FILTER_BAD(put_filtered(&b, "app/x.so", orig, 1000, OF_FILTER_X86_CALLS, 4, 1));
-    FILTER_BAD(put_filtered(&b, "app/x.so", orig, 1000, OF_FILTER_X86_CALLS, 4, 0);
+    LAYER_BAD(put_filtered(&b, "app/x.so", orig, 1000, 2, 4, 0));
+    LAYER_BAD(put_filtered(&b, "app/x.so", orig, 1000, OF_FILTER_X86_CALLS, 8, 0));
+    LAYER_BAD(put_filtered(&b, "app/x.so", orig, 1000, OF_FILTER_X86_CALLS, 4, 1));
+    LAYER_BAD(put_filtered(&b, "app/x.so", orig, 1000, OF_FILTER_X86_CALLS, 4, 0);
                put32(b.data + OF_ZIP_LOCAL_SIZE_AT, OF_FILTER_X86_SIZE_MAX + 1u));
-    FILTER_BAD(put_filtered(&b, "app/x.so", orig, 1000, OF_FILTER_X86_CALLS, 4, 0);
+    LAYER_BAD(put_filtered(&b, "app/x.so", orig, 1000, OF_FILTER_X86_CALLS, 4, 0);
                put16(b.data + OF_ZIP_LOCAL_HEADER_SIZE + 8 + OF_ZIP_EXTRA_SIZE, OF_ZIP_EXTRA_SITES_ID));
-#undef FILTER_BAD
 }
 
 /* ---- cache removal never follows links ---- */
