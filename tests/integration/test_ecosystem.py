@@ -245,7 +245,7 @@ def test_a_dependencys_test_suite_is_left_out_but_its_other_modules_unless_kept(
     result = run_onefile("build", "--binary", "-n", str(project), "-o", str(tmp_path / "dist"), *keeping, env=env)
     assert result.returncode == 0, result.stderr
     binary = tmp_path / "dist" / "testsuites"
-    site = "app/lib/python3.11/site-packages/suitepkg/"
+    site = f"app/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages/suitepkg/"  # the runtime is this Python
     names = {name.removeprefix(site) for name in zipfile.ZipFile(binary).namelist() if name.startswith(site)}
     tag = sys.implementation.cache_tag
     assert {
