@@ -724,6 +724,7 @@ def test_info_tells_what_is_inside_and_where_it_goes(hidden: Hidden, tiny: Path)
     assert manifest["entry_point"] == {"kind": "console_scripts", "name": "tinyapp", "value": "tinyapp.cli:main"}
     assert manifest["distributions"] == {"tinyapp": "2.5"}
     hidden.run([str(tiny)])
+    wait_for_cleanup(hidden.cache)  # which flushed them: "(unpacked, being flushed to disk)" until then
     after = hidden.run([str(tiny)], {"ONEFILE": "info"}).stdout.splitlines()
     assert after[6].endswith("(unpacked)") and after[7].endswith("(unpacked)")
     assert "cache size: " in after[-4] and " 1 runtime and 1 app directories" in after[-4]
