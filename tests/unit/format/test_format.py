@@ -140,6 +140,18 @@ def test_small_files_share_frames_and_decode_to_what_went_in():
     assert Block.from_json(json.loads(json.dumps(block.to_json())), block.data) == block
 
 
+def test_a_groups_frame_says_its_size_so_its_window_is_no_bigger():
+    """The launcher's decoder allocates (and faults in) a window buffer per frame: a frame
+    that says its size needs one of that size, a few MiB, not the level's 8 MiB."""
+    text = "".join(f"value_{j} = {j * j}\n" for j in range(10_000)).encode()[:200_000]
+    files = [fmt.FileEntry(f"m{i}.py", fmt.MODE_FILE, text) for i in range(10)]
+    block = fmt.encode_block(files, fmt.PREFIX_APP, level=19, epoch=0)
+    first = next(m for m in block.members if m.group == (0, 10))
+    frame = zstandard.get_frame_parameters(block.payload(first))
+    assert frame.content_size == 10 * 200_000
+    assert frame.window_size <= frame.content_size
+
+
 def test_a_group_closes_once_it_holds_group_input_max():
     size = fmt.GROUP_MEMBER_MAX  # four of them fill a group
     assert fmt.GROUP_INPUT_MAX == 4 * size
