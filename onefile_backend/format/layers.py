@@ -85,6 +85,12 @@ METHOD_ZSTD_GROUP = ZIP_METHOD_ZSTD_GROUP
 #: Levels up to 19 (without long mode) keep zstd windows within the launcher's limit
 #: (spec.ZSTD_WINDOW_LOG_MAX).
 MAX_ZSTD_LEVEL = 19
+#: The window the builder's frames use at most: 2 MiB. The launcher decodes a file bigger
+#: than that (libpython, libcrypto) through a buffer of the window's size, which each of
+#: its threads faults in page by page on a first start; 2 MiB instead of up to 8 costs
+#: hello's runtime layer 0.1 % of its size and saves ~1,700 page faults (performance.md,
+#: session 9). The launcher still reads windows up to spec.ZSTD_WINDOW_LOG_MAX.
+WINDOW_LOG = 21
 EXTRA_MODE_ID = ZIP_EXTRA_MODE_ID
 FLAG_UTF8 = ZIP_FLAG_UTF8
 MADE_BY_UNIX = 0x033F  # Unix, zip spec 6.3
@@ -382,14 +388,23 @@ def _groups(entries: Sequence[FileEntry], level: int | None, alone: Collection[s
     return [group for group in groups if len(group) > 1]
 
 
+def _compressor(level: int, size: int) -> zstandard.ZstdCompressor:
+    """A compressor for ``size`` bytes at ``level``, its window at most 2**WINDOW_LOG."""
+    if size <= 1 << WINDOW_LOG:  # the window fits the data anyway (and small data has its own tables)
+        return zstandard.ZstdCompressor(level=level)
+    params = zstandard.ZstdCompressionParameters.from_level(level)
+    return zstandard.ZstdCompressor(
+        compression_params=zstandard.ZstdCompressionParameters.from_level(
+            level, window_log=min(params.window_log, WINDOW_LOG, ZSTD_WINDOW_LOG_MAX)
+        )
+    )
+
+
 def _compress_group(datas: Sequence[bytes], level: int) -> list[bytes]:
     """One zstd frame for all of ``datas``, cut after each: the blocks of each one."""
-    params = zstandard.ZstdCompressionParameters.from_level(level)
-    if params.window_log > ZSTD_WINDOW_LOG_MAX:
-        params = zstandard.ZstdCompressionParameters.from_level(level, window_log=ZSTD_WINDOW_LOG_MAX)
-    # The frame says its size, so the launcher's decoder needs a window of that size
-    # (groups are a few MiB) rather than of the level's (8 MiB): fewer pages to fault in.
-    frame = zstandard.ZstdCompressor(compression_params=params).compressobj(size=sum(map(len, datas)))
+    # The frame says its size, as a single file's does: a group smaller than the window
+    # gets a window (and a decoding buffer) of its own size.
+    frame = _compressor(level, sum(map(len, datas))).compressobj(size=sum(map(len, datas)))
     parts = []
     for index, data in enumerate(datas):
         last = index == len(datas) - 1
@@ -441,7 +456,8 @@ def _pack(
 
     def compress(indexes: list[int]) -> list[bytes]:
         if len(indexes) == 1:
-            return [zstandard.ZstdCompressor(level=effective).compress(source(indexes[0]))]
+            data = source(indexes[0])
+            return [_compressor(effective, len(data)).compress(data)]
         return _compress_group([source(index) for index in indexes], effective)
 
     fresh: dict[int, bytes] = {}

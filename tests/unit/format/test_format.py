@@ -140,16 +140,19 @@ def test_small_files_share_frames_and_decode_to_what_went_in():
     assert Block.from_json(json.loads(json.dumps(block.to_json())), block.data) == block
 
 
-def test_a_groups_frame_says_its_size_so_its_window_is_no_bigger():
-    """The launcher's decoder allocates (and faults in) a window buffer per frame: a frame
-    that says its size needs one of that size, a few MiB, not the level's 8 MiB."""
-    text = "".join(f"value_{j} = {j * j}\n" for j in range(10_000)).encode()[:200_000]
-    files = [fmt.FileEntry(f"m{i}.py", fmt.MODE_FILE, text) for i in range(10)]
+def test_frames_say_their_size_and_use_windows_of_at_most_2_mib():
+    """The launcher's decoder allocates (and faults in, page by page) a buffer of a frame's
+    window for every file it can't decode in one piece: a group (a few MiB) or a file over
+    1 MiB. Frames give their size and use windows of at most 2 MiB, not the level's 8."""
+    text = "".join(f"value_{j} = {j * j}\n" for j in range(400_000)).encode()
+    files = [fmt.FileEntry(f"m{i}.py", fmt.MODE_FILE, text[i * 200_000 : (i + 1) * 200_000]) for i in range(10)]
+    files.append(fmt.FileEntry("lib.so", fmt.MODE_FILE, text[:5_000_000]))
     block = fmt.encode_block(files, fmt.PREFIX_APP, level=19, epoch=0)
-    first = next(m for m in block.members if m.group == (0, 10))
-    frame = zstandard.get_frame_parameters(block.payload(first))
-    assert frame.content_size == 10 * 200_000
-    assert frame.window_size <= frame.content_size
+    group = zstandard.get_frame_parameters(block.payload(next(m for m in block.members if m.group == (0, 10))))
+    assert group.content_size == 10 * 200_000 and group.window_size <= group.content_size
+    alone = zstandard.get_frame_parameters(block.payload(next(m for m in block.members if m.name == b"app/lib.so")))
+    assert alone.content_size == 5_000_000 and alone.window_size == 1 << fmt.WINDOW_LOG == 2 << 20
+    assert _files(block) == {b"app/" + e.path.encode(): e.data for e in files}
 
 
 def test_a_group_closes_once_it_holds_group_input_max():
