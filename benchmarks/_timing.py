@@ -51,6 +51,25 @@ _PREPARE_COLD = (
 )
 
 
+# The same inode scan makes a first start slow for a minute after *any* big deletion near
+# its cache: the builds just before an app's starts delete thousands of files (pip's and
+# PyInstaller's temp trees), and numbers' cold starts measured 0.69x PyInstaller right
+# after them against 0.46x a minute later (docs/performance.md, session 9). ext4 skips an
+# inode deleted less than 60 s ago (300 s more while its inode table block is dirty, hence
+# the sync first).
+SETTLE_SECONDS = 61
+
+
+def settle_deletions(file_system: str) -> bool:
+    """Before an app's timed starts on a disk: sync, then wait until the inodes the builds
+    deleted no longer count as recently deleted. False (no wait) on tmpfs."""
+    if file_system == "tmpfs":
+        return False
+    os.sync()
+    time.sleep(SETTLE_SECONDS)
+    return True
+
+
 def moved_aside_dir(cache: Path) -> Path:
     return cache.with_name(cache.name + ".moved-aside")
 

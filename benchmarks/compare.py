@@ -50,6 +50,7 @@ from typing import Any, Callable, Optional
 from _peers import PIP_TOOLS, REPO, TOOLS, App, Context, Tool, change_one_line, copy_clean_tree, load_app, run_checked
 from _timing import (
     HYPERFINE,
+    SETTLE_SECONDS,
     Served,
     StartFailed,
     empty_trash,
@@ -58,6 +59,7 @@ from _timing import (
     remove_moved_aside,
     remove_tree,
     serve_once,
+    settle_deletions,
     time_starts,
     use_trash,
 )
@@ -485,8 +487,9 @@ def check_targets(results: list[Result]) -> list[str]:
 def render_report(results: list[Result], skipped: list[str], info: dict[str, object], runs: int) -> str:
     cold_note = (
         "cold = run-time cache (onefile ONEFILE_CACHE_DIR, shiv SHIV_ROOT, pex PEX_ROOT) moved aside before "
-        "each start and deleted only after the app's series (see _timing.py: deleting it right before a start "
-        "slows file creation on this VM's journal-less ext4); "
+        "each start and deleted only when the run ends (see _timing.py: deleting it right before a start "
+        "slows file creation on this VM's journal-less ext4; for the same reason, on a disk, each app's "
+        f"starts begin {SETTLE_SECONDS} s after its builds, after a sync); "
         "PyInstaller unpacks to a new temp dir on every start and a venv unpacks nothing, so for them "
         "cold is just another set of starts; every tool's cold start follows a sync (untimed), so none runs "
         "while the files of the one before are written back"
@@ -594,6 +597,8 @@ def main() -> int:
                 results.append(result)
                 if artifact is not None:
                     built.append((tool, result, artifact))
+            if settle_deletions(str(info["run-time caches on"])):
+                log(f"{app.name}: waited {SETTLE_SECONDS} s after a sync for the builds' deletions to settle")
             if app.server:
                 measure_server_starts(app, built, env, args.runs, strace)
             else:
