@@ -6,12 +6,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +28,11 @@
 #define OF_GC_MAX_SMALL_FILE 4096
 /* Layers flushed and marked by one clean-up at most (the rest by the next one). */
 #define OF_GC_SETTLE_MAX 64
+/* How long a clean-up lets the app it was started for run before it flushes. */
+#define OF_GC_APP_WAIT_MS 3000
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* the same on every Linux architecture (since 5.3) */
+#endif
 
 enum { OF_GC_RUNTIME, OF_GC_APP, OF_GC_KINDS };
 static const char *const of_gc_kind_dirs[OF_GC_KINDS] = { OF_CACHE_RUNTIME_DIR, OF_CACHE_APP_DIR };
@@ -540,8 +547,24 @@ static void of_gc_detach(int keep)
             close(fd);
 }
 
+/* Let the app start, and a short one finish, before the flush competes with it for the
+ * CPU and the disk (a first start of examples/hello on ext4: ~6 ms slower with the flush
+ * beside it, docs/performance.md "Session 9"): wait until process `app` exits, at most
+ * OF_GC_APP_WAIT_MS. No wait where pidfds are missing (Linux < 5.3) or `app` is gone. */
+static void of_gc_wait_app(pid_t app)
+{
+    struct pollfd p = { (int)syscall(SYS_pidfd_open, app, 0), POLLIN, 0 };
+
+    if (p.fd < 0)
+        return;
+    while (poll(&p, 1, OF_GC_APP_WAIT_MS) < 0 && errno == EINTR)
+        ;
+    close(p.fd);
+}
+
 void of_gc_spawn(const char *root, long keep_days)
 {
+    pid_t app = getpid(); /* the launcher's, which becomes the app's with the exec */
     char *lock = of_cache_path(root, OF_GC_LOCK);
     pid_t child;
     int fd;
@@ -560,6 +583,7 @@ void of_gc_spawn(const char *root, long keep_days)
         of_gc_detach(fd);
         signal(SIGHUP, SIG_IGN);
         setpriority(PRIO_PROCESS, 0, 10);
+        of_gc_wait_app(app);
         OF_TEST_POINT("cleaner");
         of_gc_run(root, keep_days, time(NULL));
         _exit(0);

@@ -47,7 +47,8 @@ int of_gc_record(const char *root, const uint8_t app_id[OF_SHA256_DIGEST_SIZE], 
 
 /* Start a clean-up of `root` in a detached process (double fork, new session, stdio on
  * /dev/null, no other fd) and return at once; it holds <root>/.cleaning before this
- * returns, and does nothing when another clean-up holds it. Best effort. */
+ * returns, and does nothing when another clean-up holds it. It begins once this process
+ * (the app, after the exec) has exited, or after 3 s. Best effort. */
 void of_gc_spawn(const char *root, long keep_days);
 
 /* Clean `root` up now (what the detached process does): flush and mark the layers this
