@@ -16,6 +16,7 @@ import random
 import re
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -395,6 +396,54 @@ def test_a_layer_is_published_first_and_flushed_then_marked_by_the_cleanup(hidde
         directory = Path(final)
         assert (directory.stat().st_mode & 0o777) == 0o755 and not (directory / CACHE_PENDING_FILE).exists()
     assert len(boot) == 37  # the id a pending layer names
+
+
+# The app's Python (ONEFILE=python): says it runs (argv[1]), then waits for argv[2] to
+# exist or, with argv[3], for that directory to be flushed (mode 0755); 60 s at most.
+_WAITER = """import os, sys, time
+open(sys.argv[1], "w").close()
+end = time.monotonic() + 60
+while time.monotonic() < end and not (
+    os.path.exists(sys.argv[2]) if len(sys.argv) == 3 else os.stat(sys.argv[3]).st_mode & 0o777 == 0o755
+):
+    time.sleep(0.02)
+sys.exit(time.monotonic() >= end)
+"""
+
+
+def _until(path: Path, running: subprocess.Popen[str]) -> None:
+    for _ in range(3000):
+        if path.exists():
+            return
+        assert running.poll() is None, running.communicate()
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never appeared")
+
+
+def test_the_cleanup_flushes_once_the_app_has_exited_or_after_a_few_seconds(
+    hidden: Hidden, maker: Maker, tmp_path: Path
+) -> None:
+    """The flush waits for the app it was started for, so it doesn't compete with the
+    app's start (docs/reliability.md "Power cuts"); an app that runs on gets its layers
+    flushed while it runs, a few seconds in."""
+    binary = maker.binary()
+    runtime, app = (hidden.cache / kind / key for kind, key in zip(("runtime", "app"), keys(binary), strict=True))
+    started, stop = tmp_path / "started", tmp_path / "stop"
+    running = hidden.popen([str(binary), "-c", _WAITER, str(started), str(stop)], {"ONEFILE": "python"})
+    _until(started, running)
+    time.sleep(0.5)  # the clean-up runs by now, waiting for the app (3 s at most)
+    assert _pending(runtime) and _pending(app)
+    stop.touch()
+    assert running.wait(timeout=60) == 0, running.communicate()
+    wait_for_cleanup(hidden.cache)
+    assert not _pending(runtime) and not _pending(app) and (app.stat().st_mode & 0o777) == 0o755
+    # Another app (same runtime) that waits for its own layer to be flushed, and gets it.
+    other = maker.binary("otherapp", 0)
+    flushed = hidden.cache / "app" / keys(other)[1]
+    started.unlink()
+    running = hidden.popen([str(other), "-c", _WAITER, str(started), "-", str(flushed)], {"ONEFILE": "python"})
+    assert running.wait(timeout=120) == 0, running.communicate()
+    assert not _pending(flushed)
 
 
 def test_without_a_boot_id_a_layer_is_flushed_before_it_is_published(hidden: Hidden, maker: Maker, tmp_path: Path) -> None:
