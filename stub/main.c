@@ -75,6 +75,16 @@ static int of_main_start(const struct of_binary *b, int argc, char **argv, mode_
     }
     umask(saved_umask);
     err = of_exec_app(b, argc, argv, interpreter);
+    /* The bundled glibc, which a start on the system's left out of the runtime directory
+     * (a cache shared by two systems): added now, found missing by the exec (no system
+     * call on a warm start). */
+    if (err == ENOENT && of_binary_bundled(b)) {
+        umask(022);
+        if (of_install_libc(b) < 0)
+            goto cleanup;
+        umask(saved_umask);
+        err = of_exec_app(b, argc, argv, interpreter);
+    }
     if (of_exec_repairable(b, err)) {
         umask(022);
         if (app_fd >= 0)

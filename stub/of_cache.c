@@ -485,6 +485,62 @@ cleanup:
     return rc;
 }
 
+int of_cache_add(const char *kind_dir, const char *key, const char *final, const char *name, of_cache_fill fill,
+                 void *arg)
+{
+    char *lock = NULL, *tmp = NULL, *from = NULL, *to = of_cache_path(final, name);
+    int lock_fd = -1, fd = -1, made = 0, rc = -1;
+    struct stat st;
+
+    if (to == NULL || of_cache_names(kind_dir, key, &lock, &tmp) != 0 || (from = of_cache_path(tmp, name)) == NULL) {
+        of_error("out of memory");
+        goto cleanup;
+    }
+    /* final is there already: wait for the lock itself, not for final to appear. */
+    if (of_cache_lock(lock, OF_CACHE_WAIT, NULL, &lock_fd) != 0)
+        goto cleanup;
+    if (lstat(to, &st) == 0) { /* another start added it while we waited */
+        rc = 0;
+        goto cleanup;
+    }
+    if (mkdtemp(tmp) == NULL) {
+        of_error_errno("cannot create a directory in %s", kind_dir);
+        goto cleanup;
+    }
+    made = 1;
+    fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        of_error_errno("cannot open %s", tmp);
+        goto cleanup;
+    }
+    if (fill(fd, tmp, arg) != 0)
+        goto cleanup;
+    /* Flushed before it appears: a power cut can lose the rename (a later start adds it
+     * again), never the files' data under their final names. */
+    if (syncfs(fd) != 0) {
+        of_error_errno("cannot flush %s to disk", tmp);
+        goto cleanup;
+    }
+    OF_TEST_POINT("flushed");
+    if (rename(from, to) != 0) {
+        of_error_errno("cannot rename %s to %s", from, to);
+        goto cleanup;
+    }
+    OF_TEST_POINT("renamed");
+    rc = 1;
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (made)
+        of_cache_remove(tmp); /* what is left of it; best effort: a leftover is swept later */
+    of_cache_unlock(lock, lock_fd);
+    free(from);
+    free(to);
+    free(tmp);
+    free(lock);
+    return rc;
+}
+
 int of_cache_boot_id(char out[OF_CACHE_BOOT_ID_LEN + 1])
 {
     char buf[OF_CACHE_BOOT_ID_LEN + 2];

@@ -74,6 +74,15 @@ typedef int (*of_cache_fill)(int dirfd, const char *dirpath, void *arg);
  * this boot's id is known, else flushed (syncfs) first and published 0755. */
 int of_cache_install(const char *kind_dir, const char *key, const char *final, of_cache_fill fill, void *arg);
 
+/* Add the directory `name` to the layer `final` (<kind_dir>/<key>), which is in place: a
+ * part its unpacking left out (the runtime's libc/). Under the key's lock, unless
+ * <final>/<name> is there already: fill <kind_dir>/.tmp-<key>-XXXXXX, flush it (syncfs),
+ * rename its `name` to <final>/<name>, remove the rest. Returns 1 when it added it, 0
+ * when it was there, -1 with of_error set (nothing added; the temporary directory is
+ * removed, or swept later). */
+int of_cache_add(const char *kind_dir, const char *key, const char *final, const char *name, of_cache_fill fill,
+                 void *arg);
+
 /* This boot's id (OF_CACHE_BOOT_ID_LEN characters and a NUL) into `out`: 0, or -1 when it
  * can't be read (no /proc). */
 #define OF_CACHE_BOOT_ID_LEN 36

@@ -112,6 +112,7 @@
  * the directory given by %s (no user site-packages). */
 #define OF_APP_PYVENV_CFG_FORMAT "home = %s/bin\ninclude-system-site-packages = false\n"
 /* The twin virtual environment of an app, for the runtime's bundled glibc (OF_LIBC_GLIBC_BUNDLED). */
+#define OF_RUNTIME_LIBC_DIR "libc" /* unpacked by the first start that needs the bundled glibc */
 #define OF_RUNTIME_LIBC_PYTHON "libc/bin/python3"
 #define OF_RUNTIME_LIBC_LOCALE "libc/locale" /* LOCPATH where the system has no glibc (C.utf8 is there) */
 #define OF_APP_LIBC_DIR "libc"

@@ -37,6 +37,7 @@ enum { OF_INSTALL_HASH_NONE, OF_INSTALL_HASH_RUNNING, OF_INSTALL_HASH_DONE };
 struct of_install_fill {
     const struct of_binary *b;
     int layer; /* OF_LAYER_RUNTIME or OF_LAYER_APP */
+    const struct of_unpack_part *part; /* what of it to write (NULL: all) */
     char what[PATH_MAX + 32]; /* "<binary>: app layer", for messages */
     struct of_install_hash hashes[OF_LAYER_COUNT]; /* of the layers being unpacked */
 };
@@ -168,8 +169,8 @@ static int of_install_fill_layer(int dirfd, const char *dirpath, void *arg)
     const struct of_binary *b = f->b;
     int unpacked;
 
-    unpacked = of_unpack_layer(b->file, &b->trailer->layers[f->layer], of_binary_layer_prefixes[f->layer], f->what,
-                               dirfd, dirpath, b->dirs[OF_LAYER_RUNTIME]) == 0 &&
+    unpacked = of_unpack_layer_part(b->file, &b->trailer->layers[f->layer], of_binary_layer_prefixes[f->layer],
+                                    f->what, dirfd, dirpath, b->dirs[OF_LAYER_RUNTIME], f->part) == 0 &&
                (f->layer != OF_LAYER_APP || (of_install_venvs(b, dirfd, dirpath) == 0 &&
                                              of_gc_mark(dirfd, dirpath, b->trailer->app_id) == 0));
     if (of_install_hashes_match(f) != 0)
@@ -181,6 +182,9 @@ static int of_install_fill_layer(int dirfd, const char *dirpath, void *arg)
         return -1;
     return unpacked ? 0 : -1;
 }
+
+static const struct of_unpack_part of_install_without_libc = { OF_RUNTIME_LIBC_DIR, 0 };
+static const struct of_unpack_part of_install_only_libc = { OF_RUNTIME_LIBC_DIR, 1 };
 
 /* Say how much room unpacking needs when the disk is full. */
 static void of_install_hint_space(const struct of_binary *b, int layer)
@@ -235,6 +239,11 @@ int of_install_layers(const struct of_binary *b)
         if (!missing[i])
             continue;
         fill->layer = i;
+        /* A start on the system's glibc leaves the bundled one out (10 % of hello's
+         * runtime layer); the first start that needs it adds it (of_install_libc). */
+        fill->part = i == OF_LAYER_RUNTIME && b->trailer->libc == OF_LIBC_GLIBC_BUNDLED && !of_binary_bundled(b)
+                         ? &of_install_without_libc
+                         : NULL;
         snprintf(fill->what, sizeof(fill->what), "%s: %s layer", b->self, of_binary_layer_names[i]);
         if (of_cache_install(b->kind_dirs[i], b->keys[i], b->dirs[i], of_install_fill_layer, fill) != 0) {
             of_install_hint_space(b, i);
@@ -249,6 +258,32 @@ cleanup:
         for (int i = 0; i < OF_LAYER_COUNT; i++)
             of_install_hash_wait(&fill->hashes[i]);
     }
+    of_unpack_release();
+    free(fill);
+    return rc;
+}
+
+int of_install_libc(const struct of_binary *b)
+{
+    struct of_install_fill *fill = calloc(1, sizeof(*fill));
+    const struct of_layer *layer = &b->trailer->layers[OF_LAYER_RUNTIME];
+    int rc = -1;
+
+    if (fill == NULL) {
+        of_error("out of memory");
+        return -1;
+    }
+    fill->b = b;
+    fill->layer = OF_LAYER_RUNTIME;
+    fill->part = &of_install_only_libc;
+    snprintf(fill->what, sizeof(fill->what), "%s: runtime layer", b->self);
+    of_install_hash_start(&fill->hashes[OF_LAYER_RUNTIME], b->file + layer->offset, layer->size);
+    of_cache_sweep(b->kind_dirs[OF_LAYER_RUNTIME]); /* what an add killed before left behind */
+    rc = of_cache_add(b->kind_dirs[OF_LAYER_RUNTIME], b->keys[OF_LAYER_RUNTIME], b->dirs[OF_LAYER_RUNTIME],
+                      OF_RUNTIME_LIBC_DIR, of_install_fill_layer, fill);
+    if (rc < 0)
+        of_install_hint_space(b, OF_LAYER_RUNTIME);
+    of_install_hash_wait(&fill->hashes[OF_LAYER_RUNTIME]);
     of_unpack_release();
     free(fill);
     return rc;

@@ -357,6 +357,25 @@ static void of_modes_walk(struct of_modes_check *c, int fd, size_t len, int dept
     closedir(dir);
 }
 
+/* Whether a runtime directory `dir` has no libc/: a start on the system's glibc left it
+ * out, for the first start that needs the bundled one to add (of_install_libc). */
+static int of_modes_libc_later(const char *dir)
+{
+    char path[PATH_MAX];
+    struct stat st;
+
+    return of_cache_path_into(path, sizeof(path), dir, OF_RUNTIME_LIBC_DIR) == 0 && lstat(path, &st) != 0 &&
+           errno == ENOENT;
+}
+
+/* Whether the runtime layer's entry `e` is libc/ or in it. */
+static int of_modes_in_libc(const struct of_entry *e)
+{
+    size_t n = strlen(OF_RUNTIME_LIBC_DIR);
+
+    return e->name_len >= n && memcmp(e->name, OF_RUNTIME_LIBC_DIR, n) == 0 && (e->name_len == n || e->name[n] == '/');
+}
+
 long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *dir,
                         const char *runtime_dir, const char *sites_dir, int twin, FILE *out)
 {
@@ -364,7 +383,7 @@ long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const
     const uint8_t *data = file + layer->offset;
     uint64_t pos = 0;
     long rc = -1;
-    int fd;
+    int fd, later;
 
     /* Each entry takes at least a header, so a count above this is a lie (and would
      * make us allocate whatever the file says). */
@@ -395,9 +414,10 @@ long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const
         of_error_errno("cannot open %s", dir);
         goto cleanup;
     }
+    later = runtime_dir == NULL && twin && of_modes_libc_later(dir);
     of_modes_walk(c, fd, 0, 0);
     for (size_t i = 0; i < c->count; i++)
-        if (!c->known[i].seen)
+        if (!c->known[i].seen && !(later && of_modes_in_libc(&c->known[i].entry)))
             of_modes_problem(c, "missing", c->known[i].entry.name, c->known[i].entry.name_len);
     if (runtime_dir != NULL && !c->seen_cfg)
         of_modes_problem(c, "missing", OF_APP_PYVENV_CFG, strlen(OF_APP_PYVENV_CFG));
@@ -493,6 +513,10 @@ int of_modes_info(const struct of_binary *b, FILE *out)
     fprintf(out, "cache: %s (from %s)\n", b->root->path, b->root->why);
     for (int i = 0; i < OF_LAYER_COUNT; i++)
         fprintf(out, "%s directory: %s (%s)\n", of_binary_layer_names[i], b->dirs[i], of_modes_state(b->dirs[i]));
+    if (b->trailer->libc == OF_LIBC_GLIBC_BUNDLED && of_cache_exists(b->dirs[OF_LAYER_RUNTIME]) &&
+        of_modes_libc_later(b->dirs[OF_LAYER_RUNTIME]))
+        fprintf(out, "bundled glibc: not unpacked (starts here use the system's; the first start that needs it "
+                     "adds it)\n");
     manifest = of_modes_manifest(b->file, &b->trailer->layers[OF_LAYER_APP]);
     if (manifest == NULL) {
         fprintf(out, "manifest: unreadable: %s\n", of_error_message());
@@ -536,6 +560,10 @@ int of_modes_verify(const struct of_binary *b, FILE *out)
         if (found < 0) {
             fprintf(out, "  cannot check: %s\n", of_error_message());
             problems++;
+        } else if (found == 0 && i == OF_LAYER_RUNTIME && b->trailer->libc == OF_LIBC_GLIBC_BUNDLED &&
+                   of_modes_libc_later(b->dirs[i])) {
+            fprintf(out, "  all entries match; " OF_RUNTIME_LIBC_DIR "/ (the bundled glibc) is not unpacked: the first "
+                         "start that needs it adds it\n");
         } else if (found == 0) {
             fprintf(out, "  all %llu entries match\n", (unsigned long long)layer->entry_count);
         } else {

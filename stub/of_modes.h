@@ -28,7 +28,8 @@ int of_modes_clean(const struct of_binary *b, FILE *out);
  * point at `runtime_dir`. A file with patch sites must hold its entry's data with the
  * sites expanded for `sites_dir` (the runtime layer's directory). With `twin` (a binary
  * carrying a glibc), the app directory also has the twin venv's libc/pyvenv.cfg and
- * libc/bin/python, pointing at the runtime's libc/. Prints one line per
+ * libc/bin/python, pointing at the runtime's libc/; the runtime directory (`runtime_dir`
+ * NULL) may lack libc/ as a whole (a start on the system's glibc leaves it out). Prints one line per
  * problem on `out` (NULL: silent) and
  * returns how many there were, or -1 with of_error set if `layer` can't be read. */
 long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *dir,

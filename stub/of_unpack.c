@@ -248,6 +248,7 @@ int of_unpack_entry(const uint8_t *p, size_t avail, const char *prefix, struct o
     out->group_index = 0;
     out->group_count = 0;
     out->filter = 0;
+    out->discard = 0;
     if (of_unpack_fields(extra + OF_ZIP_EXTRA_SIZE, extra_len - OF_ZIP_EXTRA_SIZE, out) != 0)
         return of_error("'%.*s': unexpected extra field, bad patch sites, group or filter", shown,
                         (const char *)name);
@@ -307,9 +308,9 @@ static int of_unpack_emit(struct of_unpack *u, struct of_sink *sink, const void 
             of_error_errno("cannot write %s/%s", u->rootpath, u->path);
             goto cleanup;
         }
-    } else {
+    } else if (sink->mem != NULL) {
         memcpy(sink->mem + *done, data, len);
-    }
+    } /* else discarded: a group member decoded for the members after it */
     *done += len;
     rc = 0;
 cleanup:
@@ -545,6 +546,8 @@ static int of_unpack_file(struct of_unpack *u, const struct of_entry *e)
 
     memcpy(u->path, e->name, e->name_len);
     u->path[e->name_len] = '\0';
+    if (e->discard)
+        return of_unpack_data(u, e, &sink);
     sink.fd = openat(u->rootfd, u->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, e->mode & 0777);
     if (sink.fd < 0) {
         of_error_errno("cannot create %s/%s", u->rootpath, u->path);
@@ -603,6 +606,7 @@ struct of_unpack_unit {
     size_t first; /* index in the pool's files */
     size_t count;
     uint64_t weight; /* compressed bytes */
+    size_t written; /* members not discarded: a unit with none is left out */
 };
 
 struct of_unpack_pool {
@@ -738,21 +742,40 @@ static int of_unpack_unit_add(struct of_unpack_pool *pool, size_t *room, const s
     if (e->group_index > 0) { /* of_unpack_group_next checked that the member before it is the last unit's */
         pool->units[pool->unit_count - 1].count++;
         pool->units[pool->unit_count - 1].weight += e->compressed_size;
+        pool->units[pool->unit_count - 1].written += !e->discard;
         return 0;
     }
     grown = of_unpack_grow(pool->units, sizeof(*pool->units), pool->unit_count, room);
     if (grown == NULL)
         return -1;
     pool->units = grown;
-    pool->units[pool->unit_count++] = (struct of_unpack_unit){ pool->count - 1, 1, e->compressed_size };
+    pool->units[pool->unit_count++] = (struct of_unpack_unit){ pool->count - 1, 1, e->compressed_size, !e->discard };
     return 0;
+}
+
+/* Whether `part` (NULL: the whole layer) holds entry `e`. */
+static int of_unpack_wanted(const struct of_entry *e, const struct of_unpack_part *part)
+{
+    size_t n;
+
+    if (part == NULL)
+        return 1;
+    n = strlen(part->dir);
+    return (e->name_len >= n && memcmp(e->name, part->dir, n) == 0 && (e->name_len == n || e->name[n] == '/')) ==
+           (part->only != 0);
+}
+
+int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
+                    int dirfd, const char *dirpath, const char *runtime_dir)
+{
+    return of_unpack_layer_part(file, layer, prefix, what, dirfd, dirpath, runtime_dir, NULL);
 }
 
 /* Three passes: (1) check every entry and make the directories, (2) write the files in
  * parallel, (3) make the links. Links come last so that while files are written the
  * tree holds only directories this function made, walked with O_NOFOLLOW. */
-int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
-                    int dirfd, const char *dirpath, const char *runtime_dir)
+int of_unpack_layer_part(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
+                         int dirfd, const char *dirpath, const char *runtime_dir, const struct of_unpack_part *part)
 {
     struct of_unpack u = { dirfd, dirpath, NULL, NULL, { NULL, NULL }, { -1, -1 }, 0, NULL, 0, runtime_dir };
     struct of_unpack_pool pool = {
@@ -760,7 +783,7 @@ int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const cha
     };
     const uint8_t *data = file + layer->offset;
     struct of_entry *files = NULL, *links = NULL, e;
-    size_t file_room = 0, unit_room = 0, link_count = 0, link_room = 0;
+    size_t file_room = 0, unit_room = 0, link_count = 0, link_room = 0, kept = 0;
     uint64_t pos = 0, total = 0, n;
     uint32_t open = 0; /* members of the current group still to come */
     int rc = -1;
@@ -793,7 +816,10 @@ int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const cha
         }
         pos += e.total;
         total += e.size;
-        if (of_unpack_prepare(&u, &e, 0) != 0) {
+        e.discard = !of_unpack_wanted(&e, part);
+        if (e.discard && (e.mode == OF_MODE_DIRECTORY || e.mode == OF_MODE_SYMLINK || e.group_count == 0))
+            continue; /* nothing to make, nor to decode for others */
+        if (!e.discard && of_unpack_prepare(&u, &e, 0) != 0) {
             of_error_prefix("%s", what);
             goto cleanup;
         }
@@ -816,7 +842,12 @@ int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const cha
         goto cleanup;
     }
     pool.files = files;
-    if (pool.count > 0 && of_unpack_files(&pool, of_unpack_worker_count(pool.unit_count, total)) != 0) {
+    /* Groups with nothing to write are not decoded at all. */
+    for (size_t i = 0; i < pool.unit_count; i++)
+        if (pool.units[i].written > 0)
+            pool.units[kept++] = pool.units[i];
+    pool.unit_count = kept;
+    if (pool.unit_count > 0 && of_unpack_files(&pool, of_unpack_worker_count(pool.unit_count, total)) != 0) {
         of_error_prefix("%s", what);
         goto cleanup;
     }

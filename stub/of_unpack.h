@@ -23,6 +23,7 @@ struct of_entry {
     uint32_t group_index; /* a group member (OF_ZIP_METHOD_ZSTD_GROUP): its place in the group */
     uint32_t group_count; /* ... and the group's member count; 0 for an entry that is in none */
     uint32_t filter; /* OF_FILTER_* to undo after decoding, or 0 */
+    int discard; /* of_unpack_layer_part: decoded for its group's sake, not written */
 };
 
 /* Site `i` (< e->site_count) of an entry of_unpack_entry checked. */
@@ -63,6 +64,19 @@ int of_unpack_read(const struct of_entry *e, char **out);
  * no link, then the links. Modes are subject to the umask (the launcher sets 022). */
 int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
                     int dirfd, const char *dirpath, const char *runtime_dir);
+
+/* Part of a layer: the directory `dir` (a name after the prefix, e.g. OF_RUNTIME_LIBC_DIR)
+ * and everything in it (`only`), or everything else. */
+struct of_unpack_part {
+    const char *dir;
+    int only;
+};
+
+/* of_unpack_layer writing only `part` of the layer (NULL: all of it). Every entry is still
+ * checked; a group holding entries of both sides is decoded whole, a group or file with
+ * nothing to write not at all. */
+int of_unpack_layer_part(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,
+                         int dirfd, const char *dirpath, const char *runtime_dir, const struct of_unpack_part *part);
 
 /* Free the decoders and buffers of_unpack_layer keeps for its next call. */
 void of_unpack_release(void);

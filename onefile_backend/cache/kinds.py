@@ -48,7 +48,7 @@ DEPENDENCIES = CacheKind(
 ELF_FACTS = CacheKind("elf-facts", 2, "blobs", "an ELF file's needed libraries, run path, glibc needs; key: its bytes")
 COMPRESSED = CacheKind("zstd", 3, "blobs", "a file's zstd frame; key: level and the file's bytes")
 BYTECODE = CacheKind("bytecode", 1, "blobs", "a module's .pyc; key: magic number, path in the layer, source")
-RUNTIME_LAYER = CacheKind("runtime-layer", 17, "files", "runtime-<identity>.layer(.json): an encoded runtime layer")
+RUNTIME_LAYER = CacheKind("runtime-layer", 18, "files", "runtime-<identity>.layer(.json): an encoded runtime layer")
 ARCHIVES = CacheKind("runtimes", 1, "files", "runtimes/<sha256>: unpacked archives, downloads, uv's Pythons")
 UV_SETTINGS = CacheKind("uv", 1, "files", "uv/no-index.toml: pip's no-index for uv, which has no variable for it")
 

@@ -367,10 +367,13 @@ def _grouping_order(entries: Sequence[FileEntry], candidates: Sequence[int]) -> 
     return [[index, *compiled.get(index, ())] for index in candidates if index not in paired]
 
 
-def _groups(entries: Sequence[FileEntry], level: int | None, alone: Collection[str]) -> list[list[int]]:
+def _groups(
+    entries: Sequence[FileEntry], level: int | None, alone: Collection[str], apart: Collection[str] = ()
+) -> list[list[int]]:
     """Indexes of the entries that share a frame, group by group, each in the order its
     frame holds them: regular files up to GROUP_MEMBER_MAX without patch sites, not named
-    in ``alone``, in the order given except that a module's bytecode follows its source."""
+    in ``alone``, in the order given except that a module's bytecode follows its source.
+    The files in each directory of ``apart`` share frames only with each other."""
     candidates = [
         index
         for index, entry in enumerate(entries)
@@ -379,16 +382,21 @@ def _groups(entries: Sequence[FileEntry], level: int | None, alone: Collection[s
         and len(entry.data) <= GROUP_MEMBER_MAX
         and entry.path not in alone
     ]
+
+    def side(index: int) -> str:
+        return next((directory for directory in apart if entries[index].path.startswith(directory + "/")), "")
+
     groups: list[list[int]] = []
-    current: list[int] = []
-    held = 0
-    for run in _grouping_order(entries, candidates):
-        current += run
-        held += sum(len(entries[index].data) for index in run)
-        if held >= GROUP_INPUT_MAX:
-            groups.append(current)
-            current, held = [], 0
-    groups.append(current)
+    for key in dict.fromkeys(map(side, candidates)):
+        current: list[int] = []
+        held = 0
+        for run in _grouping_order(entries, [index for index in candidates if side(index) == key]):
+            current += run
+            held += sum(len(entries[index].data) for index in run)
+            if held >= GROUP_INPUT_MAX:
+                groups.append(current)
+                current, held = [], 0
+        groups.append(current)
     return [group for group in groups if len(group) > 1]
 
 
@@ -518,6 +526,7 @@ def encode_block(
     store: Store | None = None,
     progress: Progress | None = None,
     alone: Collection[str] = (),
+    apart: Collection[str] = (),
 ) -> Block:
     """Encode ``entries`` as zip local entries named ``prefix + path``, in the order given
     except that the members of a group (small files sharing a zstd frame) come together,
@@ -526,7 +535,8 @@ def encode_block(
 
     ``level`` is the zstd level; ``None`` stores every entry (zipimport reads only those).
     Entries whose path is in ``alone`` get a frame of their own (the launcher reads them
-    by themselves: the manifest). Compressed payloads of single entries are looked up in,
+    by themselves: the manifest); the files under a directory in ``apart`` share frames
+    only with each other (the launcher may unpack that directory, or all but it, alone). Compressed payloads of single entries are looked up in,
     and added to, ``store``; ``progress`` hears how far compression has come.
     """
     dos_time, dos_date = dos_datetime(epoch)
@@ -535,7 +545,7 @@ def encode_block(
         check_sites(entry)
         if len(entry.data) > MAX_ENTRY_SIZE:
             raise ValueError(f"{entry.path}: files of 4 GiB or more are not supported")
-    groups = _groups(entries, level, alone)
+    groups = _groups(entries, level, alone, apart)
     packed = _pack(entries, groups, level, store, threads, progress)
     chunks: list[bytes] = []
     members: list[_Member] = []

@@ -60,7 +60,11 @@ RUN_PATH_SITE_SIZE = 1024
 RUN_PATH_TEMPLATE = "@RUNTIME@/lib"
 # The bundled-glibc interpreter: PT_INTERP names the bundled loader (the kernel reads at
 # most PATH_MAX of it), its run path the bundled glibc first.
-BUNDLED_PYTHON = "libc/bin/python3"
+# The bundled glibc's directory: the launcher leaves it out where the system's glibc
+# serves, and adds it on the first start that needs it, so its files share zstd frames
+# only with each other.
+LIBC_DIR = "libc"
+BUNDLED_PYTHON = f"{LIBC_DIR}/bin/python3"
 INTERP_SITE_SIZE = 512
 BUNDLED_RUN_PATH_TEMPLATE = "@RUNTIME@/libc/lib:@RUNTIME@/lib"
 
@@ -470,6 +474,7 @@ def build_runtime(
         epoch=epoch,
         store=store,
         progress=lambda done, total: log(f"runtime: compressed {done} of {total} files", kind="progress"),
+        apart=(LIBC_DIR,),
     )
     runtime = Runtime(block, interpreter, glibc, libraries, False, bundled, stdlib_sources, sourceless)
     _report_sources(runtime, log)

@@ -853,6 +853,75 @@ static void test_groups(void)
               put32(b.data + OF_ZIP_LOCAL_HEADER_SIZE + strlen(names[0]) + 4, OF_MODE_SYMLINK));
 }
 
+/* ---- a part of a layer: the runtime's libc/ left out, then unpacked alone ---- */
+
+static int unpack_part(const struct buf *b, const struct of_unpack_part *part, char **dir)
+{
+    struct of_layer layer = { 0, b->len, b->count, b->unpacked, { 0 } };
+    int fd, rc;
+
+    *dir = make_tmp();
+    fd = open(*dir, O_RDONLY | O_DIRECTORY);
+    rc = of_unpack_layer_part(b->data, &layer, OF_PREFIX_APP, "test: app layer", fd, *dir, "/rt", part);
+    close(fd);
+    return rc;
+}
+
+static void test_parts(void)
+{
+    static const char *const mixed[] = { "app/libc/lib/a.so", "app/x/b.py", "app/libc/c" };
+    static const char *const apart[] = { "app/libc/d", "app/libc/e" };
+    static const char *const datas[] = {
+        "import os\nprint(os.getcwd())\nprint('the first file of the group, long enough')\n",
+        "import os\nprint(os.getcwd())\nprint('the second file of the group, long enough')\n",
+        "import os\nprint(os.getcwd())\nprint('the third file of the group, long enough')\n",
+    };
+    static const struct of_unpack_part without = { "libc", 0 }, only = { "libc", 1 };
+    static struct buf b;
+    char *dir;
+
+    /* A group with members on both sides (decoded whole, written in part), one with
+     * libc/ files only, a file and a link in libc/, a name that only starts like it. */
+    b.len = b.count = b.unpacked = 0;
+    put_entry(&b, "app/libc/", OF_MODE_DIRECTORY, "");
+    put_group(&b, mixed, datas, 3, 2, NULL, 3);
+    put_group(&b, apart, datas + 1, 2, 1, NULL, 2);
+    put_zstd(&b, "app/libc/f", OF_MODE_FILE, datas[0]);
+    put_entry(&b, "app/libc/link", OF_MODE_SYMLINK, "f");
+    put_entry(&b, "app/libcx", OF_MODE_FILE, "not in libc/");
+    put_zstd(&b, "app/y", OF_MODE_FILE, datas[1]);
+
+    OK(unpack_part(&b, &without, &dir));
+    CHECK(!exists(dir, "libc") && file_is(dir, "x/b.py", datas[1], 0644) &&
+          file_is(dir, "libcx", "not in libc/", 0644) && file_is(dir, "y", datas[1], 0644));
+    of_cache_remove(dir);
+    free(dir);
+    OK(unpack_part(&b, &only, &dir));
+    CHECK(file_is(dir, "libc/lib/a.so", datas[0], 0644) && file_is(dir, "libc/c", datas[2], 0644) &&
+          file_is(dir, "libc/d", datas[1], 0644) && file_is(dir, "libc/e", datas[2], 0644) &&
+          file_is(dir, "libc/f", datas[0], 0644) && link_is(dir, "libc/link", "f"));
+    CHECK(!exists(dir, "x") && !exists(dir, "y") && !exists(dir, "libcx"));
+    of_cache_remove(dir);
+    free(dir);
+    OK(unpack_part(&b, NULL, &dir)); /* the whole layer, as of_unpack_layer */
+    CHECK(file_is(dir, "libc/c", datas[2], 0644) && file_is(dir, "x/b.py", datas[1], 0644));
+    of_cache_remove(dir);
+    free(dir);
+
+    /* What is left out is still checked: damage there fails either part. */
+    b.len = b.count = b.unpacked = 0;
+    put_entry(&b, "app/libc/../escaped", OF_MODE_FILE, "x");
+    BAD(unpack_part(&b, &without, &dir));
+    CHECK(!exists(dir, "../escaped"));
+    of_cache_remove(dir);
+    free(dir);
+    b.len = b.count = b.unpacked = 0;
+    put_group(&b, mixed, datas, 3, 1, NULL, 3); /* the frame ends before its last member */
+    BAD(unpack_part(&b, &only, &dir));
+    of_cache_remove(dir);
+    free(dir);
+}
+
 /* ---- filters ---- */
 
 /* Undo OF_FILTER_X86_CALLS on `filtered` the way of_unpack_data does, `chunk` bytes at a
@@ -1650,6 +1719,7 @@ int main(void)
     test_entries();
     test_layers();
     test_groups();
+    test_parts();
     test_filter();
     test_remove();
     test_install();

@@ -112,6 +112,11 @@ def test_on_this_machine_the_system_glibc_is_used(hidden: Hidden, checks: Path) 
     assert facts["executable"].endswith("/bin/python") and "/libc/" not in facts["executable"]
     info = hidden.run([str(checks)], {"ONEFILE": "info"})
     assert "C library: the system's glibc 2.36 (the system's glibc is new enough" in info.stdout, info.stdout
+    # Nothing of the bundled glibc was written here, and that is no damage.
+    (runtime,) = (p for p in (hidden.cache / "runtime").iterdir() if not p.name.startswith("."))
+    assert not (runtime / "libc").exists() and "bundled glibc: not unpacked" in info.stdout, info.stdout
+    verify = hidden.run([str(checks)], {"ONEFILE": "verify"})
+    assert verify.returncode == 0 and "libc/ (the bundled glibc) is not unpacked" in verify.stdout, verify.stdout
 
 
 def _here(hidden: Hidden, work: Path, *command: str) -> object:
@@ -131,6 +136,10 @@ def test_one_cache_serves_debian_11_and_this_machine_in_either_order(
     for run in (there, here) if first == "debian-11" else (here, there):
         result = run()
         assert (result.returncode, result.stdout, result.stderr) == (0, "Hello, Ada!\n", "")  # type: ignore[attr-defined]
+        (runtime,) = (p for p in (work / "cache" / "runtime").iterdir() if not p.name.startswith("."))
+        # A first start here leaves the bundled glibc out; Debian 11's start adds it.
+        assert (runtime / "libc").exists() == (run is there or first == "debian-11"), run
+    assert (runtime / "libc" / "bin" / "python3").is_file() and not any((work / "cache" / "runtime").glob(".tmp-*"))
     verify = hidden.run(
         ["/bin/sh", "-c", '/bin/mount --bind "$0" /mnt && exec /mnt/hello', str(work)],
         {"ONEFILE_CACHE_DIR": "/mnt/cache", "ONEFILE": "verify"},
