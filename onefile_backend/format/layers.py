@@ -536,8 +536,9 @@ def encode_block(
     ``level`` is the zstd level; ``None`` stores every entry (zipimport reads only those).
     Entries whose path is in ``alone`` get a frame of their own (the launcher reads them
     by themselves: the manifest); the files under a directory in ``apart`` share frames
-    only with each other (the launcher may unpack that directory, or all but it, alone). Compressed payloads of single entries are looked up in,
-    and added to, ``store``; ``progress`` hears how far compression has come.
+    only with each other (the launcher may unpack that directory, or all but it, alone).
+    Compressed payloads of single entries are looked up in, and added to, ``store``;
+    ``progress`` hears how far compression has come.
     """
     dos_time, dos_date = dos_datetime(epoch)
     for entry in entries:

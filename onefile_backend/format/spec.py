@@ -109,6 +109,7 @@ APP_MAIN = "bin/onefile-main"
 APP_PYVENV_CFG = "pyvenv.cfg"
 APP_PYVENV_CFG_FORMAT = "home = %s/bin\ninclude-system-site-packages = false\n"
 # The twin virtual environment of an app, for the runtime's bundled glibc (LIBC_GLIBC_BUNDLED).
+RUNTIME_LIBC_DIR = "libc"  # unpacked by the first start that needs the bundled glibc
 RUNTIME_LIBC_PYTHON = "libc/bin/python3"
 RUNTIME_LIBC_LOCALE = "libc/locale"  # LOCPATH where the system has no glibc (C.utf8 is there)
 APP_LIBC_DIR = "libc"

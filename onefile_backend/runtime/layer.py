@@ -37,6 +37,7 @@ from ..cache.kinds import RUNTIME_LAYER
 from ..cache.store import BlobStore, build_cache_dir
 from ..format.layers import PREFIX_RUNTIME, RUNTIME_PYTHON, Block, FileEntry, encode_block
 from ..format.sites import Site, expand_sites, placeholder, template_site
+from ..format.spec import RUNTIME_LIBC_DIR, RUNTIME_LIBC_PYTHON
 from ..format.tree import entries_from_tree, merge_entries, walk_files
 from ..platform.elf import (
     CXX_LIBRARY,
@@ -63,8 +64,8 @@ RUN_PATH_TEMPLATE = "@RUNTIME@/lib"
 # The bundled glibc's directory: the launcher leaves it out where the system's glibc
 # serves, and adds it on the first start that needs it, so its files share zstd frames
 # only with each other.
-LIBC_DIR = "libc"
-BUNDLED_PYTHON = f"{LIBC_DIR}/bin/python3"
+LIBC_DIR = RUNTIME_LIBC_DIR
+BUNDLED_PYTHON = RUNTIME_LIBC_PYTHON
 INTERP_SITE_SIZE = 512
 BUNDLED_RUN_PATH_TEMPLATE = "@RUNTIME@/libc/lib:@RUNTIME@/lib"
 

@@ -140,6 +140,26 @@ def test_small_files_share_frames_and_decode_to_what_went_in():
     assert Block.from_json(json.loads(json.dumps(block.to_json())), block.data) == block
 
 
+def test_files_of_a_directory_apart_share_frames_only_with_each_other():
+    """The launcher unpacks the runtime's libc/ alone, or all but it (docs/portability.md):
+    neither part then decodes a frame of the other."""
+    text = [f"import os\nvalue = {i}\n".encode() * 20 for i in range(8)]
+    paths = ["a.py", "libc/lib/x.so", "b.py", "libc/locale/y", "libcx.py", "libc/z", "c.py", "d.py"]
+    entries = [fmt.FileEntry(path, fmt.MODE_FILE, data) for path, data in zip(paths, text, strict=True)]
+    block = fmt.encode_block(entries, fmt.PREFIX_APP, level=3, epoch=0, apart={"libc"})
+    groups: dict[int, list[bytes]] = {}
+    start = 0
+    for index, member in enumerate(block.members):
+        if member.group is not None:
+            start = index if member.group[0] == 0 else start
+            groups.setdefault(start, []).append(member.name)
+    sides = [{name.startswith(b"app/libc/") for name in names} for names in groups.values()]
+    assert sorted(map(len, groups.values())) == [3, 5] and all(len(side) == 1 for side in sides), groups
+    assert _files(block) == {b"app/" + e.path.encode(): e.data for e in entries}
+    mixed = fmt.encode_block(entries, fmt.PREFIX_APP, level=3, epoch=0)
+    assert [m.group for m in mixed.members if m.group] == [(i, 8) for i in range(8)]  # one group without it
+
+
 def test_frames_say_their_size_and_use_windows_of_at_most_2_mib():
     """The launcher's decoder allocates (and faults in, page by page) a buffer of a frame's
     window for every file it can't decode in one piece: a group (a few MiB) or a file over
