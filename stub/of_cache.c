@@ -492,7 +492,7 @@ int of_cache_add(const char *kind_dir, const char *key, const char *final, const
     int lock_fd = -1, fd = -1, made = 0, rc = -1;
     struct stat st;
 
-    if (to == NULL || of_cache_names(kind_dir, key, &lock, &tmp) != 0 || (from = of_cache_path(tmp, name)) == NULL) {
+    if (to == NULL || of_cache_names(kind_dir, key, &lock, &tmp) != 0) {
         of_error("out of memory");
         goto cleanup;
     }
@@ -509,7 +509,7 @@ int of_cache_add(const char *kind_dir, const char *key, const char *final, const
     }
     made = 1;
     fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
+    if (fd < 0 || (from = of_cache_path(tmp, name)) == NULL) {
         of_error_errno("cannot open %s", tmp);
         goto cleanup;
     }
