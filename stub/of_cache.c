@@ -412,6 +412,31 @@ static int of_cache_write_pending(int dirfd, const char *dirpath, const char *bo
     return 0;
 }
 
+/* Make the temporary directory `tmp` (mkdtemp: its XXXXXX replaced; *made set once it
+ * exists) and fill it. Returns its fd, or -1 with of_error set. */
+static int of_cache_fill_tmp(const char *kind_dir, char *tmp, of_cache_fill fill, void *arg, int *made)
+{
+    int fd;
+
+    if (mkdtemp(tmp) == NULL) {
+        of_error_errno("cannot create a directory in %s", kind_dir);
+        return -1;
+    }
+    *made = 1;
+    OF_TEST_POINT("tmpdir");
+    OF_DEBUG_LOG("unpacking into %s", tmp);
+    fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        of_error_errno("cannot open %s", tmp);
+        return -1;
+    }
+    if (fill(fd, tmp, arg) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int of_cache_install(const char *kind_dir, const char *key, const char *final, of_cache_fill fill, void *arg)
 {
     char *lock = NULL, *tmp = NULL, boot[OF_CACHE_BOOT_ID_LEN + 1];
@@ -427,19 +452,8 @@ int of_cache_install(const char *kind_dir, const char *key, const char *final, o
         rc = 0;
         goto cleanup;
     }
-    if (mkdtemp(tmp) == NULL) {
-        of_error_errno("cannot create a directory in %s", kind_dir);
-        goto cleanup;
-    }
-    made = 1;
-    OF_TEST_POINT("tmpdir");
-    OF_DEBUG_LOG("unpacking into %s", tmp);
-    fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        of_error_errno("cannot open %s", tmp);
-        goto cleanup;
-    }
-    if (fill(fd, tmp, arg) != 0)
+    fd = of_cache_fill_tmp(kind_dir, tmp, fill, arg, &made);
+    if (fd < 0)
         goto cleanup;
     OF_TEST_POINT("filled");
     /* After a power cut a layer under its final name is complete (docs/reliability.md
@@ -503,18 +517,13 @@ int of_cache_add(const char *kind_dir, const char *key, const char *final, const
         rc = 0;
         goto cleanup;
     }
-    if (mkdtemp(tmp) == NULL) {
-        of_error_errno("cannot create a directory in %s", kind_dir);
+    fd = of_cache_fill_tmp(kind_dir, tmp, fill, arg, &made);
+    if (fd < 0)
+        goto cleanup;
+    if ((from = of_cache_path(tmp, name)) == NULL) {
+        of_error("out of memory");
         goto cleanup;
     }
-    made = 1;
-    fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || (from = of_cache_path(tmp, name)) == NULL) {
-        of_error_errno("cannot open %s", tmp);
-        goto cleanup;
-    }
-    if (fill(fd, tmp, arg) != 0)
-        goto cleanup;
     /* Flushed before it appears: a power cut can lose the rename (a later start adds it
      * again), never the files' data under their final names. */
     if (syncfs(fd) != 0) {
