@@ -368,14 +368,6 @@ static int of_modes_libc_later(const char *dir)
            errno == ENOENT;
 }
 
-/* Whether the runtime layer's entry `e` is libc/ or in it. */
-static int of_modes_in_libc(const struct of_entry *e)
-{
-    size_t n = strlen(OF_RUNTIME_LIBC_DIR);
-
-    return e->name_len >= n && memcmp(e->name, OF_RUNTIME_LIBC_DIR, n) == 0 && (e->name_len == n || e->name[n] == '/');
-}
-
 long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *dir,
                         const char *runtime_dir, const char *sites_dir, int twin, FILE *out)
 {
@@ -417,7 +409,7 @@ long of_modes_check_dir(const uint8_t *file, const struct of_layer *layer, const
     later = runtime_dir == NULL && twin && of_modes_libc_later(dir);
     of_modes_walk(c, fd, 0, 0);
     for (size_t i = 0; i < c->count; i++)
-        if (!c->known[i].seen && !(later && of_modes_in_libc(&c->known[i].entry)))
+        if (!c->known[i].seen && !(later && of_unpack_in_dir(&c->known[i].entry, OF_RUNTIME_LIBC_DIR)))
             of_modes_problem(c, "missing", c->known[i].entry.name, c->known[i].entry.name_len);
     if (runtime_dir != NULL && !c->seen_cfg)
         of_modes_problem(c, "missing", OF_APP_PYVENV_CFG, strlen(OF_APP_PYVENV_CFG));

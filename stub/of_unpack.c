@@ -753,16 +753,17 @@ static int of_unpack_unit_add(struct of_unpack_pool *pool, size_t *room, const s
     return 0;
 }
 
+int of_unpack_in_dir(const struct of_entry *e, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    return e->name_len >= n && memcmp(e->name, dir, n) == 0 && (e->name_len == n || e->name[n] == '/');
+}
+
 /* Whether `part` (NULL: the whole layer) holds entry `e`. */
 static int of_unpack_wanted(const struct of_entry *e, const struct of_unpack_part *part)
 {
-    size_t n;
-
-    if (part == NULL)
-        return 1;
-    n = strlen(part->dir);
-    return (e->name_len >= n && memcmp(e->name, part->dir, n) == 0 && (e->name_len == n || e->name[n] == '/')) ==
-           (part->only != 0);
+    return part == NULL || of_unpack_in_dir(e, part->dir) == (part->only != 0);
 }
 
 int of_unpack_layer(const uint8_t *file, const struct of_layer *layer, const char *prefix, const char *what,

@@ -72,6 +72,9 @@ struct of_unpack_part {
     int only;
 };
 
+/* Whether entry `e` is the directory `dir` (a name after the prefix) or in it. */
+int of_unpack_in_dir(const struct of_entry *e, const char *dir);
+
 /* of_unpack_layer writing only `part` of the layer (NULL: all of it). Every entry is still
  * checked; a group holding entries of both sides is decoded whole, a group or file with
  * nothing to write not at all. */
